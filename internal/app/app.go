@@ -1,0 +1,222 @@
+// Package app wires usbStream together: config → source → supervisor → hub →
+// HTTP. It is the only package that knows all the others.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+
+	"usbstream/internal/config"
+	"usbstream/internal/frame"
+	"usbstream/internal/httpapi"
+	"usbstream/internal/jpeg"
+	"usbstream/internal/source"
+	"usbstream/internal/source/filereplay"
+	"usbstream/internal/source/testpattern"
+	"usbstream/internal/status"
+	"usbstream/internal/stream"
+)
+
+// ShutdownTimeout bounds a clean stop; DSF kills a plugin 4 s after SIGTERM.
+const ShutdownTimeout = 900 * time.Millisecond
+
+// App is one running usbStream.
+type App struct {
+	cfg     *config.Config
+	version string
+	log     *zap.Logger
+	started time.Time
+
+	hub     *stream.Hub
+	clients *stream.Registry
+	src     source.Source
+	sup     *source.Supervisor
+	api     *httpapi.Server
+}
+
+// New builds an App from a validated config.
+func New(cfg *config.Config, version string, log *zap.Logger) *App {
+	a := &App{cfg: cfg, version: version, log: log, started: time.Now(),
+		hub: stream.NewHub(), clients: stream.NewRegistry()}
+	a.src = newSource(cfg)
+	a.sup = source.NewSupervisor(a.src, a.hub, jpeg.Placeholder, log.Named("source"))
+	a.api = httpapi.New(a.hub, a.clients, a.Status, a.placeholder, httpapi.Options{
+		User: cfg.User, Password: cfg.Password, AllowOrigin: cfg.AllowOrigin, Version: version,
+	}, log.Named("http"))
+	return a
+}
+
+// newSource picks the frame source the config asks for.
+func newSource(cfg *config.Config) source.Source {
+	switch cfg.Source.Kind {
+	case "test":
+		size := cfg.Resolution
+		switch {
+		case !size.IsZero():
+		case cfg.Size >= 0:
+			size = config.SizeTable[cfg.Size]
+		default:
+			size = config.Resolution{Width: 1280, Height: 720}
+		}
+		return testpattern.New(size.Width, size.Height, cfg.Framerate, cfg.Quality)
+	case "file":
+		return filereplay.New(cfg.Source.Path, cfg.Framerate)
+	default:
+		return noCamera{}
+	}
+}
+
+// noCamera stands in for V4L2 capture, which this build does not have yet:
+// it keeps the server up with a placeholder that says so.
+type noCamera struct{}
+
+func (noCamera) Info() source.Info {
+	return source.Info{Kind: "camera", Device: "none"}
+}
+
+func (noCamera) Run(ctx context.Context, _ source.Sink) error {
+	return errors.New("this build has no V4L2 camera support yet; use -source test or -source file:PATH")
+}
+
+// PortInUseError reports that the HTTP port is taken.
+type PortInUseError struct {
+	Addr string
+	Err  error
+}
+
+func (e *PortInUseError) Error() string {
+	return fmt.Sprintf("cannot listen on %s: the port is already in use by another program "+
+		"(another usbStream or mjpg-streamer?); stop it or choose another -port", e.Addr)
+}
+
+func (e *PortInUseError) Unwrap() error { return e.Err }
+
+// Run serves until ctx ends, then stops within ShutdownTimeout.
+func (a *App) Run(ctx context.Context) error {
+	addr := net.JoinHostPort(a.cfg.Host, strconv.Itoa(a.cfg.Port))
+	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return &PortInUseError{Addr: addr, Err: err}
+	}
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %w", addr, err)
+	}
+
+	srv := &http.Server{
+		Handler: a.api,
+		// Slowloris: a client gets 5 s to send its request headers. There is
+		// no overall write timeout, which would cut long-lived streams; each
+		// stream write has its own deadline instead.
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       30 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ErrorLog:          zap.NewStdLog(a.log.Named("http").WithOptions(zap.IncreaseLevel(zap.DebugLevel))),
+	}
+
+	var wg sync.WaitGroup
+	wg.Go(func() { a.sup.Run(ctx) })
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	a.logURLs(ln.Addr().(*net.TCPAddr).Port)
+
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+		a.log.Error("HTTP server failed", zap.Error(err))
+	}
+	// Streams end through the cancelled base context; Shutdown then waits
+	// briefly for in-flight snapshots before connections are cut.
+	shutCtx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	if srv.Shutdown(shutCtx) != nil {
+		srv.Close()
+	}
+	wg.Wait()
+	a.log.Info("stopped")
+	return err
+}
+
+// Status assembles the status document.
+func (a *App) Status() status.Status {
+	now := time.Now()
+	file := ""
+	if a.cfg.File != "" {
+		file = a.cfg.File
+	}
+	return status.Status{
+		Version:   a.version,
+		StartedAt: a.started,
+		Uptime:    now.Sub(a.started).Round(time.Millisecond).Seconds(),
+		Source:    a.sup.Status(),
+		HTTP: status.HTTP{Host: a.cfg.Host, Port: a.cfg.Port, StreamPath: "/stream", SnapshotPath: "/snapshot",
+			Auth: a.cfg.User != ""},
+		Clients: a.clients.List(now),
+		Config:  status.Config{File: file, LoadedAt: a.started, OK: true},
+	}
+}
+
+// placeholder renders the frame a snapshot gets when no fresh frame came.
+func (a *App) placeholder(reason string) *frame.Frame {
+	st := a.sup.Status()
+	w, h := st.Width, st.Height
+	if w <= 0 || h <= 0 {
+		w, h = 640, 480
+	}
+	now := time.Now()
+	jpg, err := jpeg.Placeholder(w, h, "NO FRESH FRAME", reason, now)
+	if err != nil {
+		a.log.Error("cannot render the placeholder frame", zap.Error(err))
+		jpg = nil
+	}
+	return &frame.Frame{JPEG: jpg, Captured: now, Width: w, Height: h, Placeholder: true}
+}
+
+// logURLs tells the user where to point a browser, with the machine's LAN
+// addresses when listening on all interfaces.
+func (a *App) logURLs(port int) {
+	hosts := []string{a.cfg.Host}
+	if ip := net.ParseIP(a.cfg.Host); ip != nil && ip.IsUnspecified() {
+		hosts = lanAddresses()
+	}
+	for _, h := range hosts {
+		base := "http://" + net.JoinHostPort(h, strconv.Itoa(port))
+		a.log.Info("serving "+base+"/", zap.String("stream", base+"/stream"), zap.String("snapshot", base+"/snapshot"),
+			zap.String("status", base+"/status"))
+	}
+}
+
+// lanAddresses lists the addresses of the interfaces that are up, IPv4
+// first, with loopback last so the LAN address is the first one read.
+func lanAddresses() []string {
+	var v4, v6 []string
+	ifaces, _ := net.Interfaces()
+	for _, ifc := range ifaces {
+		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		addrs, _ := ifc.Addrs()
+		for _, addr := range addrs {
+			ipn, ok := addr.(*net.IPNet)
+			if !ok || ipn.IP.IsLinkLocalUnicast() {
+				continue
+			}
+			if ipn.IP.To4() != nil {
+				v4 = append(v4, ipn.IP.String())
+			} else {
+				v6 = append(v6, ipn.IP.String())
+			}
+		}
+	}
+	return append(append(v4, v6...), "127.0.0.1")
+}

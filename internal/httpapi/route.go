@@ -1,0 +1,58 @@
+package httpapi
+
+import (
+	"net/url"
+	"strings"
+)
+
+// route is what a request asks for.
+type route int
+
+const (
+	routeNotFound route = iota
+	routeViewer
+	routeStream
+	routeSnapshot
+	routeStatus
+	routeFavicon
+)
+
+// classify maps a request path and query to a route. It accepts every URL
+// form the world already uses: ours, mjpg-streamer's (/?action=stream_0),
+// and DWC's cache-busting variants (?dummy=..., or "_<random>" appended
+// directly to the path or to the action when its "useFix" option is on).
+// Unknown query parameters are ignored.
+func classify(path string, query url.Values) route {
+	switch {
+	case path == "/" || path == "/index.html":
+		action := query.Get("action")
+		switch {
+		case action == "":
+			return routeViewer
+		case hasNameSuffix(action, "stream"):
+			return routeStream
+		case hasNameSuffix(action, "snapshot"):
+			return routeSnapshot
+		}
+		return routeNotFound
+	case hasNameSuffix(path, "/stream"):
+		return routeStream
+	case hasNameSuffix(path, "/snapshot"):
+		return routeSnapshot
+	case hasNameSuffix(path, "/status"):
+		return routeStatus
+	case path == "/favicon.ico":
+		return routeFavicon
+	}
+	return routeNotFound
+}
+
+// hasNameSuffix reports whether s is name, optionally followed by an
+// extension (".jpg", ".mjpg", ".json"), a "_<anything>" suffix, or a slash.
+func hasNameSuffix(s, name string) bool {
+	rest, ok := strings.CutPrefix(s, name)
+	if !ok {
+		return false
+	}
+	return rest == "" || rest == "/" || rest[0] == '_' || rest[0] == '.'
+}

@@ -1,0 +1,311 @@
+// Package httpapi serves the frames over HTTP: the multipart stream, single
+// snapshots, the status document and the viewer page, with optional basic
+// auth and CORS. It knows the hub, not where frames come from.
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+
+	"usbstream/internal/frame"
+	"usbstream/internal/status"
+	"usbstream/internal/stream"
+)
+
+//go:embed web/index.html
+var viewerPage []byte
+
+// Options configure the HTTP side.
+type Options struct {
+	// User and Password enable HTTP basic auth on every route when User is set.
+	User, Password string
+	// AllowOrigin, when set, is sent as Access-Control-Allow-Origin.
+	AllowOrigin string
+	// WriteTimeout and Keepalive tune stream readers (see stream.ReaderOptions).
+	WriteTimeout time.Duration
+	Keepalive    time.Duration
+	// SnapshotWait bounds how long a snapshot waits for a fresh frame.
+	SnapshotWait time.Duration
+	// Version is shown in the Server header.
+	Version string
+}
+
+// DefaultSnapshotWait is how long a snapshot waits for a frame newer than
+// requested before answering 503: below wget's 10 s timeout in DuetLapse3.
+const DefaultSnapshotWait = 5 * time.Second
+
+// maxSnapshotDelay bounds ?max_delay so that a typo cannot make the check
+// meaningless; an hour-old frame is never what a timelapse wants.
+const maxSnapshotDelay = time.Hour
+
+// Server answers HTTP requests from the hub's frames.
+type Server struct {
+	hub         *stream.Hub
+	clients     *stream.Registry
+	status      func() status.Status
+	placeholder func(reason string) *frame.Frame
+	opt         Options
+	log         *zap.Logger
+	userHash    [32]byte
+	passHash    [32]byte
+}
+
+// New returns a server. status builds the /status document; placeholder
+// renders the frame sent with a 503 when no fresh frame can be had.
+func New(hub *stream.Hub, clients *stream.Registry, status func() status.Status,
+	placeholder func(reason string) *frame.Frame, opt Options, log *zap.Logger) *Server {
+	if opt.SnapshotWait <= 0 {
+		opt.SnapshotWait = DefaultSnapshotWait
+	}
+	s := &Server{hub: hub, clients: clients, status: status, placeholder: placeholder, opt: opt, log: log}
+	s.userHash = sha256.Sum256([]byte(opt.User))
+	s.passHash = sha256.Sum256([]byte(opt.Password))
+	return s
+}
+
+// ServeHTTP routes a request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Server", "usbStream/"+s.opt.Version)
+	if s.opt.AllowOrigin != "" {
+		h.Set("Access-Control-Allow-Origin", s.opt.AllowOrigin)
+		if s.opt.AllowOrigin != "*" {
+			h.Add("Vary", "Origin")
+		}
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+	case http.MethodOptions:
+		// Preflights carry no credentials, so they are answered before auth.
+		h.Set("Allow", "GET, HEAD, OPTIONS")
+		if s.opt.AllowOrigin != "" {
+			h.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
+			h.Set("Access-Control-Allow-Headers", "Authorization")
+			h.Set("Access-Control-Max-Age", "600")
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return
+	default:
+		h.Set("Allow", "GET, HEAD, OPTIONS")
+		http.Error(w, "method not allowed: usbStream only serves GET and HEAD", http.StatusMethodNotAllowed)
+		return
+	}
+	if s.opt.User != "" && !s.authorized(r) {
+		h.Set("WWW-Authenticate", `Basic realm="usbStream", charset="UTF-8"`)
+		http.Error(w, "authentication required", http.StatusUnauthorized)
+		return
+	}
+
+	switch classify(r.URL.Path, r.URL.Query()) {
+	case routeStream:
+		s.serveStream(w, r)
+	case routeSnapshot:
+		s.serveSnapshot(w, r)
+	case routeStatus:
+		s.serveStatus(w, r)
+	case routeViewer:
+		noCache(h)
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("Content-Length", strconv.Itoa(len(viewerPage)))
+		w.Write(viewerPage)
+	case routeFavicon:
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		http.Error(w, "not found: "+r.URL.Path+" (try /, /stream, /snapshot or /status)", http.StatusNotFound)
+	}
+}
+
+// authorized checks basic-auth credentials in constant time. Hashing first
+// makes the comparison independent of the lengths as well as the contents.
+func (s *Server) authorized(r *http.Request) bool {
+	user, pass, ok := r.BasicAuth()
+	if !ok {
+		return false
+	}
+	u := sha256.Sum256([]byte(user))
+	p := sha256.Sum256([]byte(pass))
+	userOK := subtle.ConstantTimeCompare(u[:], s.userHash[:])
+	passOK := subtle.ConstantTimeCompare(p[:], s.passHash[:])
+	return userOK&passOK == 1
+}
+
+func noCache(h http.Header) {
+	h.Set("Cache-Control", "no-store, no-cache, must-revalidate, max-age=0")
+	h.Set("Pragma", "no-cache")
+	h.Set("Expires", "Thu, 01 Jan 1970 00:00:00 GMT")
+}
+
+// badRequest answers a malformed value of a parameter we do understand.
+func badRequest(w http.ResponseWriter, format string, args ...any) {
+	http.Error(w, fmt.Sprintf(format, args...), http.StatusBadRequest)
+}
+
+func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
+	var maxFPS float64
+	if v := r.URL.Query().Get("fps"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(f > 0 && f <= 1000) {
+			badRequest(w, "fps=%q: want a number of frames per second above 0, e.g. fps=5 or fps=0.5", v)
+			return
+		}
+		maxFPS = f
+	}
+	h := w.Header()
+	noCache(h)
+	h.Set("Content-Type", stream.ContentType)
+	h.Set("Connection", "close")
+	if r.Method == http.MethodHead {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+
+	c := s.clients.Add(r.RemoteAddr, r.URL.RequestURI(), "stream", maxFPS)
+	defer s.clients.Remove(c)
+	log := s.log.With(zap.Uint64("client", c.ID), zap.String("remote", r.RemoteAddr))
+	log.Debug("stream client connected", zap.String("url", r.URL.RequestURI()), zap.String("userAgent", r.UserAgent()))
+
+	conn, err := s.takeOver(w, r)
+	if err != nil {
+		log.Debug("stream client lost before the first frame", zap.Error(err))
+		return
+	}
+	defer conn.Close()
+	// Closing the socket is what unblocks a write to a stalled client at
+	// shutdown; waiting for its write deadline would take seconds.
+	stop := context.AfterFunc(r.Context(), func() { conn.Close() })
+	defer stop()
+
+	err = s.hub.Serve(r.Context(), conn, c, stream.ReaderOptions{
+		MaxFPS: maxFPS, WriteTimeout: s.opt.WriteTimeout, Keepalive: s.opt.Keepalive,
+	})
+	info := c.Info(time.Now())
+	fields := []zap.Field{zap.Uint64("frames", info.Frames), zap.Uint64("skipped", info.Skipped),
+		zap.Uint64("bytes", info.Bytes), zap.Duration("connected", time.Since(c.ConnectedAt).Round(time.Millisecond))}
+	if err != nil && r.Context().Err() == nil {
+		fields = append(fields, zap.NamedError("reason", err))
+	}
+	log.Debug("stream client disconnected", fields...)
+}
+
+// streamConn is what a stream writes to after the response head is sent.
+type streamConn interface {
+	stream.Conn
+	Close() error
+}
+
+// takeOver writes the response head and returns the raw connection, so
+// each part goes out in one writev with no chunked-encoding framing. Where
+// the connection cannot be taken over (HTTP/2), it falls back to writing
+// through the ResponseWriter.
+func (s *Server) takeOver(w http.ResponseWriter, r *http.Request) (streamConn, error) {
+	rc := http.NewResponseController(w)
+	conn, _, err := rc.Hijack()
+	if errors.Is(err, http.ErrNotSupported) {
+		w.WriteHeader(http.StatusOK)
+		return &flushingConn{w: w, rc: rc}, rc.Flush()
+	}
+	if err != nil {
+		return nil, err
+	}
+	// The server's read deadline for the request must not end the stream.
+	conn.SetDeadline(time.Time{})
+	var head bytes.Buffer
+	head.WriteString("HTTP/1.1 200 OK\r\n")
+	w.Header().Write(&head)
+	head.WriteString("\r\n")
+	conn.SetWriteDeadline(time.Now().Add(stream.DefaultWriteTimeout))
+	if _, err := conn.Write(head.Bytes()); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
+// flushingConn adapts a ResponseWriter for streams that cannot be hijacked.
+type flushingConn struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func (c *flushingConn) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	if err == nil {
+		err = c.rc.Flush()
+	}
+	return n, err
+}
+
+func (c *flushingConn) SetWriteDeadline(t time.Time) error { return c.rc.SetWriteDeadline(t) }
+func (c *flushingConn) Close() error                       { return nil }
+
+func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request) {
+	requested := time.Now()
+	accept := func(f *frame.Frame) bool { return true }
+	if v := r.URL.Query().Get("max_delay"); v != "" {
+		ms, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || ms < 0 || time.Duration(ms)*time.Millisecond > maxSnapshotDelay {
+			badRequest(w, "max_delay=%q: want milliseconds from 0 to %d (0: a frame captured after this request)",
+				v, maxSnapshotDelay.Milliseconds())
+			return
+		}
+		accept = stream.CapturedSince(requested.Add(-time.Duration(ms) * time.Millisecond))
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.opt.SnapshotWait)
+	f, err := s.hub.WaitFor(ctx, accept)
+	cancel()
+	code := http.StatusOK
+	switch {
+	case err != nil && r.Context().Err() != nil:
+		return // client gone or shutting down
+	case err != nil:
+		code = http.StatusServiceUnavailable
+		f = s.placeholder(fmt.Sprintf("no fresh frame within %s", s.opt.SnapshotWait))
+	case f.Placeholder:
+		code = http.StatusServiceUnavailable
+	}
+
+	h := w.Header()
+	noCache(h)
+	h.Set("Content-Type", "image/jpeg")
+	h.Set("Content-Length", strconv.Itoa(len(f.JPEG)))
+	h.Set("X-Timestamp", string(stream.AppendTimestamp(nil, f)))
+	w.WriteHeader(code)
+	if r.Method == http.MethodHead {
+		return
+	}
+	c := s.clients.Add(r.RemoteAddr, r.URL.RequestURI(), "snapshot", 0)
+	defer s.clients.Remove(c)
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(stream.DefaultWriteTimeout))
+	if n, err := w.Write(f.JPEG); err == nil {
+		c.Sent(n)
+	}
+}
+
+func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request) {
+	body, err := json.MarshalIndent(s.status(), "", "  ")
+	if err != nil {
+		http.Error(w, "cannot encode status: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	body = append(body, '\n')
+	h := w.Header()
+	noCache(h)
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.Write(body)
+}
+
+// Compile-time check: the raw connection is what the stream writes to.
+var _ streamConn = (net.Conn)(nil)

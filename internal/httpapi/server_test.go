@@ -1,0 +1,344 @@
+package httpapi
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"usbstream/internal/frame"
+	"usbstream/internal/status"
+	"usbstream/internal/stream"
+)
+
+var jpegBody = []byte("\xff\xd8test-frame\xff\xd9")
+
+type fixture struct {
+	hub *stream.Hub
+	srv *httptest.Server
+}
+
+func newFixture(t *testing.T, opt Options) *fixture {
+	t.Helper()
+	hub := stream.NewHub()
+	clients := stream.NewRegistry()
+	opt.Version = "test"
+	statusFn := func() status.Status {
+		return status.Status{Version: "test", Clients: clients.List(time.Now())}
+	}
+	placeholder := func(reason string) *frame.Frame {
+		return &frame.Frame{JPEG: []byte("\xff\xd8placeholder:" + reason + "\xff\xd9"), Captured: time.Now(), Placeholder: true}
+	}
+	api := New(hub, clients, statusFn, placeholder, opt, zap.NewNop())
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	return &fixture{hub: hub, srv: srv}
+}
+
+func (f *fixture) publish(body []byte, captured time.Time) {
+	f.hub.Publish(&frame.Frame{JPEG: body, Captured: captured, Width: 4, Height: 3})
+}
+
+func (f *fixture) get(t *testing.T, method, path string, hdr ...string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, f.srv.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+func TestClassify(t *testing.T) {
+	cases := map[string]route{
+		"/":                                  routeViewer,
+		"/index.html":                        routeViewer,
+		"/?dummy=0.123":                      routeViewer,
+		"/stream":                            routeStream,
+		"/stream?dummy=0.3":                  routeStream,
+		"/stream_0.42":                       routeStream,
+		"/stream.mjpg":                       routeStream,
+		"/?action=stream":                    routeStream,
+		"/?action=stream_0":                  routeStream,
+		"/?action=stream&dummy=1":            routeStream,
+		"/?action=stream_0.7":                routeStream,
+		"/snapshot":                          routeSnapshot,
+		"/snapshot.jpg":                      routeSnapshot,
+		"/snapshot.jpg_0.5":                  routeSnapshot,
+		"/snapshot_0.1":                      routeSnapshot,
+		"/?action=snapshot":                  routeSnapshot,
+		"/?action=snapshot_1":                routeSnapshot,
+		"/?action=snapshot_0.123&dummy=0.55": routeSnapshot,
+		"/status":                            routeStatus,
+		"/status.json":                       routeStatus,
+		"/favicon.ico":                       routeFavicon,
+		"/streams":                           routeNotFound,
+		"/terminate":                         routeNotFound,
+		"/?action=terminate":                 routeNotFound,
+		"/snapshotx":                         routeNotFound,
+		"/etc/passwd":                        routeNotFound,
+	}
+	for raw, want := range cases {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := classify(u.Path, u.Query()); got != want {
+			t.Errorf("classify(%q) = %d, want %d", raw, got, want)
+		}
+	}
+}
+
+func FuzzClassify(f *testing.F) {
+	for _, s := range []string{"/", "/stream_0.1", "/?action=snapshot_2", "/status.json", "/%zz?x=%", "//stream", "/?action="} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		u, err := url.Parse(raw)
+		if err != nil {
+			return
+		}
+		r := classify(u.Path, u.Query())
+		if r < routeNotFound || r > routeFavicon {
+			t.Fatalf("classify(%q) = %d: not a route", raw, r)
+		}
+		// Cache-busting parameters never change the route.
+		q := u.Query()
+		q.Set("dummy", "0.5")
+		if again := classify(u.Path, q); again != r {
+			t.Fatalf("adding dummy= changed the route of %q from %d to %d", raw, r, again)
+		}
+	})
+}
+
+func TestSnapshotReturnsLatestFrameAtOnce(t *testing.T) {
+	f := newFixture(t, Options{})
+	f.publish(jpegBody, time.Unix(1700000000, 500000000))
+	for _, path := range []string{"/snapshot", "/snapshot.jpg?dummy=0.1", "/?action=snapshot_0.3", "/snapshot_0.77"} {
+		resp, body := f.get(t, "GET", path)
+		if resp.StatusCode != 200 || body != string(jpegBody) {
+			t.Fatalf("%s: %d %q", path, resp.StatusCode, body)
+		}
+		if resp.Header.Get("Content-Type") != "image/jpeg" || resp.ContentLength != int64(len(jpegBody)) {
+			t.Fatalf("%s: headers %v", path, resp.Header)
+		}
+		if resp.Header.Get("X-Timestamp") != "1700000000.500000" {
+			t.Fatalf("%s: X-Timestamp %q", path, resp.Header.Get("X-Timestamp"))
+		}
+		if !strings.Contains(resp.Header.Get("Cache-Control"), "no-store") {
+			t.Fatalf("%s: no no-cache headers: %v", path, resp.Header)
+		}
+	}
+}
+
+func TestSnapshotMaxDelayWaitsForFreshFrame(t *testing.T) {
+	f := newFixture(t, Options{})
+	f.publish([]byte("\xff\xd8stale\xff\xd9"), time.Now().Add(-10*time.Second))
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		f.publish([]byte("\xff\xd8fresh\xff\xd9"), time.Now())
+	}()
+	resp, body := f.get(t, "GET", "/snapshot?max_delay=0")
+	if resp.StatusCode != 200 || !strings.Contains(body, "fresh") {
+		t.Fatalf("max_delay=0 got %d %q, want the frame captured after the request", resp.StatusCode, body)
+	}
+	// A generous delay accepts the frame already there.
+	resp, body = f.get(t, "GET", "/snapshot?max_delay=60000")
+	if resp.StatusCode != 200 || !strings.Contains(body, "fresh") {
+		t.Fatalf("max_delay=60000 got %d %q", resp.StatusCode, body)
+	}
+	for _, bad := range []string{"-1", "abc", "99999999999"} {
+		if resp, _ := f.get(t, "GET", "/snapshot?max_delay="+bad); resp.StatusCode != 400 {
+			t.Fatalf("max_delay=%s: status %d, want 400", bad, resp.StatusCode)
+		}
+	}
+}
+
+func TestSnapshotTimesOutWithPlaceholder503(t *testing.T) {
+	f := newFixture(t, Options{SnapshotWait: 150 * time.Millisecond})
+	f.publish(jpegBody, time.Now().Add(-time.Minute))
+	start := time.Now()
+	resp, body := f.get(t, "GET", "/snapshot?max_delay=1000")
+	if resp.StatusCode != 503 || !strings.HasPrefix(body, "\xff\xd8placeholder:") {
+		t.Fatalf("got %d %q, want 503 with the placeholder", resp.StatusCode, body)
+	}
+	if waited := time.Since(start); waited > 2*time.Second {
+		t.Fatalf("waited %v, want the bounded wait", waited)
+	}
+	// While the source is down the hub holds a placeholder: 503 too.
+	f.hub.Publish(&frame.Frame{JPEG: []byte("\xff\xd8offline\xff\xd9"), Captured: time.Now(), Placeholder: true})
+	if resp, body := f.get(t, "GET", "/snapshot"); resp.StatusCode != 503 || !strings.Contains(body, "offline") {
+		t.Fatalf("snapshot of a placeholder: %d %q", resp.StatusCode, body)
+	}
+}
+
+func TestStreamHeadersAndFirstPartAtOnce(t *testing.T) {
+	f := newFixture(t, Options{AllowOrigin: "*"})
+	f.publish(jpegBody, time.Unix(1700000000, 0))
+	conn, err := net.Dial("tcp", f.srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(conn, "GET /stream?dummy=0.3 HTTP/1.1\r\nHost: x\r\n\r\n")
+	r := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "multipart/x-mixed-replace;boundary=boundarydonotcross" {
+		t.Fatalf("stream response: %d %v", resp.StatusCode, resp.Header)
+	}
+	if len(resp.TransferEncoding) != 0 {
+		t.Fatalf("stream uses transfer encoding %v; parts must be sent raw", resp.TransferEncoding)
+	}
+	if resp.Header.Get("Access-Control-Allow-Origin") != "*" || resp.Header.Get("X-Frame-Options") != "" {
+		t.Fatalf("stream headers %v", resp.Header)
+	}
+	want := "--boundarydonotcross\r\nContent-Type: image/jpeg\r\nContent-Length: 14\r\nX-Timestamp: 1700000000.000000\r\n\r\n" +
+		string(jpegBody) + "\r\n--boundarydonotcross\r\n"
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(resp.Body, got); err != nil || string(got) != want {
+		t.Fatalf("first part %q (%v), want %q", got, err, want)
+	}
+}
+
+func TestStreamRejectsBadFPS(t *testing.T) {
+	f := newFixture(t, Options{})
+	for _, v := range []string{"0", "-2", "abc", "NaN"} {
+		if resp, body := f.get(t, "GET", "/stream?fps="+v); resp.StatusCode != 400 || !strings.Contains(body, "fps") {
+			t.Fatalf("fps=%s: %d %q, want 400 naming fps", v, resp.StatusCode, body)
+		}
+	}
+}
+
+func TestHeadOnEveryRoute(t *testing.T) {
+	f := newFixture(t, Options{})
+	f.publish(jpegBody, time.Now())
+	for path, ctype := range map[string]string{
+		"/": "text/html; charset=utf-8", "/stream": stream.ContentType, "/snapshot": "image/jpeg",
+		"/status": "application/json", "/?action=stream": stream.ContentType,
+	} {
+		resp, body := f.get(t, "HEAD", path)
+		if resp.StatusCode != 200 || body != "" || resp.Header.Get("Content-Type") != ctype {
+			t.Fatalf("HEAD %s: %d %q %v", path, resp.StatusCode, body, resp.Header)
+		}
+	}
+}
+
+func TestUnknownPathAndMethod(t *testing.T) {
+	f := newFixture(t, Options{})
+	resp, body := f.get(t, "GET", "/terminate")
+	if resp.StatusCode != 404 || !strings.Contains(body, "not found") {
+		t.Fatalf("GET /terminate: %d %q", resp.StatusCode, body)
+	}
+	resp, _ = f.get(t, "POST", "/stream")
+	if resp.StatusCode != 405 || resp.Header.Get("Allow") == "" {
+		t.Fatalf("POST: %d %v", resp.StatusCode, resp.Header)
+	}
+}
+
+func TestViewerPageIsFrameable(t *testing.T) {
+	f := newFixture(t, Options{})
+	resp, body := f.get(t, "GET", "/?dummy=0.9")
+	if resp.StatusCode != 200 || !strings.Contains(body, `src="stream"`) {
+		t.Fatalf("viewer: %d", resp.StatusCode)
+	}
+	for _, h := range []string{"X-Frame-Options", "Content-Security-Policy"} {
+		if resp.Header.Get(h) != "" {
+			t.Fatalf("viewer sends %s, which breaks httpViewer's iframe", h)
+		}
+	}
+	for _, link := range []string{`href="stream"`, `href="snapshot"`, `href="status"`} {
+		if !strings.Contains(body, link) {
+			t.Fatalf("viewer lacks link %s", link)
+		}
+	}
+}
+
+func TestStatusJSON(t *testing.T) {
+	f := newFixture(t, Options{})
+	resp, body := f.get(t, "GET", "/status?dummy=1")
+	var st status.Status
+	if resp.StatusCode != 200 || json.Unmarshal([]byte(body), &st) != nil || st.Version != "test" {
+		t.Fatalf("status: %d %q", resp.StatusCode, body)
+	}
+}
+
+func TestBasicAuth(t *testing.T) {
+	f := newFixture(t, Options{User: "printer", Password: "s3cr:t"})
+	f.publish(jpegBody, time.Now())
+	resp, _ := f.get(t, "GET", "/snapshot")
+	if resp.StatusCode != 401 || !strings.Contains(resp.Header.Get("WWW-Authenticate"), `realm="usbStream"`) {
+		t.Fatalf("no credentials: %d %v", resp.StatusCode, resp.Header)
+	}
+	req, _ := http.NewRequest("GET", f.srv.URL+"/snapshot", nil)
+	req.SetBasicAuth("printer", "wrong")
+	if resp, _ := http.DefaultClient.Do(req); resp.StatusCode != 401 {
+		t.Fatalf("wrong password: %d", resp.StatusCode)
+	}
+	// Credentials in the URL, as DuetLapse3 passes them.
+	u, _ := url.Parse(f.srv.URL + "/snapshot")
+	u.User = url.UserPassword("printer", "s3cr:t")
+	resp, err := http.Get(u.String())
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("URL credentials: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	// Preflights carry no credentials and must not be refused.
+	if resp, _ := f.get(t, "OPTIONS", "/stream"); resp.StatusCode != 204 {
+		t.Fatalf("OPTIONS: %d", resp.StatusCode)
+	}
+}
+
+func TestCORSPreflight(t *testing.T) {
+	f := newFixture(t, Options{AllowOrigin: "http://duet.local"})
+	resp, _ := f.get(t, "OPTIONS", "/snapshot", "Origin", "http://duet.local", "Access-Control-Request-Method", "GET")
+	if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != "http://duet.local" ||
+		!strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "Authorization") {
+		t.Fatalf("preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+}
+
+// Cancelling the server context ends streams promptly, even for a client
+// that stopped reading.
+func TestStreamsEndOnShutdown(t *testing.T) {
+	hub := stream.NewHub()
+	hub.Publish(&frame.Frame{JPEG: make([]byte, 4<<20), Captured: time.Now()})
+	api := New(hub, stream.NewRegistry(), func() status.Status { return status.Status{} }, nil, Options{}, zap.NewNop())
+	ctx, cancel := context.WithCancel(context.Background())
+	srv := httptest.NewUnstartedServer(api)
+	srv.Config.BaseContext = func(net.Listener) context.Context { return ctx }
+	srv.Start()
+	defer srv.Close()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	io.WriteString(conn, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+	time.Sleep(100 * time.Millisecond) // the 4 MiB frame fills the socket buffers
+	cancel()
+	conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := io.Copy(io.Discard, conn); err != nil {
+		t.Fatalf("stream did not end within 2 s of shutdown: %v", err)
+	}
+}

@@ -1,0 +1,150 @@
+// Package logging builds the process logger: human-readable lines on stderr
+// and, optionally, in a size-capped log file that survives restarts.
+package logging
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// MaxFileSize is where the log file is rotated: a printer's SBC runs for
+// months and its SD card is small.
+const MaxFileSize = 10 << 20
+
+// New returns a logger writing to stderr and, when path is set, appending to
+// that file. Debug lines are included when verbose is set. A log file that
+// cannot be opened is not fatal: the logger falls back to stderr and the
+// returned warning says why.
+func New(verbose bool, path string) (log *zap.Logger, closeFn func(), warning error) {
+	level := zap.InfoLevel
+	if verbose {
+		level = zap.DebugLevel
+	}
+	encCfg := zap.NewDevelopmentEncoderConfig()
+	encCfg.EncodeTime = zapcore.TimeEncoderOfLayout("2006-01-02 15:04:05.000")
+	enc := zapcore.NewConsoleEncoder(encCfg)
+
+	cores := []zapcore.Core{zapcore.NewCore(enc, zapcore.Lock(os.Stderr), level)}
+	closeFn = func() {}
+	if path != "" {
+		f, err := OpenFile(path, MaxFileSize)
+		if err != nil {
+			warning = fmt.Errorf("logging to stderr only: %w", err)
+		} else {
+			cores = append(cores, zapcore.NewCore(enc, f, level))
+			closeFn = func() { f.Close() }
+		}
+	}
+	return zap.New(zapcore.NewTee(cores...)), closeFn, warning
+}
+
+// File is an append-only log file that is moved to "<path>.1" (replacing
+// the previous one) when it reaches its size limit, so at most twice the
+// limit is ever used on disk.
+type File struct {
+	mu      sync.Mutex
+	path    string
+	limit   int64
+	f       *os.File
+	size    int64
+	failed  bool // a write failed; reported once on stderr
+	dropped int
+}
+
+// OpenFile opens (creating it and its folder if needed) or appends to path.
+func OpenFile(path string, limit int64) (*File, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("cannot create the log folder: %w", err)
+	}
+	lf := &File{path: path, limit: limit}
+	if err := lf.open(); err != nil {
+		return nil, err
+	}
+	return lf, nil
+}
+
+func (lf *File) open() error {
+	f, err := os.OpenFile(lf.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("cannot open the log file: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("cannot open the log file: %w", err)
+	}
+	lf.f, lf.size = f, st.Size()
+	return nil
+}
+
+// Write appends p, rotating first when p would pass the limit. A failing
+// disk never blocks or fails the caller: the line is dropped and the first
+// failure is reported on stderr.
+func (lf *File) Write(p []byte) (int, error) {
+	lf.mu.Lock()
+	defer lf.mu.Unlock()
+	if lf.size > 0 && lf.size+int64(len(p)) > lf.limit {
+		lf.rotate()
+	}
+	if lf.f == nil {
+		lf.drop(fmt.Errorf("log file %s is not open", lf.path))
+		return len(p), nil
+	}
+	n, err := lf.f.Write(p)
+	lf.size += int64(n)
+	if err != nil {
+		lf.drop(err)
+	} else if lf.failed {
+		fmt.Fprintf(os.Stderr, "log file %s is writable again (%d lines were lost)\n", lf.path, lf.dropped)
+		lf.failed, lf.dropped = false, 0
+	}
+	return len(p), nil
+}
+
+func (lf *File) drop(err error) {
+	lf.dropped++
+	if !lf.failed {
+		lf.failed = true
+		fmt.Fprintf(os.Stderr, "cannot write the log file, logging to stderr only until it works again: %v\n", err)
+	}
+}
+
+func (lf *File) rotate() {
+	if lf.f != nil {
+		lf.f.Close()
+		lf.f = nil
+	}
+	if err := os.Rename(lf.path, lf.path+".1"); err != nil {
+		lf.drop(err)
+	}
+	if err := lf.open(); err != nil {
+		lf.drop(err)
+	}
+}
+
+// Sync flushes the file to disk.
+func (lf *File) Sync() error {
+	lf.mu.Lock()
+	defer lf.mu.Unlock()
+	if lf.f == nil {
+		return nil
+	}
+	return lf.f.Sync()
+}
+
+// Close closes the file.
+func (lf *File) Close() error {
+	lf.mu.Lock()
+	defer lf.mu.Unlock()
+	if lf.f == nil {
+		return nil
+	}
+	err := lf.f.Close()
+	lf.f = nil
+	return err
+}

@@ -1,0 +1,78 @@
+// Package source defines what produces frames (a camera, the test pattern,
+// a file replay) and the supervisor that keeps one running: it restarts a
+// failed source, publishes a placeholder while it is down, and measures it.
+package source
+
+import (
+	"context"
+
+	"usbstream/internal/frame"
+)
+
+// Source produces JPEG frames. Implementations: internal/source/testpattern,
+// internal/source/filereplay and (V4L2) internal/camera.
+type Source interface {
+	// Info describes the source and what it currently delivers. It may change
+	// once Run has negotiated a format with a device.
+	Info() Info
+	// Run captures until ctx is cancelled (then it returns nil) or the source
+	// fails (then it returns the reason, and the supervisor retries later).
+	// Run calls sink from a single goroutine, frames in capture order. Every
+	// frame passed to sink.Frame is handed over: the source must not touch
+	// it, or its JPEG bytes, again.
+	Run(ctx context.Context, sink Sink) error
+}
+
+// Sink receives what a running source produces.
+type Sink interface {
+	// Frame publishes a captured frame. It never blocks for long.
+	Frame(f *frame.Frame)
+	// Dropped counts a frame the source captured but could not use (truncated
+	// JPEG, decode error, ...). reason is logged at debug level.
+	Dropped(reason error)
+}
+
+// Info is a source's self-description. JSON names are part of the status
+// document that /status, DSF plugin data and the DWC tab share.
+type Info struct {
+	// Kind is "test", "file" or "camera".
+	Kind string `json:"kind"`
+	// Device is what the source reads: a device path, a file or folder, or
+	// "test pattern".
+	Device string `json:"device"`
+	// Name is a human-readable name (the camera's card name), if any.
+	Name string `json:"name,omitempty"`
+	// Format is the pixel format delivered by the device ("MJPG", "YUYV",
+	// "JPEG" for generated or replayed JPEG files).
+	Format string `json:"format"`
+	// Width and Height are the frame size in pixels, 0 while unknown.
+	Width  int `json:"width"`
+	Height int `json:"height"`
+	// FPS is the frame rate the source aims for.
+	FPS float64 `json:"targetFps"`
+	// Modes lists what the device can deliver; empty for generated sources.
+	Modes []Mode `json:"modes,omitempty"`
+}
+
+// Mode is one format and size a device supports, with its frame rates.
+type Mode struct {
+	Format string    `json:"format"`
+	Width  int       `json:"width"`
+	Height int       `json:"height"`
+	FPS    []float64 `json:"fps,omitempty"`
+}
+
+// State is where a supervised source is in its life.
+type State string
+
+const (
+	// Starting: opening the device, no frame yet.
+	Starting State = "starting"
+	// Streaming: frames are arriving.
+	Streaming State = "streaming"
+	// Lost: the source failed or is absent; a placeholder is served and the
+	// source is retried.
+	Lost State = "lost"
+	// Stopped: the process is shutting down.
+	Stopped State = "stopped"
+)

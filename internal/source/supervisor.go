@@ -1,0 +1,233 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"usbstream/internal/frame"
+	"usbstream/internal/meter"
+)
+
+// Publisher receives every frame the supervisor lets through: the hub.
+type Publisher interface {
+	Publish(f *frame.Frame)
+}
+
+// PlaceholderFunc renders the "camera offline" JPEG.
+type PlaceholderFunc func(width, height int, title, reason string, now time.Time) ([]byte, error)
+
+// Supervisor keeps a Source running for the life of the process: it restarts
+// it after a failure, publishes a placeholder frame about once a second while
+// no real frame arrives, and measures what the source delivers. Clients
+// outlive the source: they keep their connections while it is down.
+type Supervisor struct {
+	src         Source
+	out         Publisher
+	placeholder PlaceholderFunc
+	log         *zap.Logger
+
+	// RetryInterval is the pause between a failure and the next attempt;
+	// one second, like ustreamer, so a replugged camera is back quickly.
+	RetryInterval time.Duration
+	// StartGrace is how long a starting source may take before clients are
+	// shown a placeholder instead of waiting.
+	StartGrace time.Duration
+
+	mu        sync.Mutex
+	state     State
+	lastErr   error
+	since     time.Time
+	lastFrame time.Time
+	lastSize  [2]int
+	captured  uint64
+	dropped   uint64
+	rate      meter.Rate
+}
+
+// Status is the supervisor's view of its source, shared by /status, DSF
+// plugin data and the DWC tab.
+type Status struct {
+	Info
+	State          State      `json:"state"`
+	Error          string     `json:"error,omitempty"`
+	Since          time.Time  `json:"since"`
+	MeasuredFPS    float64    `json:"measuredFps"`
+	FramesCaptured uint64     `json:"framesCaptured"`
+	FramesDropped  uint64     `json:"framesDropped"`
+	LastFrameAt    *time.Time `json:"lastFrameAt,omitempty"`
+}
+
+// NewSupervisor returns a supervisor for src that publishes to out.
+func NewSupervisor(src Source, out Publisher, placeholder PlaceholderFunc, log *zap.Logger) *Supervisor {
+	return &Supervisor{
+		src: src, out: out, placeholder: placeholder, log: log,
+		RetryInterval: time.Second,
+		StartGrace:    time.Second,
+		state:         Starting,
+		since:         time.Now(),
+	}
+}
+
+// Run runs the source until ctx ends, restarting it whenever it fails.
+func (s *Supervisor) Run(ctx context.Context) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.placeholders(ctx)
+	}()
+	defer func() {
+		<-done
+		s.setState(Stopped, nil)
+	}()
+
+	// The state stays Lost across retries (not Starting each time), so an
+	// absent camera is one warning, not one per attempt.
+	for ctx.Err() == nil {
+		err := s.src.Run(ctx, sink{s})
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			err = errors.New("source stopped without an error")
+		}
+		s.setState(Lost, err)
+		select {
+		case <-time.After(s.RetryInterval):
+		case <-ctx.Done():
+		}
+	}
+}
+
+// placeholders publishes a placeholder once a second while the source is
+// lost, or still starting after StartGrace, so that clients see why there is
+// no picture and keep receiving data.
+func (s *Supervisor) placeholders(ctx context.Context) {
+	tick := time.NewTicker(time.Second / 4)
+	defer tick.Stop()
+	var lastPublished time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			s.mu.Lock()
+			state, err, since, size := s.state, s.lastErr, s.since, s.lastSize
+			s.mu.Unlock()
+			show := state == Lost || (state == Starting && now.Sub(since) >= s.StartGrace)
+			if !show || now.Sub(lastPublished) < time.Second {
+				continue
+			}
+			title, reason := "CAMERA OFFLINE", "no frames yet"
+			if state == Starting {
+				title = "CAMERA STARTING"
+			}
+			if err != nil {
+				reason = err.Error()
+			}
+			if f := s.renderPlaceholder(size, title, reason, now); f != nil {
+				s.out.Publish(f)
+				lastPublished = now
+			}
+		}
+	}
+}
+
+func (s *Supervisor) renderPlaceholder(size [2]int, title, reason string, now time.Time) *frame.Frame {
+	w, h := size[0], size[1]
+	if w == 0 || h == 0 {
+		info := s.src.Info()
+		w, h = info.Width, info.Height
+	}
+	if w <= 0 || h <= 0 {
+		w, h = 640, 480
+	}
+	jpg, err := s.placeholder(w, h, title, reason, now)
+	if err != nil {
+		s.log.Error("cannot render the placeholder frame", zap.Error(err))
+		return nil
+	}
+	return &frame.Frame{JPEG: jpg, Captured: now, Width: w, Height: h, Placeholder: true}
+}
+
+func (s *Supervisor) setState(state State, err error) {
+	s.mu.Lock()
+	prev, prevErr := s.state, s.lastErr
+	changed := prev != state || errString(prevErr) != errString(err)
+	if changed {
+		s.state, s.lastErr, s.since = state, err, time.Now()
+	}
+	s.mu.Unlock()
+	if !changed {
+		return
+	}
+	info := s.src.Info()
+	switch {
+	case state == Lost && prev == Lost:
+		// The same outage with a new reason: worth a line, not a warning.
+		s.log.Info("source still unavailable", zap.String("device", info.Device), zap.Error(err))
+	case state == Lost:
+		s.log.Warn("source lost; serving a placeholder and retrying every "+s.RetryInterval.String(),
+			zap.String("device", info.Device), zap.Error(err))
+	case state == Streaming:
+		s.log.Info("source streaming", zap.String("kind", info.Kind), zap.String("device", info.Device),
+			zap.String("format", info.Format), zap.Int("width", info.Width), zap.Int("height", info.Height),
+			zap.Float64("targetFps", info.FPS))
+	default:
+		s.log.Debug("source state", zap.String("state", string(state)), zap.String("device", info.Device))
+	}
+}
+
+// Status returns what the source is doing now.
+func (s *Supervisor) Status() Status {
+	now := time.Now()
+	st := Status{Info: s.src.Info(), MeasuredFPS: s.rate.PerSecond(now)}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st.State, st.Since = s.state, s.since
+	if s.lastErr != nil {
+		st.Error = s.lastErr.Error()
+	}
+	st.FramesCaptured, st.FramesDropped = s.captured, s.dropped
+	if !s.lastFrame.IsZero() {
+		t := s.lastFrame
+		st.LastFrameAt = &t
+	}
+	return st
+}
+
+// sink is what the running source writes into.
+type sink struct{ s *Supervisor }
+
+func (k sink) Frame(f *frame.Frame) {
+	s := k.s
+	now := time.Now()
+	s.rate.Tick(now)
+	s.mu.Lock()
+	s.captured++
+	s.lastFrame = now
+	s.lastSize = [2]int{f.Width, f.Height}
+	first := s.state != Streaming
+	s.mu.Unlock()
+	if first {
+		s.setState(Streaming, nil)
+	}
+	s.out.Publish(f)
+}
+
+func (k sink) Dropped(reason error) {
+	k.s.mu.Lock()
+	k.s.dropped++
+	k.s.mu.Unlock()
+	k.s.log.Debug("frame dropped", zap.Error(reason))
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}

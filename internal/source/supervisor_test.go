@@ -1,0 +1,137 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"usbstream/internal/frame"
+)
+
+// scriptedSource fails the first `failures` runs, then streams frames.
+type scriptedSource struct {
+	mu       sync.Mutex
+	failures int
+	runs     int
+}
+
+func (s *scriptedSource) Info() Info { return Info{Kind: "test", Device: "scripted", Width: 32, Height: 24} }
+
+func (s *scriptedSource) Run(ctx context.Context, sink Sink) error {
+	s.mu.Lock()
+	s.runs++
+	fail := s.runs <= s.failures
+	s.mu.Unlock()
+	if fail {
+		return errors.New("device unplugged")
+	}
+	sink.Dropped(errors.New("truncated"))
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-t.C:
+			sink.Frame(&frame.Frame{JPEG: []byte{0xff, 0xd8, 0xff, 0xd9}, Captured: now, Width: 32, Height: 24})
+		}
+	}
+}
+
+// collector records published frames.
+type collector struct {
+	mu     sync.Mutex
+	frames []*frame.Frame
+}
+
+func (c *collector) Publish(f *frame.Frame) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.frames = append(c.frames, f)
+}
+
+func (c *collector) counts() (real, placeholders int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, f := range c.frames {
+		if f.Placeholder {
+			placeholders++
+		} else {
+			real++
+		}
+	}
+	return
+}
+
+func fakePlaceholder(w, h int, title, reason string, now time.Time) ([]byte, error) {
+	return []byte(title + ": " + reason), nil
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestSupervisorServesPlaceholderWhileLostThenRecovers(t *testing.T) {
+	src := &scriptedSource{failures: 3}
+	out := &collector{}
+	sup := NewSupervisor(src, out, fakePlaceholder, zap.NewNop())
+	sup.RetryInterval = 400 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { sup.Run(ctx); close(done) }()
+
+	waitUntil(t, "lost state", func() bool { return sup.Status().State == Lost })
+	st := sup.Status()
+	if st.Error != "device unplugged" || st.Device != "scripted" {
+		t.Fatalf("lost status = %+v", st)
+	}
+	waitUntil(t, "a placeholder", func() bool { _, p := out.counts(); return p > 0 })
+	out.mu.Lock()
+	first := out.frames[0]
+	out.mu.Unlock()
+	if !first.Placeholder || string(first.JPEG) != "CAMERA OFFLINE: device unplugged" || first.Width != 32 {
+		t.Fatalf("placeholder = %+v %q", first, first.JPEG)
+	}
+
+	waitUntil(t, "streaming after retries", func() bool { return sup.Status().State == Streaming })
+	waitUntil(t, "real frames", func() bool { r, _ := out.counts(); return r >= 20 })
+	st = sup.Status()
+	if st.Error != "" || st.FramesCaptured < 20 || st.FramesDropped != 1 || st.LastFrameAt == nil {
+		t.Fatalf("streaming status = %+v", st)
+	}
+	// No placeholder once frames flow: count them, wait, compare.
+	_, before := out.counts()
+	time.Sleep(1200 * time.Millisecond)
+	if _, after := out.counts(); after != before {
+		t.Fatalf("placeholders kept coming while streaming: %d → %d", before, after)
+	}
+	if fps := sup.Status().MeasuredFPS; fps < 50 || fps > 110 {
+		t.Fatalf("measured fps = %v for a 100 fps source", fps)
+	}
+
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	if sup.Status().State != Stopped {
+		t.Fatalf("state after stop = %s", sup.Status().State)
+	}
+	src.mu.Lock()
+	defer src.mu.Unlock()
+	if src.runs != 4 {
+		t.Fatalf("source ran %d times, want 3 failures + 1 success", src.runs)
+	}
+}

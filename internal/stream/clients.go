@@ -1,0 +1,109 @@
+package stream
+
+import (
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"usbstream/internal/meter"
+)
+
+// Registry tracks the connected clients for /status. Adding and removing is
+// per connection, never per frame.
+type Registry struct {
+	mu      sync.Mutex
+	clients map[uint64]*Client
+	nextID  uint64
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry {
+	return &Registry{clients: make(map[uint64]*Client)}
+}
+
+// Client is one connected reader. Its counters are updated by the goroutine
+// serving it and read by /status.
+type Client struct {
+	ID          uint64
+	Remote      string
+	Path        string
+	Kind        string // "stream" or "snapshot"
+	MaxFPS      float64
+	ConnectedAt time.Time
+
+	frames  atomic.Uint64 // new frames sent
+	repeats atomic.Uint64 // keep-alive re-sends of an unchanged frame
+	skipped atomic.Uint64 // frames published while this client was busy
+	bytes   atomic.Uint64
+	rate    meter.Rate
+}
+
+// ClientInfo is a client as /status shows it.
+type ClientInfo struct {
+	ID          uint64    `json:"id"`
+	Remote      string    `json:"remote"`
+	Path        string    `json:"path"`
+	Kind        string    `json:"kind"`
+	MaxFPS      float64   `json:"maxFps,omitempty"`
+	FPS         float64   `json:"fps"`
+	Frames      uint64    `json:"frames"`
+	Skipped     uint64    `json:"skipped"`
+	Bytes       uint64    `json:"bytes"`
+	ConnectedAt time.Time `json:"connectedAt"`
+}
+
+// Add registers a new client; the caller must Remove it when it leaves.
+func (r *Registry) Add(remote, path, kind string, maxFPS float64) *Client {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.nextID++
+	c := &Client{ID: r.nextID, Remote: remote, Path: path, Kind: kind, MaxFPS: maxFPS, ConnectedAt: time.Now()}
+	r.clients[c.ID] = c
+	return c
+}
+
+// Remove forgets c.
+func (r *Registry) Remove(c *Client) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.clients, c.ID)
+}
+
+// Len returns the number of connected clients.
+func (r *Registry) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.clients)
+}
+
+// List returns the connected clients, oldest first.
+func (r *Registry) List(now time.Time) []ClientInfo {
+	r.mu.Lock()
+	list := make([]ClientInfo, 0, len(r.clients))
+	for _, c := range r.clients {
+		list = append(list, c.Info(now))
+	}
+	r.mu.Unlock()
+	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
+	return list
+}
+
+// Info returns the client's figures at now.
+func (c *Client) Info(now time.Time) ClientInfo {
+	return ClientInfo{
+		ID: c.ID, Remote: c.Remote, Path: c.Path, Kind: c.Kind, MaxFPS: c.MaxFPS,
+		FPS:         c.rate.PerSecond(now),
+		Frames:      c.frames.Load(),
+		Skipped:     c.skipped.Load(),
+		Bytes:       c.bytes.Load(),
+		ConnectedAt: c.ConnectedAt,
+	}
+}
+
+// Sent records a frame sent to the client outside a stream (a snapshot).
+func (c *Client) Sent(n int) {
+	c.frames.Add(1)
+	c.bytes.Add(uint64(n))
+	c.rate.Tick(time.Now())
+}

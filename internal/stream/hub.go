@@ -1,0 +1,81 @@
+// Package stream fans frames out from one producer to many readers: the hub
+// holds the newest frame, each reader keeps a cursor (the last sequence it
+// sent) and skips whatever it missed, so no reader can delay the producer or
+// another reader, and no frame is copied or encoded per reader.
+package stream
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"usbstream/internal/frame"
+)
+
+// Hub holds the latest published frame and wakes readers when a newer one
+// arrives. The zero value is not usable; call NewHub.
+type Hub struct {
+	publishMu sync.Mutex // serialises publishers; readers never take it
+	current   atomic.Pointer[slot]
+}
+
+// slot pairs a frame with the channel that is closed when it is superseded.
+// Closing a channel wakes every waiting reader at once without the producer
+// knowing who they are, which is what keeps Publish O(1) in the reader count.
+type slot struct {
+	frame *frame.Frame
+	newer chan struct{}
+}
+
+// NewHub returns a hub with no frame yet.
+func NewHub() *Hub {
+	h := &Hub{}
+	h.current.Store(&slot{newer: make(chan struct{})})
+	return h
+}
+
+// Publish makes f the latest frame and wakes all readers. It assigns f.Seq;
+// after the call f belongs to the hub and must not be modified.
+func (h *Hub) Publish(f *frame.Frame) {
+	h.publishMu.Lock()
+	defer h.publishMu.Unlock()
+	old := h.current.Load()
+	if old.frame != nil {
+		f.Seq = old.frame.Seq + 1
+	} else {
+		f.Seq = 1
+	}
+	h.current.Store(&slot{frame: f, newer: make(chan struct{})})
+	close(old.newer)
+}
+
+// Latest returns the newest frame (nil before the first Publish) and a
+// channel that is closed as soon as a newer frame is published.
+func (h *Hub) Latest() (*frame.Frame, <-chan struct{}) {
+	s := h.current.Load()
+	return s.frame, s.newer
+}
+
+// WaitFor returns the first frame for which accept returns true, checking the
+// latest frame first and then every frame published until ctx ends. Frames
+// published and superseded while the caller was not looking are not seen:
+// the hub keeps only the newest.
+func (h *Hub) WaitFor(ctx context.Context, accept func(*frame.Frame) bool) (*frame.Frame, error) {
+	for {
+		f, newer := h.Latest()
+		if f != nil && accept(f) {
+			return f, nil
+		}
+		select {
+		case <-newer:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// CapturedSince accepts real (non-placeholder) frames captured at or after t.
+func CapturedSince(t time.Time) func(*frame.Frame) bool {
+	return func(f *frame.Frame) bool { return !f.Placeholder && !f.Captured.Before(t) }
+}

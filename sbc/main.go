@@ -1,0 +1,75 @@
+// usbStream streams a USB camera (or a test pattern, or recorded JPEGs) as
+// MJPEG over HTTP to any number of viewers, for Duet3D printers and any Linux
+// machine. This package only parses the configuration, sets up logging and
+// signals, and runs internal/app.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"go.uber.org/zap"
+
+	"usbstream/internal/app"
+	"usbstream/internal/config"
+	"usbstream/internal/logging"
+)
+
+// version is stamped at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+// Exit statuses: scripts and DSF can tell a configuration mistake from a
+// runtime failure.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitConfig  = 2
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cfg, err := config.Parse(args)
+	if errors.Is(err, config.ErrHelp) {
+		fmt.Fprintf(stdout, "usbStream %s: MJPEG streamer for USB cameras\n\nUsage: usbStream [options]\n\n%s", version, config.Usage())
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "usbStream: %v\n", err)
+		return exitConfig
+	}
+	if cfg.ShowVersion {
+		fmt.Fprintf(stdout, "usbStream %s\n", version)
+		return exitOK
+	}
+	if cfg.ListCameras {
+		fmt.Fprintln(stderr, "usbStream: -list needs V4L2 camera support, which this build does not have yet")
+		return exitFailure
+	}
+
+	log, closeLog, warning := logging.New(cfg.Verbose, cfg.LogFile)
+	defer closeLog()
+	if warning != nil {
+		log.Warn(warning.Error())
+	}
+	log.Info("usbStream starting", zap.String("version", version), zap.String("source", cfg.Source.String()),
+		zap.String("configFile", cfg.File), zap.Int("pid", os.Getpid()))
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := app.New(cfg, version, log).Run(ctx); err != nil {
+		log.Error(err.Error())
+		return exitFailure
+	}
+	return exitOK
+}

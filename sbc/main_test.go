@@ -1,0 +1,535 @@
+package main
+
+// End-to-end tests: they build the real usbStream binary, start it on a
+// loopback port and drive it with real clients (Go's HTTP client, raw TCP
+// sockets, ffmpeg and wget), as users and DuetLapse3 do.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/textproto"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "usbstream-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "usbStream")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building usbStream:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// server is a running usbStream process.
+type server struct {
+	cmd    *exec.Cmd
+	base   string
+	output *syncBuffer
+	exited chan error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// start runs usbStream on a free loopback port and waits until /status
+// answers. It is stopped with SIGTERM when the test ends, and must then exit
+// with status 0.
+func start(t *testing.T, args ...string) *server {
+	t.Helper()
+	port := freePort(t)
+	args = append([]string{"-host", "127.0.0.1", "-port", strconv.Itoa(port)}, args...)
+	s := &server{cmd: exec.Command(binary, args...), base: fmt.Sprintf("http://127.0.0.1:%d", port),
+		output: &syncBuffer{}, exited: make(chan error, 1)}
+	s.cmd.Stdout, s.cmd.Stderr = s.output, s.output
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.exited <- s.cmd.Wait() }()
+	t.Cleanup(func() { s.stop(t) })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(s.base + "/status")
+		if err == nil {
+			resp.Body.Close()
+			return s
+		}
+		select {
+		case err := <-s.exited:
+			t.Fatalf("usbStream exited at start: %v\n%s", err, s.output)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("usbStream did not answer within 10 s\n%s", s.output)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (s *server) stop(t *testing.T) {
+	if s.cmd.ProcessState != nil {
+		return
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-s.exited:
+		if err != nil {
+			t.Errorf("usbStream exited with %v after SIGTERM\n%s", err, s.output)
+		}
+	case <-time.After(5 * time.Second):
+		s.cmd.Process.Kill()
+		t.Errorf("usbStream did not exit within 5 s of SIGTERM\n%s", s.output)
+	}
+}
+
+// need skips a test whose external tool is missing, except in CI, where
+// .ci/run installs it and its absence is a failure.
+func need(t *testing.T, tool string) string {
+	t.Helper()
+	path, err := exec.LookPath(tool)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is not installed (CI installs it in .ci/run)", tool)
+		}
+		t.Skipf("%s is not installed: apt-get install %s", tool, tool)
+	}
+	return path
+}
+
+func decodeJPEG(t *testing.T, b []byte) image.Image {
+	t.Helper()
+	img, err := jpeg.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("not a complete JPEG (%d bytes): %v", len(b), err)
+	}
+	return img
+}
+
+// Every part of the stream is a complete JPEG of the configured size with
+// increasing X-Timestamps, as parsed by Go's own multipart reader.
+func TestStreamPartsAreCompleteJPEGs(t *testing.T) {
+	s := start(t, "-source", "test", "-resolution", "320x240", "-framerate", "25")
+	resp, err := http.Get(s.base + "/stream?dummy=0.3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	mediaType, params, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if err != nil || mediaType != "multipart/x-mixed-replace" {
+		t.Fatalf("Content-Type %q", resp.Header.Get("Content-Type"))
+	}
+	mr := multipart.NewReader(resp.Body, params["boundary"])
+	var last float64
+	for i := 0; i < 30; i++ {
+		part, err := mr.NextPart()
+		if err != nil {
+			t.Fatalf("part %d: %v", i, err)
+		}
+		body, err := io.ReadAll(part)
+		if err != nil {
+			t.Fatalf("part %d: %v", i, err)
+		}
+		if cl, _ := strconv.Atoi(part.Header.Get("Content-Length")); cl != len(body) {
+			t.Fatalf("part %d: Content-Length %d, body %d bytes", i, cl, len(body))
+		}
+		img := decodeJPEG(t, body)
+		if b := img.Bounds(); b.Dx() != 320 || b.Dy() != 240 {
+			t.Fatalf("part %d is %v, want 320x240", i, b)
+		}
+		ts, err := strconv.ParseFloat(part.Header.Get("X-Timestamp"), 64)
+		if err != nil || ts < last || time.Since(time.Unix(int64(ts), 0)) > time.Minute {
+			t.Fatalf("part %d: X-Timestamp %q after %f", i, part.Header.Get("X-Timestamp"), last)
+		}
+		last = ts
+	}
+}
+
+// countFrames reads a stream over a raw socket for d and counts parts.
+func countFrames(t *testing.T, url string, d time.Duration) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Error(err)
+		return 0
+	}
+	defer resp.Body.Close()
+	_, params, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	mr := multipart.NewReader(resp.Body, params["boundary"])
+	n := 0
+	end := time.Now().Add(d)
+	for time.Now().Before(end) {
+		part, err := mr.NextPart()
+		if err != nil {
+			t.Error(err)
+			return n
+		}
+		io.Copy(io.Discard, part)
+		n++
+	}
+	return n
+}
+
+// A client that reads slowly must not slow down a fast one.
+func TestSlowClientDoesNotSlowFastClient(t *testing.T) {
+	s := start(t, "-source", "test", "-resolution", "640x480", "-framerate", "20")
+	// Slow client: reads 20 KB/s, far below the stream's rate.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	io.WriteString(conn, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+	stopSlow := make(chan struct{})
+	defer close(stopSlow)
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			select {
+			case <-stopSlow:
+				return
+			case <-time.After(100 * time.Millisecond):
+				conn.Read(buf)
+			}
+		}
+	}()
+	time.Sleep(time.Second) // let the slow client's socket buffers fill
+	n := countFrames(t, s.base+"/stream", 3*time.Second)
+	if n < 50 { // 20 fps for 3 s is 60
+		t.Fatalf("fast client got %d frames in 3 s next to a slow client, want ≥ 50 of 60", n)
+	}
+}
+
+func TestPerClientFPSCap(t *testing.T) {
+	s := start(t, "-source", "test", "-resolution", "320x240", "-framerate", "20")
+	n := countFrames(t, s.base+"/stream?fps=4", 3*time.Second)
+	if n < 10 || n > 15 {
+		t.Fatalf("fps=4 client got %d frames in 3 s, want about 12", n)
+	}
+}
+
+// DuetLapse3's stream mode: ffmpeg grabs one frame per image, with no
+// timeout of its own, so the first frame must come at once.
+func TestFFmpegGrabsOneFrame(t *testing.T) {
+	ffmpeg := need(t, "ffmpeg")
+	s := start(t, "-source", "test", "-resolution", "640x480", "-framerate", "15")
+	out := filepath.Join(t.TempDir(), "out.jpg")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, ffmpeg, "-y", "-loglevel", "error", "-i", s.base+"/stream", "-frames:v", "1", out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg within 2 s: %v\n%s", err, b)
+	}
+	b, _ := os.ReadFile(out)
+	if img := decodeJPEG(t, b); img.Bounds().Dx() != 640 {
+		t.Fatalf("ffmpeg image is %v", img.Bounds())
+	}
+}
+
+// DuetLapse3's web mode: wget --auth-no-challenge on a still URL, here with
+// credentials in the URL as DuetLapse3 passes them.
+func TestWgetSnapshotWithAuth(t *testing.T) {
+	wget := need(t, "wget")
+	s := start(t, "-source", "test", "-resolution", "320x240", "-user", "lapse", "-password", "p#ss word")
+	out := filepath.Join(t.TempDir(), "snap.jpg")
+	url := strings.Replace(s.base, "http://", "http://lapse:p%23ss%20word@", 1) + "/snapshot"
+	if b, err := exec.Command(wget, "-q", "--auth-no-challenge", "-T", "10", "-O", out, url).CombinedOutput(); err != nil {
+		t.Fatalf("wget: %v\n%s", err, b)
+	}
+	b, _ := os.ReadFile(out)
+	decodeJPEG(t, b)
+	// Without credentials: refused.
+	if err := exec.Command(wget, "-q", "-O", out, s.base+"/snapshot").Run(); err == nil {
+		t.Fatal("wget without credentials succeeded")
+	}
+}
+
+// Every URL form DWC, mjpg-streamer clients and browsers use, with GET and HEAD.
+func TestURLForms(t *testing.T) {
+	s := start(t, "-source", "test", "-resolution", "320x240")
+	for path, ctype := range map[string]string{
+		"/snapshot?dummy=0.123":  "image/jpeg",
+		"/snapshot.jpg":          "image/jpeg",
+		"/snapshot_0.554":        "image/jpeg",
+		"/?action=snapshot":      "image/jpeg",
+		"/?action=snapshot_0.99": "image/jpeg",
+		"/?action=snapshot_0":    "image/jpeg",
+		"/status?dummy=1":        "application/json",
+		"/?dummy=0.5":            "text/html; charset=utf-8",
+	} {
+		for _, method := range []string{"GET", "HEAD"} {
+			req, _ := http.NewRequest(method, s.base+path, nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != ctype {
+				t.Fatalf("%s %s: %d %q", method, path, resp.StatusCode, resp.Header.Get("Content-Type"))
+			}
+			if method == "HEAD" && len(body) != 0 {
+				t.Fatalf("HEAD %s returned a body", path)
+			}
+			if method == "GET" && ctype == "image/jpeg" {
+				decodeJPEG(t, body)
+			}
+		}
+	}
+	for _, path := range []string{"/stream_0.42", "/?action=stream_0", "/stream?dummy=3", "/stream.mjpg"} {
+		resp, err := http.Get(s.base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctype := resp.Header.Get("Content-Type")
+		resp.Body.Close()
+		if !strings.HasPrefix(ctype, "multipart/x-mixed-replace") {
+			t.Fatalf("%s: Content-Type %q", path, ctype)
+		}
+	}
+	resp, err := http.Get(s.base + "/terminate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Fatalf("/terminate: %d, want 404 (there is no way to stop usbStream over HTTP)", resp.StatusCode)
+	}
+}
+
+// Replayed files are passed through byte for byte, never re-encoded.
+func TestFileSourcePassesJPEGsThrough(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]bool{}
+	for i, c := range []color.RGBA{{255, 0, 0, 255}, {0, 255, 0, 255}, {0, 0, 255, 255}} {
+		img := image.NewRGBA(image.Rect(0, 0, 160, 120))
+		for p := 0; p < len(img.Pix); p += 4 {
+			img.Pix[p], img.Pix[p+1], img.Pix[p+2], img.Pix[p+3] = c.R, c.G, c.B, 255
+		}
+		var b bytes.Buffer
+		jpeg.Encode(&b, img, &jpeg.Options{Quality: 70})
+		os.WriteFile(filepath.Join(dir, fmt.Sprintf("frame%d.jpg", i)), b.Bytes(), 0o644)
+		files[b.String()] = true
+	}
+	s := start(t, "-source", "file:"+dir, "-framerate", "10")
+	for i := 0; i < 5; i++ {
+		resp, err := http.Get(s.base + "/snapshot?max_delay=0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !files[string(body)] {
+			t.Fatalf("snapshot %d: status %d, %d bytes that are not one of the files", i, resp.StatusCode, len(body))
+		}
+	}
+}
+
+type statusDoc struct {
+	Source struct {
+		Kind, State, Error, Device string
+		Width, Height              int
+		TargetFPS                  float64 `json:"targetFps"`
+		MeasuredFPS                float64 `json:"measuredFps"`
+		FramesCaptured             uint64  `json:"framesCaptured"`
+	} `json:"source"`
+	Clients []struct {
+		Path string
+		Kind string
+	} `json:"clients"`
+}
+
+func getStatus(t *testing.T, s *server) statusDoc {
+	t.Helper()
+	resp, err := http.Get(s.base + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st statusDoc
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// A missing source is a state, not an exit: placeholders are served, the
+// snapshot says 503, and /status tells why.
+func TestMissingSourceServesPlaceholder(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "not-there")
+	s := start(t, "-source", "file:"+missing)
+	deadline := time.Now().Add(5 * time.Second)
+	var resp *http.Response
+	var body []byte
+	for time.Now().Before(deadline) {
+		r, err := http.Get(s.base + "/snapshot")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ = io.ReadAll(r.Body)
+		r.Body.Close()
+		resp = r
+		if r.StatusCode == 503 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if resp.StatusCode != 503 {
+		t.Fatalf("snapshot of a missing source: %d", resp.StatusCode)
+	}
+	decodeJPEG(t, body)
+	st := getStatus(t, s)
+	if st.Source.State != "lost" || !strings.Contains(st.Source.Error, "not-there") {
+		t.Fatalf("status of a missing source: %+v", st.Source)
+	}
+	// The folder appears later: the source is picked up without a restart.
+	os.Mkdir(missing, 0o755)
+	var b bytes.Buffer
+	jpeg.Encode(&b, image.NewGray(image.Rect(0, 0, 64, 48)), nil)
+	os.WriteFile(filepath.Join(missing, "a.jpg"), b.Bytes(), 0o644)
+	deadline = time.Now().Add(5 * time.Second)
+	for getStatus(t, s).Source.State != "streaming" {
+		if time.Now().After(deadline) {
+			t.Fatalf("source not picked up after it appeared: %+v", getStatus(t, s).Source)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestStatusDescribesSourceAndClients(t *testing.T) {
+	s := start(t, "-source", "test", "-resolution", "320x240", "-framerate", "20")
+	resp, err := http.Get(s.base + "/stream?fps=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	time.Sleep(1500 * time.Millisecond)
+	st := getStatus(t, s)
+	if st.Source.Kind != "test" || st.Source.State != "streaming" || st.Source.Width != 320 || st.Source.TargetFPS != 20 {
+		t.Fatalf("source status %+v", st.Source)
+	}
+	if st.Source.MeasuredFPS < 15 || st.Source.FramesCaptured < 20 {
+		t.Fatalf("measured %v fps, %d frames", st.Source.MeasuredFPS, st.Source.FramesCaptured)
+	}
+	found := false
+	for _, c := range st.Clients {
+		found = found || (c.Kind == "stream" && c.Path == "/stream?fps=2")
+	}
+	if !found {
+		t.Fatalf("stream client not listed: %+v", st.Clients)
+	}
+}
+
+func TestBadConfigExitsWithFileAndLine(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "usbStream.config")
+	os.WriteFile(cfg, []byte("-# test\n-port 8090\n-rotate 45\n"), 0o644)
+	cmd := exec.Command(binary, "-file", cfg)
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+		t.Fatalf("exit %v, want status 2\n%s", err, out)
+	}
+	if !strings.Contains(string(out), cfg+":3:") || !strings.Contains(string(out), "-rotate") {
+		t.Fatalf("message does not name the file, line 3 and the option:\n%s", out)
+	}
+}
+
+func TestPortInUseExitsWithStatus1(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	out, err := exec.Command(binary, "-source", "test", "-host", "127.0.0.1", "-port", port).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("exit %v, want status 1\n%s", err, out)
+	}
+	if !strings.Contains(string(out), port) || !strings.Contains(string(out), "in use") {
+		t.Fatalf("message does not say the port is in use:\n%s", out)
+	}
+}
+
+// SIGTERM with a client connected: the stream ends and the process exits 0
+// within a second.
+func TestSIGTERMEndsStreamsAndExits(t *testing.T) {
+	s := start(t, "-source", "test", "-resolution", "320x240")
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	io.WriteString(conn, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+	r := bufio.NewReader(conn)
+	if _, err := textproto.NewReader(r).ReadLine(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-s.exited:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, s.output)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatalf("no exit within 3 s of SIGTERM")
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("exit took %v after SIGTERM, want < 1 s", took)
+	}
+	conn.SetReadDeadline(time.Now().Add(time.Second))
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		t.Fatalf("stream not closed at exit: %v", err)
+	}
+}
