@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	stdlog "log"
 	"net"
 	"net/http"
 	"strconv"
@@ -121,7 +122,7 @@ func (a *App) Run(ctx context.Context) error {
 		IdleTimeout:       30 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
-		ErrorLog:          zap.NewStdLog(a.log.Named("http").WithOptions(zap.IncreaseLevel(zap.DebugLevel))),
+		ErrorLog:          mustStdLog(a.log.Named("http")),
 	}
 
 	var wg sync.WaitGroup
@@ -145,6 +146,16 @@ func (a *App) Run(ctx context.Context) error {
 	wg.Wait()
 	a.log.Info("stopped")
 	return err
+}
+
+// mustStdLog routes net/http's own complaints (bad requests, TLS probes
+// from scanners) to debug level: they are about clients, not usbStream.
+func mustStdLog(log *zap.Logger) *stdlog.Logger {
+	l, err := zap.NewStdLogAt(log, zap.DebugLevel)
+	if err != nil {
+		return zap.NewStdLog(log)
+	}
+	return l
 }
 
 // Status assembles the status document.
@@ -187,7 +198,8 @@ func (a *App) placeholder(reason string) *frame.Frame {
 func (a *App) logURLs(port int) {
 	hosts := []string{a.cfg.Host}
 	if ip := net.ParseIP(a.cfg.Host); ip != nil && ip.IsUnspecified() {
-		hosts = lanAddresses()
+		// 0.0.0.0 listens on IPv4 only; "::" on both.
+		hosts = lanAddresses(ip.To4() == nil)
 	}
 	for _, h := range hosts {
 		base := "http://" + net.JoinHostPort(h, strconv.Itoa(port))
@@ -198,7 +210,7 @@ func (a *App) logURLs(port int) {
 
 // lanAddresses lists the addresses of the interfaces that are up, IPv4
 // first, with loopback last so the LAN address is the first one read.
-func lanAddresses() []string {
+func lanAddresses(withIPv6 bool) []string {
 	var v4, v6 []string
 	ifaces, _ := net.Interfaces()
 	for _, ifc := range ifaces {
@@ -213,7 +225,7 @@ func lanAddresses() []string {
 			}
 			if ipn.IP.To4() != nil {
 				v4 = append(v4, ipn.IP.String())
-			} else {
+			} else if withIPv6 {
 				v6 = append(v6, ipn.IP.String())
 			}
 		}

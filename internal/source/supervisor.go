@@ -173,7 +173,7 @@ func (s *Supervisor) setState(state State, err error) {
 		s.log.Warn("source lost; serving a placeholder and retrying every "+s.RetryInterval.String(),
 			zap.String("device", info.Device), zap.Error(err))
 	case state == Streaming:
-		s.log.Info("source streaming", zap.String("kind", info.Kind), zap.String("device", info.Device),
+		s.log.Info("streaming", zap.String("kind", info.Kind), zap.String("device", info.Device),
 			zap.String("format", info.Format), zap.Int("width", info.Width), zap.Int("height", info.Height),
 			zap.Float64("targetFps", info.FPS))
 	default:

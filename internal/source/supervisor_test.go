@@ -19,7 +19,9 @@ type scriptedSource struct {
 	runs     int
 }
 
-func (s *scriptedSource) Info() Info { return Info{Kind: "test", Device: "scripted", Width: 32, Height: 24} }
+func (s *scriptedSource) Info() Info {
+	return Info{Kind: "test", Device: "scripted", Width: 32, Height: 24}
+}
 
 func (s *scriptedSource) Run(ctx context.Context, sink Sink) error {
 	s.mu.Lock()

@@ -1,0 +1,290 @@
+// Package config reads usbStream's options from the command line and from a
+// config file, in the syntax of the original Python usbStream so that
+// existing files and plugin settings keep working.
+//
+// # Syntax
+//
+// A config file holds the same options as the command line, normally one
+// "-option value" per line. Lines are split like Python's shlex, as the
+// original did: 'single quotes' keep everything literally, "double quotes"
+// allow \" and \\, and outside quotes a backslash escapes the next
+// character. A token that starts with "-#" or "#" (outside quotes) starts a
+// comment that runs to the end of the line, so both the original's
+// "-# text" comment lines and its documented "-port 8090   #note" work,
+// while a # inside a word or inside quotes is part of the value
+// ("-password a#b"). Blank lines, a UTF-8 byte order mark and CRLF line
+// ends are accepted. "--option" is the same as "-option", and
+// "-option=value" the same as "-option value". A value that looks like a
+// negative number ("-camera -1") is a value; any other value that starts
+// with "-" must be written "-option=-value" (or quoted, in a file).
+// Several options on one line are accepted because the original split the
+// whole file as one command line.
+//
+// # Precedence
+//
+// The command line is read from left to right and "-file PATH" reads the
+// file at the position where it appears. So an option after -file on the
+// command line overrides the file ("usbStream -file my.config -port 9000"),
+// and one before -file is overridden by the file. Within one file, and
+// within the command line, an option may be given only once. -size and
+// -resolution both choose the frame size: together in one place they are
+// an error, and a later place's choice replaces an earlier place's.
+// Relative paths on the command line are relative to the current folder,
+// relative paths in a file (-logfile, -source file:PATH) to the file's
+// folder.
+//
+// # Reloading
+//
+// The config is a function of the command-line arguments and the file's
+// content, so a reload keeps the original arguments and parses them again:
+// Parse(args) re-reads the file, or, when the caller has already read the
+// file (ReadFile, e.g. to see whether it changed), ParseWithFileContent(args,
+// content) parses exactly that content in the file's place. The command
+// line's overrides then apply exactly as at start. A reload that fails
+// returns an error and the caller keeps its previous *Config.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// MaxFileSize bounds a config file: a real one is a few hundred bytes, so a
+// larger file is the wrong file and must not be read into memory whole.
+const MaxFileSize = 1 << 20
+
+// Config is the validated configuration. Values are normalised: callers can
+// compare them directly (Format is the canonical upper-case name, Camera is
+// "" for automatic, paths are absolute).
+type Config struct {
+	Port        int        // -port, 1..65535
+	Host        string     // -host, an IP address (without brackets) or a host name
+	Camera      string     // -camera: "" automatic, "0".."63" an index, "/..." a device path, else a case-insensitive name substring
+	Rotate      int        // -rotate: 0, 90, 180 or 270
+	Flip        string     // -flip: "", "h", "v" or "hv"
+	Size        int        // -size: index into SizeTable, -1 when not set
+	Resolution  Resolution // -resolution: zero when not set; never set together with Size
+	Format      string     // -format: canonical upper-case name (MJPG, JPEG, YUYV, BGR3, RGB3, NV12, YU12, GREY, H264)
+	Framerate   float64    // -framerate: > 0 and <= 240
+	ManExp      *float64   // -manexp: nil when not given
+	Exposure    *float64   // -exposure: nil when not given
+	Verbose     bool       // -verbose
+	LogFile     string     // -logfile: absolute path, "" for stderr only
+	Source      Source     // -source
+	Quality     int        // -quality: 1..100
+	User        string     // -user: basic auth; set exactly when Password is set
+	Password    string     // -password
+	AllowOrigin string     // -allow-origin: "", "*" or "scheme://host[:port]" in lower case
+	File        string     // absolute path of the config file read with -file, "" if none
+	Warnings    []string   // non-fatal remarks to log at start, each naming where the option was given
+	ShowVersion bool       // -version (command line only)
+	ListCameras bool       // -list (command line only)
+}
+
+// Resolution is a frame size in pixels.
+type Resolution struct{ Width, Height int }
+
+func (r Resolution) String() string { return fmt.Sprintf("%dx%d", r.Width, r.Height) }
+
+// IsZero reports whether no size was chosen.
+func (r Resolution) IsZero() bool { return r.Width == 0 && r.Height == 0 }
+
+// Source says where frames come from.
+type Source struct {
+	Kind string // "camera", "test" or "file"
+	Path string // absolute path, only for "file"
+}
+
+func (s Source) String() string {
+	if s.Kind == "file" {
+		return "file:" + s.Path
+	}
+	return s.Kind
+}
+
+// SizeTable is the original's documented -size table. Its code had 1920x1080
+// inserted after index 2, but users read the documentation, so that is what
+// -size indexes; index 2 (1920x1800) exists on no camera and falls back to
+// the next lower size the camera has, 1920x1080 on real cameras.
+var SizeTable = [9]Resolution{{3280, 2464}, {2048, 1080}, {1920, 1800}, {1640, 1232}, {1280, 720},
+	{800, 600}, {720, 480}, {640, 480}, {320, 240}}
+
+// ErrHelp is wrapped by the error Parse returns for -h, -help or --help.
+var ErrHelp = errors.New("help requested")
+
+// Default returns the configuration used for options that are not given.
+func Default() Config {
+	return Config{
+		Port:      8085,
+		Host:      "0.0.0.0",
+		Size:      -1,
+		Format:    "MJPG",
+		Framerate: 24,
+		Source:    Source{Kind: "camera"},
+		Quality:   85,
+	}
+}
+
+// Error is every error this package returns. File is "" for the command
+// line; Line is 0 for the command line and for problems with the file as a
+// whole (not found, too large).
+type Error struct {
+	File   string
+	Line   int
+	Option string // canonical spelling, e.g. "-rotate"; "" when the problem is not one option's
+	Value  string // the offending value as written; never a password
+	Reason string
+	Err    error // the underlying cause (an OS error, ErrHelp), for errors.Is
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	switch {
+	case e.File == "":
+		b.WriteString("command line")
+	case e.Line > 0:
+		fmt.Fprintf(&b, "%s:%d", e.File, e.Line)
+	default:
+		b.WriteString(e.File)
+	}
+	b.WriteString(": ")
+	if e.Option != "" || e.Value != "" {
+		if e.Option != "" {
+			b.WriteString(showName(e.Option))
+		}
+		if e.Value != "" {
+			if e.Option != "" {
+				b.WriteByte(' ')
+			}
+			b.WriteString(show(e.Value))
+		}
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Reason)
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// show makes a value readable in a message: quoted when it is empty or has
+// characters a reader could not see or tell apart, and shortened when long
+// (a binary or wrong file can have very long "words").
+func show(s string) string {
+	const max = 60
+	n := 0
+	for i := range s {
+		if n == max {
+			s = s[:i] + "..."
+			break
+		}
+		n++
+	}
+	if s == "" || !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool {
+		return !strconv.IsGraphic(r) || r == ' ' || r == '"' || r == '\'' || r == '\\'
+	}) {
+		return strconv.Quote(s)
+	}
+	return s
+}
+
+// showName shows an option name as written: plain, unless it is one a
+// reader could not see or that is too long to be a name (a wrong file).
+func showName(s string) string {
+	if len(s) <= 40 && utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool {
+		return !strconv.IsGraphic(r) || r == ' '
+	}) {
+		return s
+	}
+	return show(s)
+}
+
+// Parse parses the command-line arguments (without the program name),
+// reading the file named by -file at the position where -file appears.
+// Errors are *Error; -h, -help and --help give an *Error wrapping ErrHelp.
+func Parse(args []string) (*Config, error) {
+	return parseArgs(args, ReadFile, false)
+}
+
+// ParseWithFileContent is Parse with content standing in for the file that
+// -file names, which is not read. It is for reloading: the caller read the
+// file once (with ReadFile) and parses exactly what it read. args must
+// contain -file.
+func ParseWithFileContent(args []string, content []byte) (*Config, error) {
+	return parseArgs(args, func(string) ([]byte, error) { return content, nil }, true)
+}
+
+// ParseFile reads one config file on its own, over the defaults.
+func ParseFile(path string) (*Config, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, &Error{File: path, Reason: "cannot find the config file: " + err.Error(), Err: err}
+	}
+	content, err := ReadFile(abs)
+	if err != nil {
+		return nil, err
+	}
+	return ParseFileContent(abs, content)
+}
+
+// ParseFileContent parses content as the config file at path (which is not
+// read; it names the file in errors and anchors relative paths), over the
+// defaults.
+func ParseFileContent(path string, content []byte) (*Config, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, &Error{File: path, Reason: "cannot find the config file: " + err.Error(), Err: err}
+	}
+	p := newParser()
+	p.cfg.File = abs
+	if err := p.parseFile(abs, content); err != nil {
+		return nil, err
+	}
+	return p.finish()
+}
+
+// ReadFile reads a config file with the checks Parse applies: it must be a
+// regular file of at most MaxFileSize bytes. Errors are *Error wrapping the
+// OS error, so errors.Is(err, fs.ErrNotExist) works.
+func ReadFile(path string) ([]byte, error) {
+	fail := func(reason string, err error) ([]byte, error) {
+		return nil, &Error{File: path, Reason: reason, Err: err}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fail("cannot read the config file: "+osReason(err), err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fail("cannot read the config file: "+osReason(err), err)
+	}
+	if st.IsDir() {
+		return fail("is a folder, not a config file", nil)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return fail("cannot read the config file: "+osReason(err), err)
+	}
+	if len(data) > MaxFileSize {
+		return fail(tooLarge, nil)
+	}
+	return data, nil
+}
+
+var tooLarge = fmt.Sprintf("is larger than %d KiB, too large for a config file (wrong file?)", MaxFileSize>>10)
+
+// osReason drops the path from an OS error: the message already starts
+// with the path.
+func osReason(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}

@@ -1,0 +1,138 @@
+package config
+
+import (
+	"errors"
+	"math"
+	"net/netip"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// FuzzParseFileContent feeds arbitrary file content to the parser. The seed
+// corpus is in testdata/fuzz/FuzzParseFileContent.
+func FuzzParseFileContent(f *testing.F) {
+	f.Fuzz(func(t *testing.T, content []byte) {
+		if len(content) > MaxFileSize {
+			return // refused before any line is read; TestReadErrors covers it
+		}
+		c, err := ParseFileContent(testFile, content)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("error %v is a %T, not a *config.Error", err, err)
+			}
+			if n := countLines(content); e.Line < 1 || e.Line > n {
+				t.Fatalf("error %q is on line %d of a %d-line file", err, e.Line, n)
+			}
+			if e.File != testFile || e.Reason == "" || !strings.HasPrefix(err.Error(), testFile+":") {
+				t.Fatalf("error %q does not name the file and a reason: %+v", err, e)
+			}
+			return
+		}
+		if problem := checkRanges(c); problem != "" {
+			t.Fatalf("content %q parsed into an invalid config: %s\n%+v", content, problem, *c)
+		}
+		if c.File != testFile || c.ShowVersion || c.ListCameras {
+			t.Fatalf("file-only settings wrong: File %q ShowVersion %v ListCameras %v", c.File, c.ShowVersion, c.ListCameras)
+		}
+	})
+}
+
+// checkRanges returns what in c is outside the documented ranges, or "".
+func checkRanges(c *Config) string {
+	finite := func(p *float64) bool { return p == nil || !math.IsInf(*p, 0) && !math.IsNaN(*p) }
+	switch {
+	case c.Port < 1 || c.Port > 65535:
+		return "port"
+	case !validHost(c.Host):
+		return "host"
+	case !validCamera(c.Camera):
+		return "camera"
+	case c.Rotate != 0 && c.Rotate != 90 && c.Rotate != 180 && c.Rotate != 270:
+		return "rotate"
+	case c.Flip != "" && c.Flip != "h" && c.Flip != "v" && c.Flip != "hv":
+		return "flip"
+	case c.Size < -1 || c.Size >= len(SizeTable):
+		return "size"
+	case !c.Resolution.IsZero() && (c.Resolution.Width < 1 || c.Resolution.Height < 1 ||
+		c.Resolution.Width > MaxDimension || c.Resolution.Height > MaxDimension):
+		return "resolution"
+	case c.Size >= 0 && !c.Resolution.IsZero():
+		return "both size and resolution"
+	case formatNames[c.Format] != c.Format:
+		return "format"
+	case !(c.Framerate > 0 && c.Framerate <= MaxFramerate):
+		return "framerate"
+	case !finite(c.ManExp) || !finite(c.Exposure):
+		return "manexp or exposure"
+	case c.LogFile != "" && (!filepath.IsAbs(c.LogFile) || filepath.Clean(c.LogFile) != c.LogFile):
+		return "logfile"
+	case c.Source.Kind == "file" && (!filepath.IsAbs(c.Source.Path) || filepath.Clean(c.Source.Path) != c.Source.Path):
+		return "source path"
+	case c.Source.Kind != "file" && (c.Source.Kind != "camera" && c.Source.Kind != "test" || c.Source.Path != ""):
+		return "source"
+	case c.Quality < 1 || c.Quality > 100:
+		return "quality"
+	case (c.User == "") != (c.Password == "") || strings.Contains(c.User, ":"):
+		return "user and password"
+	case c.AllowOrigin != "" && c.AllowOrigin != "*" && !strings.HasPrefix(c.AllowOrigin, "http://") &&
+		!strings.HasPrefix(c.AllowOrigin, "https://"):
+		return "allow-origin"
+	case strings.ContainsFunc(c.Host+c.Camera+c.LogFile+c.Source.Path+c.User+c.Password+c.AllowOrigin,
+		func(r rune) bool { return checkRune(r, 2) != "" }):
+		return "control characters"
+	}
+	return ""
+}
+
+func validHost(h string) bool {
+	_, err := netip.ParseAddr(h)
+	return err == nil || validHostname(h)
+}
+
+func validCamera(cam string) bool {
+	if cam == "" || strings.HasPrefix(cam, "/") {
+		return true
+	}
+	if n, err := strconv.Atoi(cam); err == nil {
+		return n >= 0 && n <= MaxCameraIndex && strconv.Itoa(n) == cam
+	}
+	return strings.TrimSpace(cam) == cam && !decimal.MatchString(cam)
+}
+
+// The range checks the fuzzer relies on must reject what they are meant to,
+// or the fuzzer could not find anything.
+func TestCheckRangesRejects(t *testing.T) {
+	ok := Default()
+	if p := checkRanges(&ok); p != "" {
+		t.Fatalf("defaults rejected: %s", p)
+	}
+	nan := math.NaN()
+	for name, change := range map[string]func(*Config){
+		"port":       func(c *Config) { c.Port = 0 },
+		"host":       func(c *Config) { c.Host = "" },
+		"camera":     func(c *Config) { c.Camera = "-1" },
+		"rotate":     func(c *Config) { c.Rotate = 45 },
+		"flip":       func(c *Config) { c.Flip = "x" },
+		"size":       func(c *Config) { c.Size = 9 },
+		"resolution": func(c *Config) { c.Resolution = Resolution{0, 5} },
+		"both":       func(c *Config) { c.Size, c.Resolution = 1, Resolution{5, 5} },
+		"format":     func(c *Config) { c.Format = "mjpg" },
+		"framerate":  func(c *Config) { c.Framerate = 0 },
+		"exposure":   func(c *Config) { c.Exposure = &nan },
+		"logfile":    func(c *Config) { c.LogFile = "rel.log" },
+		"source":     func(c *Config) { c.Source = Source{Kind: "file", Path: "rel"} },
+		"quality":    func(c *Config) { c.Quality = 101 },
+		"auth":       func(c *Config) { c.User = "u" },
+		"origin":     func(c *Config) { c.AllowOrigin = "duet.local" },
+		"control":    func(c *Config) { c.Camera = "a\x01" },
+	} {
+		c := Default()
+		change(&c)
+		if checkRanges(&c) == "" {
+			t.Errorf("%s: invalid config accepted: %+v", name, c)
+		}
+	}
+}

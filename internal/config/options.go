@@ -1,0 +1,461 @@
+package config
+
+import (
+	"math"
+	"net"
+	"net/netip"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// option describes one option. set stores v in c and returns why v is not
+// acceptable, or ""; base is the folder relative paths are resolved
+// against ("" for the current folder).
+type option struct {
+	name    string
+	flag    bool // no value; "-name=BOOL" (and in a file "-name BOOL") sets it explicitly
+	cmdline bool // only on the command line: in a config file it would stop or loop a plugin
+	secret  bool // never repeat the value in a message or log
+	set     func(c *Config, v, base string) string
+}
+
+// The help and comment options are handled by the parsers, not by set.
+var options = []*option{
+	{name: "port", set: setPort},
+	{name: "host", set: setHost},
+	{name: "camera", set: setCamera},
+	{name: "rotate", set: setRotate},
+	{name: "size", set: setSize},
+	{name: "format", set: setFormat},
+	{name: "framerate", set: setFramerate},
+	{name: "manexp", set: func(c *Config, v, _ string) string { return setFloatPtr(&c.ManExp, v) }},
+	{name: "exposure", set: func(c *Config, v, _ string) string { return setFloatPtr(&c.Exposure, v) }},
+	{name: "verbose", flag: true, set: func(c *Config, v, _ string) string { return setBool(&c.Verbose, v) }},
+	{name: "logfile", set: setLogFile},
+	{name: "file", cmdline: true},
+	{name: "#"},
+	{name: "source", set: setSource},
+	{name: "resolution", set: setResolution},
+	{name: "flip", set: setFlip},
+	{name: "quality", set: setQuality},
+	{name: "user", set: setUser},
+	{name: "password", secret: true, set: func(c *Config, v, _ string) string { c.Password = v; return "" }},
+	{name: "allow-origin", set: setAllowOrigin},
+	{name: "version", flag: true, cmdline: true,
+		set: func(c *Config, v, _ string) string { return setBool(&c.ShowVersion, v) }},
+	{name: "list", flag: true, cmdline: true,
+		set: func(c *Config, v, _ string) string { return setBool(&c.ListCameras, v) }},
+	{name: "help", flag: true, cmdline: true},
+	{name: "h", flag: true, cmdline: true},
+}
+
+func lookup(name string) *option {
+	for _, o := range options {
+		if o.name == name {
+			return o
+		}
+	}
+	return nil
+}
+
+// exclusive pairs options that set the same thing two ways.
+var exclusive = map[string]string{"size": "resolution", "resolution": "size"}
+
+// synonyms catch names other streamers and habits use, which edit distance
+// would not find.
+var synonyms = map[string]string{
+	"fps": "framerate", "rate": "framerate", "rotation": "rotate", "res": "resolution",
+	"width": "resolution", "height": "resolution", "device": "camera", "dev": "camera",
+	"video": "camera", "address": "host", "addr": "host", "ip": "host", "bind": "host",
+	"listen": "host", "mirror": "flip", "log": "logfile", "config": "file", "conf": "file",
+	"cfg": "file", "debug": "verbose", "username": "user", "login": "user", "pass": "password",
+	"passwd": "password", "pw": "password", "cors": "allow-origin", "origin": "allow-origin",
+	"fourcc": "format", "pixfmt": "format", "q": "quality", "input": "source",
+}
+
+// suggest returns the known options closest to a mistyped name, e.g.
+// "-port" for "prot", or "" when none is close enough to be a likely typo.
+func suggest(name string) string {
+	// A word far longer than any option is not a typo of one, and the edit
+	// distance of a huge word would cost seconds.
+	if len(name) > 40 {
+		return ""
+	}
+	name = strings.ToLower(name)
+	if s, ok := synonyms[name]; ok {
+		return "-" + s
+	}
+	var best []string
+	bestDist := math.MaxInt
+	for _, o := range options {
+		if o.name == "#" {
+			continue
+		}
+		limit := 2
+		switch {
+		case len(o.name) <= 2:
+			limit = 0
+		case len(o.name) <= 4:
+			limit = 1
+		}
+		d := editDistance(name, o.name)
+		if d > limit || d > bestDist {
+			continue
+		}
+		if d < bestDist {
+			best, bestDist = nil, d
+		}
+		best = append(best, "-"+o.name)
+	}
+	if best == nil && len(name) >= 3 {
+		for _, o := range options {
+			if len(o.name) >= 3 && (strings.HasPrefix(o.name, name) || strings.HasPrefix(name, o.name)) {
+				best = append(best, "-"+o.name)
+			}
+		}
+	}
+	return strings.Join(best, " or ")
+}
+
+// editDistance is the optimal string alignment distance: Levenshtein plus
+// transposition of neighbours, the most common typo ("prot").
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	d := make([][]int, len(ra)+1)
+	for i := range d {
+		d[i] = make([]int, len(rb)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(ra)][len(rb)]
+}
+
+// wholeNumber parses an integer, tolerating the spaces a quoted value can
+// carry, as Python's int() did.
+func wholeNumber(v string) (int, bool) {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	return n, err == nil
+}
+
+var decimal = regexp.MustCompile(`^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$`)
+
+// number parses a finite decimal number; unlike strconv.ParseFloat it
+// refuses "inf", "nan" and hex, which no one means in a config file.
+func number(v string) (float64, bool) {
+	v = strings.TrimSpace(v)
+	if !decimal.MatchString(v) {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	return f, err == nil && !math.IsInf(f, 0) && !math.IsNaN(f)
+}
+
+func setPort(c *Config, v, _ string) string {
+	n, ok := wholeNumber(v)
+	if !ok || n < 1 || n > 65535 {
+		return "must be a whole number from 1 to 65535"
+	}
+	c.Port = n
+	return ""
+}
+
+func setHost(c *Config, v, _ string) string {
+	h := strings.TrimSpace(v)
+	if inner, ok := strings.CutPrefix(h, "["); ok && strings.HasSuffix(inner, "]") {
+		// The URL form of an IPv6 address; net.JoinHostPort adds the brackets.
+		if a, err := netip.ParseAddr(strings.TrimSuffix(inner, "]")); err == nil && a.Is6() {
+			c.Host = strings.TrimSuffix(inner, "]")
+			return ""
+		}
+	} else if _, err := netip.ParseAddr(h); err == nil || validHostname(h) {
+		c.Host = h
+		return ""
+	}
+	reason := "must be an IP address or a host name (0.0.0.0 listens on all IPv4 interfaces, :: on all, " +
+		"127.0.0.1 on this machine only)"
+	if _, _, err := net.SplitHostPort(h); err == nil {
+		reason += "; the port is set with -port"
+	}
+	return reason
+}
+
+// validHostname checks RFC 1123 host name syntax. A name whose last label
+// is all digits is refused, so that a mistyped IPv4 address such as
+// 192.168.1.300 is reported instead of being looked up as a name.
+func validHostname(h string) bool {
+	h = strings.TrimSuffix(h, ".")
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	labels := strings.Split(h, ".")
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(l); i++ {
+			ch := l[i]
+			if !('a' <= ch && ch <= 'z' || 'A' <= ch && ch <= 'Z' || '0' <= ch && ch <= '9' || ch == '-') {
+				return false
+			}
+		}
+	}
+	return strings.Trim(labels[len(labels)-1], "0123456789") != ""
+}
+
+// MaxCameraIndex is the highest -camera index: V4L2 allows 64 video
+// devices per driver.
+const MaxCameraIndex = 63
+
+func setCamera(c *Config, v, _ string) string {
+	v = strings.TrimSpace(v)
+	switch {
+	case v == "":
+		c.Camera = ""
+	case decimal.MatchString(v):
+		n, err := strconv.Atoi(v)
+		switch {
+		case err == nil && n == -1:
+			c.Camera = "" // the original's "automatic"
+		case err == nil && n >= 0 && n <= MaxCameraIndex:
+			c.Camera = strconv.Itoa(n)
+		default:
+			return "a camera index must be a whole number from 0 to 63 (-1: automatic)"
+		}
+	case strings.HasPrefix(v, "/"):
+		c.Camera = filepath.Clean(v)
+	default:
+		c.Camera = v
+	}
+	return ""
+}
+
+func setRotate(c *Config, v, _ string) string {
+	n, ok := wholeNumber(v)
+	if !ok || (n != 0 && n != 90 && n != 180 && n != 270) {
+		return "must be 0, 90, 180 or 270"
+	}
+	c.Rotate = n
+	return ""
+}
+
+func setSize(c *Config, v, _ string) string {
+	n, ok := wholeNumber(v)
+	if !ok || n < 0 || n >= len(SizeTable) {
+		return "must be 0 to 8, an index into the size table (see -h); or use -resolution WxH"
+	}
+	c.Size = n
+	return ""
+}
+
+// MaxDimension bounds -resolution: no UVC camera comes near it, and a typo
+// with an extra digit must not make anything allocate gigabytes.
+const MaxDimension = 16384
+
+var resolutionSyntax = regexp.MustCompile(`^(\d{1,6}) *[xX*] *(\d{1,6})$`)
+
+func setResolution(c *Config, v, _ string) string {
+	m := resolutionSyntax.FindStringSubmatch(strings.TrimSpace(v))
+	if m == nil {
+		return "must be WIDTHxHEIGHT, e.g. 1280x720"
+	}
+	w, _ := strconv.Atoi(m[1])
+	h, _ := strconv.Atoi(m[2])
+	if w < 1 || h < 1 || w > MaxDimension || h > MaxDimension {
+		return "width and height must be from 1 to 16384"
+	}
+	c.Resolution = Resolution{w, h}
+	return ""
+}
+
+// formatNames maps every accepted -format spelling to its canonical V4L2
+// FourCC name.
+var formatNames = map[string]string{
+	"MJPG": "MJPG", "MJPEG": "MJPG", "JPEG": "JPEG", "YUYV": "YUYV", "YUY2": "YUYV",
+	"BGR3": "BGR3", "BGR24": "BGR3", "RGB3": "RGB3", "RGB24": "RGB3", "NV12": "NV12",
+	"YU12": "YU12", "I420": "YU12", "IYUV": "YU12", "GREY": "GREY", "GRAY": "GREY", "H264": "H264",
+}
+
+func setFormat(c *Config, v, _ string) string {
+	f, ok := formatNames[strings.ToUpper(strings.TrimSpace(v))]
+	if !ok {
+		return "must be one of MJPG (or MJPEG), JPEG, YUYV (or YUY2), BGR3, RGB3 (or RGB24), NV12, " +
+			"YU12 (or I420), GREY (or GRAY), H264"
+	}
+	c.Format = f
+	return ""
+}
+
+// MaxFramerate is far above what USB 2 cameras deliver; more is a typo.
+const MaxFramerate = 240
+
+func setFramerate(c *Config, v, _ string) string {
+	f, ok := number(v)
+	if !ok || f <= 0 || f > MaxFramerate {
+		return "must be a number of frames per second above 0 and at most 240 (e.g. 24 or 7.5)"
+	}
+	c.Framerate = f
+	return ""
+}
+
+func setFloatPtr(p **float64, v string) string {
+	f, ok := number(v)
+	if !ok {
+		return "must be a number, e.g. 0.25, 1, 3 or -5"
+	}
+	*p = &f
+	return ""
+}
+
+func setBool(p *bool, v string) string {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true", "1", "yes", "on":
+		*p = true
+	case "false", "0", "no", "off":
+		*p = false
+	default:
+		return "takes no value, or one of true, false, 1, 0, yes, no, on, off"
+	}
+	return ""
+}
+
+// resolvePath makes a path absolute against base, or against the current
+// folder when base is "", so the value does not change meaning if the
+// program changes folder.
+func resolvePath(p, base string) (string, string) {
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p), ""
+	}
+	if base != "" {
+		return filepath.Join(base, p), ""
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", "cannot make the path absolute: " + err.Error()
+	}
+	return abs, ""
+}
+
+func setLogFile(c *Config, v, base string) string {
+	if v == "" {
+		c.LogFile = ""
+		return ""
+	}
+	if strings.HasSuffix(v, "/") || v == "." || v == ".." {
+		return "must name a file, not a folder"
+	}
+	p, reason := resolvePath(v, base)
+	if reason != "" {
+		return reason
+	}
+	c.LogFile = p
+	return ""
+}
+
+func setSource(c *Config, v, base string) string {
+	kind, path, isFile := strings.Cut(strings.TrimSpace(v), ":")
+	switch kind = strings.ToLower(kind); {
+	case (kind == "camera" || kind == "test") && !isFile:
+		c.Source = Source{Kind: kind}
+		return ""
+	case kind == "file" && isFile:
+		// file:///abs/path, as a file URL, means /abs/path.
+		if strings.HasPrefix(path, "///") {
+			path = path[2:]
+		}
+		if path == "" {
+			return "file: needs a path to a folder of JPEGs or an MJPEG file, e.g. file:/home/pi/frames"
+		}
+		p, reason := resolvePath(path, base)
+		if reason != "" {
+			return reason
+		}
+		c.Source = Source{Kind: "file", Path: p}
+		return ""
+	}
+	return "must be camera, test or file:PATH"
+}
+
+func setFlip(c *Config, v, _ string) string {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "", "none":
+		c.Flip = ""
+	case "h", "horizontal":
+		c.Flip = "h"
+	case "v", "vertical":
+		c.Flip = "v"
+	case "hv", "vh", "both":
+		c.Flip = "hv"
+	default:
+		return "must be h (horizontal), v (vertical), hv (both) or none"
+	}
+	return ""
+}
+
+func setQuality(c *Config, v, _ string) string {
+	n, ok := wholeNumber(v)
+	if !ok || n < 1 || n > 100 {
+		return "must be a whole number from 1 to 100"
+	}
+	c.Quality = n
+	return ""
+}
+
+func setUser(c *Config, v, _ string) string {
+	// RFC 7617: the user-id is what comes before the first colon.
+	if strings.Contains(v, ":") {
+		return "must not contain ':' (basic auth cannot carry it)"
+	}
+	c.User = v
+	return ""
+}
+
+func setAllowOrigin(c *Config, v, _ string) string {
+	v = strings.TrimSpace(v)
+	if v == "" || v == "*" {
+		c.AllowOrigin = v
+		return ""
+	}
+	const want = "must be * or an origin such as http://duet.local or https://192.168.1.10:8080"
+	u, err := url.Parse(v)
+	if err != nil {
+		return want
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "http" && scheme != "https" || u.Opaque != "" || u.User != nil {
+		return want
+	}
+	// A browser's Origin header has no path; a trailing slash is a common
+	// way to write the same origin.
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" ||
+		strings.Contains(v, "#") {
+		return want + " (an origin has no path)"
+	}
+	host := u.Hostname()
+	if _, err := netip.ParseAddr(host); err != nil && !validHostname(host) {
+		return want
+	}
+	if port := u.Port(); port != "" || strings.HasSuffix(u.Host, ":") {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return want
+		}
+	}
+	c.AllowOrigin = scheme + "://" + strings.ToLower(u.Host)
+	return ""
+}

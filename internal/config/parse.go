@@ -1,0 +1,355 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"path/filepath"
+	"strings"
+)
+
+// origin is where an option was given.
+type origin struct {
+	file string // "" for the command line
+	line int    // line in file
+	arg  int    // 1-based argument on the command line
+}
+
+func (o origin) String() string {
+	if o.file == "" {
+		return fmt.Sprintf("argument %d", o.arg)
+	}
+	return fmt.Sprintf("line %d", o.line)
+}
+
+// prefix starts a warning the way an Error starts.
+func (o origin) prefix() string {
+	if o.file == "" {
+		return "command line: "
+	}
+	return fmt.Sprintf("%s:%d: ", o.file, o.line)
+}
+
+func (o origin) errorf(opt *option, value, format string, args ...any) *Error {
+	e := &Error{File: o.file, Line: o.line, Reason: fmt.Sprintf(format, args...)}
+	if opt != nil {
+		e.Option = "-" + opt.name
+		if !opt.secret {
+			e.Value = value
+		}
+	}
+	return e
+}
+
+// place is one file or the command line: the unit within which an option
+// may appear only once.
+type place struct {
+	file string
+	base string // folder for relative paths; "" is the current folder
+	seen map[string]origin
+}
+
+type parser struct {
+	cfg   Config
+	where map[string]origin // where each option's current value came from
+}
+
+func newParser() *parser {
+	return &parser{cfg: Default(), where: map[string]origin{}}
+}
+
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--h", "--help":
+		return true
+	}
+	return false
+}
+
+func parseArgs(args []string, read func(string) ([]byte, error), needFile bool) (*Config, error) {
+	// Help wins over any mistake elsewhere on the line: whoever asks for it
+	// is probably trying to fix that mistake.
+	for _, a := range args {
+		if isHelp(a) {
+			return nil, &Error{Option: a, Reason: "help requested", Err: ErrHelp}
+		}
+	}
+	p := newParser()
+	cl := &place{seen: map[string]origin{}}
+	var prev *option
+	for i := 0; i < len(args); i++ {
+		at := origin{arg: i + 1}
+		word := args[i]
+		if !isOptionWord(word) {
+			return nil, stray(at, word, prev, true)
+		}
+		name, v, hasValue := splitOption(word)
+		opt := lookup(name)
+		if opt == nil {
+			return nil, unknown(at, word)
+		}
+		switch {
+		case opt.name == "h" || opt.name == "help":
+			// Only "-help=..." gets here; the bare word was taken above.
+			return nil, at.errorf(opt, v, "takes no value")
+		case opt.name == "#":
+			// As argparse's nargs=1 in the original: the comment is one word.
+			if !hasValue && i+1 < len(args) && !isOptionWord(args[i+1]) {
+				i++
+			}
+			prev = nil
+			continue
+		case opt.flag:
+			if !hasValue {
+				v = "true"
+			}
+		case !hasValue:
+			if i+1 >= len(args) || isOptionWord(args[i+1]) {
+				return nil, missing(at, opt, args[i+1:])
+			}
+			i++
+			v = args[i]
+		}
+		prev = opt
+		if opt.name == "file" {
+			if err := p.readFile(cl, opt, v, at, read); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err := p.apply(cl, opt, v, at); err != nil {
+			return nil, err
+		}
+	}
+	if needFile && p.cfg.File == "" {
+		return nil, &Error{Reason: "there is no -file option whose content this could be"}
+	}
+	return p.finish()
+}
+
+func (p *parser) readFile(cl *place, opt *option, v string, at origin, read func(string) ([]byte, error)) *Error {
+	if first, dup := cl.seen[opt.name]; dup {
+		return at.errorf(opt, "", "given twice (first as %s); only one config file can be read", first)
+	}
+	cl.seen[opt.name] = at
+	if v == "" {
+		return at.errorf(opt, v, "needs the path of a config file")
+	}
+	path, reason := resolvePath(v, "")
+	if reason != "" {
+		return at.errorf(opt, v, "%s", reason)
+	}
+	content, err := read(path)
+	if err != nil {
+		if e, ok := err.(*Error); ok {
+			return e
+		}
+		return &Error{File: path, Reason: "cannot read the config file: " + osReason(err), Err: err}
+	}
+	p.cfg.File = path
+	return p.parseFile(path, content)
+}
+
+func (p *parser) parseFile(path string, content []byte) *Error {
+	if len(content) > MaxFileSize {
+		return &Error{File: path, Reason: tooLarge}
+	}
+	if i := bytes.IndexByte(content, 0); i >= 0 {
+		return &Error{File: path, Line: bytes.Count(content[:i], []byte("\n")) + 1,
+			Reason: "contains NUL bytes: this is a binary file, not a text config file"}
+	}
+	pl := &place{file: path, base: filepath.Dir(path), seen: map[string]origin{}}
+	text := strings.TrimPrefix(string(content), bom)
+	text = strings.TrimSuffix(text, "\n")
+	if text == "" {
+		return nil
+	}
+	for n, line := range strings.Split(text, "\n") {
+		if err := p.parseLine(pl, strings.TrimSuffix(line, "\r"), n+1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *parser) parseLine(pl *place, line string, n int) *Error {
+	at := origin{file: pl.file, line: n}
+	sc := lineScanner{s: line}
+	var prev *option
+	for {
+		tok, ok, reason := sc.next()
+		if reason != "" {
+			return lineError(at, reason)
+		}
+		if !ok {
+			return nil
+		}
+		// Quoting an option name does not hide it: shlex removed the quotes
+		// before the original's argparse saw the word.
+		if !isOptionWord(tok.text) {
+			return stray(at, tok.text, prev, false)
+		}
+		name, v, hasValue := splitOption(tok.text)
+		opt := lookup(name)
+		if opt == nil {
+			return unknown(at, tok.text)
+		}
+		if opt.name == "#" {
+			// Only a quoted -# ("-#" or ""-#) gets past the scanner; shlex
+			// dropped the quotes for the original, so it is a comment too.
+			return nil
+		}
+		if opt.name == "file" {
+			return at.errorf(opt, "", "not allowed in a config file: it cannot read another one")
+		}
+		if opt.cmdline {
+			return at.errorf(opt, "", "only allowed on the command line")
+		}
+		switch {
+		case opt.flag:
+			if !hasValue {
+				v = "true"
+				// "-verbose false" reads naturally in a file, where each
+				// option has its own line, so the next word may be the value.
+				if next, ok, _ := sc.peek(); ok && !isOptionWord(next.text) {
+					sc.next()
+					v = next.text
+				}
+			}
+		case !hasValue:
+			next, ok, reason := sc.next()
+			if reason != "" {
+				return lineError(at, reason)
+			}
+			if !ok || (!next.quoted && isOptionWord(next.text)) {
+				var rest []string
+				if ok {
+					rest = []string{next.text}
+				}
+				return missing(at, opt, rest)
+			}
+			v = next.text
+		}
+		if err := p.apply(pl, opt, v, at); err != nil {
+			return err
+		}
+		prev = opt
+	}
+}
+
+// lineError reports a line that cannot be split into words.
+func lineError(at origin, reason string) *Error {
+	if reason == invalidUTF8 {
+		// Windows editors still save "ANSI" (Latin-1) by default.
+		reason += " (save the file as UTF-8)"
+	}
+	return at.errorf(nil, "", "%s", reason)
+}
+
+// apply sets one option given at a place.
+func (p *parser) apply(pl *place, opt *option, v string, at origin) *Error {
+	if first, dup := pl.seen[opt.name]; dup {
+		where := "first as " + first.String()
+		if at.file != "" {
+			where = "first on " + first.String()
+		}
+		return at.errorf(opt, "", "given twice (%s)", where)
+	}
+	if other := exclusive[opt.name]; other != "" {
+		if o, ok := pl.seen[other]; ok {
+			return at.errorf(opt, v, "cannot be used together with -%s (%s): both set the frame size", other, o)
+		}
+	}
+	if reason := checkText(v); reason != "" {
+		return at.errorf(opt, v, "%s", reason)
+	}
+	if reason := opt.set(&p.cfg, v, pl.base); reason != "" {
+		if v == "" {
+			reason = "empty value; " + reason
+		}
+		if at.file != "" && strings.Contains(v, "#") && !opt.secret {
+			reason += " (a # starts a comment only after a space)"
+		}
+		return at.errorf(opt, v, "%s", reason)
+	}
+	pl.seen[opt.name] = at
+	p.where[opt.name] = at
+	// A later place's -size replaces an earlier place's -resolution and the
+	// other way round, so the command line can override the file's choice.
+	switch exclusive[opt.name] {
+	case "size":
+		p.cfg.Size = -1
+		delete(p.where, "size")
+	case "resolution":
+		p.cfg.Resolution = Resolution{}
+		delete(p.where, "resolution")
+	}
+	return nil
+}
+
+// finish checks what involves more than one option.
+func (p *parser) finish() (*Config, error) {
+	c := &p.cfg
+	if (c.User == "") != (c.Password == "") {
+		has, lacks := "user", "password"
+		if c.User == "" {
+			has, lacks = lacks, has
+		}
+		return nil, p.where[has].errorf(lookup(has), "", "needs -%s as well: basic auth needs both", lacks)
+	}
+	if at, ok := p.where["exposure"]; ok && c.ManExp == nil {
+		c.Warnings = append(c.Warnings, at.prefix()+"-exposure is ignored without -manexp (as in the original usbStream)")
+	}
+	if at, ok := p.where["password"]; ok && at.file == "" && c.Password != "" {
+		c.Warnings = append(c.Warnings, at.prefix()+"a -password on the command line can be read by every "+
+			"user of this machine (ps); put it in the config file instead")
+	}
+	return c, nil
+}
+
+func unknown(at origin, word string) *Error {
+	name, _, _ := strings.Cut(word, "=")
+	reason := "unknown option"
+	if s := suggest(strings.TrimLeft(name, "-")); s != "" {
+		reason += " (did you mean " + s + "?)"
+	} else {
+		reason += " (-h lists them)"
+	}
+	return &Error{File: at.file, Line: at.line, Option: name, Reason: reason}
+}
+
+func missing(at origin, opt *option, rest []string) *Error {
+	if len(rest) == 0 {
+		return at.errorf(opt, "", "missing value")
+	}
+	name, _, _ := strings.Cut(rest[0], "=")
+	if lookup(strings.TrimLeft(name, "-")) != nil {
+		return at.errorf(opt, "", "missing value (%s is the next option)", name)
+	}
+	return at.errorf(opt, "", "missing value; a value that starts with - is written -%s=VALUE", opt.name)
+}
+
+// stray explains a word where an option was expected.
+func stray(at origin, word string, prev *option, cmdline bool) *Error {
+	e := &Error{File: at.file, Line: at.line, Value: word}
+	bare := strings.TrimLeft(word, "-‐‑‒–—―−")
+	switch {
+	case prev != nil && prev.flag && cmdline:
+		e.Reason = fmt.Sprintf("unexpected value after -%s, which takes none (-%s=VALUE sets it explicitly)",
+			prev.name, prev.name)
+	case prev != nil && prev.secret:
+		// The word may be the rest of a password that has a space.
+		e.Value = ""
+		e.Reason = fmt.Sprintf("unexpected word after -%s's value: an option takes one value (quote a value "+
+			"that has spaces)", prev.name)
+	case prev != nil && !prev.flag:
+		e.Reason = fmt.Sprintf("unexpected value after -%s's value: an option takes one value (quote a value "+
+			"that has spaces)", prev.name)
+	case bare != word && !strings.HasPrefix(word, "-") && lookup(bare) != nil:
+		e.Reason = fmt.Sprintf("starts with a typographic dash; write -%s", bare)
+	case lookup(word) != nil:
+		e.Reason = fmt.Sprintf("value without an option (did you mean -%s?)", word)
+	default:
+		e.Reason = "value without an option before it (options start with -)"
+	}
+	return e
+}

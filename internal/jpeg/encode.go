@@ -1,0 +1,37 @@
+package jpeg
+
+import (
+	"errors"
+	"fmt"
+	"image"
+)
+
+// maxEncodeSide is the largest width or height a JPEG header can express.
+const maxEncodeSide = 1<<16 - 1
+
+// Encode encodes img as a baseline JPEG at quality 1..100. *image.YCbCr,
+// *image.Gray and *image.RGBA are encoded without a per-pixel colour
+// conversion through image.Image; sources should render into a 4:2:0
+// *image.YCbCr, which is what the output uses anyway.
+//
+// The returned slice is newly allocated and belongs to the caller, so it can
+// be handed to the hub while img is reused for the next frame.
+func Encode(img image.Image, quality int) ([]byte, error) {
+	if img == nil {
+		return nil, errors.New("cannot encode a nil image as JPEG")
+	}
+	b := img.Bounds()
+	if b.Empty() {
+		return nil, fmt.Errorf("cannot encode an empty %dx%d image as JPEG", b.Dx(), b.Dy())
+	}
+	if b.Dx() > maxEncodeSide || b.Dy() > maxEncodeSide {
+		return nil, fmt.Errorf("cannot encode a %dx%d image as JPEG: the limit is %d pixels per side",
+			b.Dx(), b.Dy(), maxEncodeSide)
+	}
+	if quality < 1 || quality > 100 {
+		return nil, fmt.Errorf("JPEG quality %d is out of range 1..100", quality)
+	}
+	// The implementation is chosen by build tags (encode_go.go for now); it
+	// may assume the checks above.
+	return encode(img, quality)
+}

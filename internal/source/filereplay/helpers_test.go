@@ -1,0 +1,166 @@
+package filereplay
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"image"
+	"image/color"
+	"sync"
+	"testing"
+	"time"
+
+	"usbstream/internal/frame"
+	"usbstream/internal/jpeg"
+	"usbstream/internal/source"
+)
+
+var _ source.Source = (*Source)(nil)
+
+// testJPEG encodes a w×h image whose content depends on seed. Tests tell
+// frames apart by their width.
+func testJPEG(t testing.TB, w, h int, seed uint8) []byte {
+	t.Helper()
+	img := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			img.Y[img.YOffset(x, y)] = uint8(x*7+y*3) + seed
+		}
+	}
+	jpeg.FillRect(img, image.Rect(0, 0, w/3, h/3), color.YCbCr{Y: 200, Cb: seed, Cr: 255 - seed})
+	b, err := jpeg.Encode(img, 80)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// withExifThumbnail inserts an APP1 EXIF segment holding thumb, a complete
+// JPEG with its own FF D8 and FF D9, right after frame's SOI.
+func withExifThumbnail(frame, thumb []byte) []byte {
+	var tiff bytes.Buffer
+	le := binary.LittleEndian
+	tiff.WriteString("II*\x00")
+	binary.Write(&tiff, le, uint32(8))  // IFD0 offset
+	binary.Write(&tiff, le, uint16(0))  // IFD0: no entries
+	binary.Write(&tiff, le, uint32(14)) // IFD1 offset
+	binary.Write(&tiff, le, uint16(2))  // IFD1: thumbnail offset and length
+	const thumbAt = 14 + 2 + 2*12 + 4
+	binary.Write(&tiff, le, []uint16{0x0201, 4})
+	binary.Write(&tiff, le, []uint32{1, thumbAt})
+	binary.Write(&tiff, le, []uint16{0x0202, 4})
+	binary.Write(&tiff, le, []uint32{1, uint32(len(thumb))})
+	binary.Write(&tiff, le, uint32(0))
+	tiff.Write(thumb)
+	payload := append([]byte("Exif\x00\x00"), tiff.Bytes()...)
+	app1 := []byte{0xFF, 0xE1, 0, 0}
+	binary.BigEndian.PutUint16(app1[2:], uint16(len(payload)+2))
+	out := append([]byte{0xFF, 0xD8}, app1...)
+	out = append(out, payload...)
+	return append(out, frame[2:]...)
+}
+
+// recorder is a source.Sink that keeps everything it is given.
+type recorder struct {
+	mu      sync.Mutex
+	frames  []*frame.Frame
+	dropped []error
+}
+
+func (r *recorder) Frame(f *frame.Frame) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.frames = append(r.frames, f)
+}
+
+func (r *recorder) Dropped(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.dropped = append(r.dropped, err)
+}
+
+func (r *recorder) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.frames)
+}
+
+// manualClock lets a test decide when each frame is due: Run sends one frame
+// per value on ticks, and now advances by a millisecond per call.
+type manualClock struct {
+	ticks chan time.Time
+	mu    sync.Mutex
+	t     time.Time
+}
+
+func useManualClock(s *Source) *manualClock {
+	c := &manualClock{ticks: make(chan time.Time), t: time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)}
+	s.now = func() time.Time {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.t = c.t.Add(time.Millisecond)
+		return c.t
+	}
+	s.newTicker = func(time.Duration) (<-chan time.Time, func()) { return c.ticks, func() {} }
+	return c
+}
+
+// runFrames runs s until it has published n frames, then cancels it. It
+// fails the test if Run returns before that.
+func runFrames(t *testing.T, s *Source, n int) *recorder {
+	t.Helper()
+	c := useManualClock(s)
+	rec := &recorder{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, rec) }()
+	// The first frame needs no tick; each unbuffered send returns once the
+	// previous frame has been handed to the sink.
+	for range n - 1 {
+		select {
+		case c.ticks <- time.Time{}:
+		case err := <-done:
+			t.Fatalf("Run returned early after %d frames: %v", rec.count(), err)
+		}
+	}
+	// The last frame is read after the last tick: wait for it before
+	// cancelling, as Run does not publish a frame it read after a cancel.
+	waitFrames(t, rec, n)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v, want nil after cancel", err)
+	}
+	if got := rec.count(); got != n {
+		t.Fatalf("got %d frames, want %d", got, n)
+	}
+	return rec
+}
+
+// runErr runs s, which is expected to fail without needing a tick.
+func runErr(t *testing.T, s *Source) (error, *recorder) {
+	t.Helper()
+	useManualClock(s)
+	rec := &recorder{}
+	done := make(chan error, 1)
+	go func() { done <- s.Run(context.Background(), rec) }()
+	select {
+	case err := <-done:
+		return err, rec
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not fail")
+		return nil, nil
+	}
+}
+
+// waitFrames waits until rec holds n frames; the deadline only catches a
+// hang.
+func waitFrames(t *testing.T, rec *recorder, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for rec.count() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out with %d of %d frames", rec.count(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -1,0 +1,109 @@
+// Package testpattern is the built-in moving test pattern: what a new user
+// sees before a camera is configured, and the source benchmarks use. Each
+// frame shows colour bars, a box that moves one step per frame (so stalls
+// and dropped frames are visible), the frame number, the wall-clock time
+// and the configured size and rate.
+package testpattern
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"usbstream/internal/frame"
+	"usbstream/internal/jpeg"
+	"usbstream/internal/source"
+)
+
+const (
+	// DefaultFPS is used when the configured rate is not a positive number.
+	DefaultFPS = 30.0
+	// DefaultQuality is used when the configured quality is outside 1..100.
+	DefaultQuality = 80
+	// maxFPS bounds the ticker: beyond it the encoder is the limit anyway.
+	maxFPS = 1000.0
+	// maxSide keeps a typo in the configured size from allocating
+	// gigabytes; it is above any camera this program serves.
+	maxSide = 16384
+)
+
+// Source renders the test pattern. Create it with New.
+type Source struct {
+	width, height int
+	fps           float64
+	quality       int
+
+	// now and newTicker are the clock; tests replace them to step frames by
+	// hand instead of waiting for real time.
+	now       func() time.Time
+	newTicker func(time.Duration) (ticks <-chan time.Time, stop func())
+}
+
+// New returns a test pattern of width×height pixels at fps frames per
+// second, encoded at JPEG quality 1..100. A non-positive fps or an
+// out-of-range quality selects DefaultFPS or DefaultQuality; an invalid
+// size is reported by Run, where the supervisor shows it.
+func New(width, height int, fps float64, quality int) *Source {
+	if !(fps > 0) || math.IsInf(fps, 0) {
+		fps = DefaultFPS
+	}
+	fps = min(fps, maxFPS)
+	if quality < 1 || quality > 100 {
+		quality = DefaultQuality
+	}
+	return &Source{
+		width: width, height: height, fps: fps, quality: quality,
+		now:       time.Now,
+		newTicker: realTicker,
+	}
+}
+
+func realTicker(d time.Duration) (<-chan time.Time, func()) {
+	t := time.NewTicker(d)
+	return t.C, t.Stop
+}
+
+// Info describes the pattern; it never changes.
+func (s *Source) Info() source.Info {
+	return source.Info{
+		Kind: "test", Device: "test pattern", Format: "JPEG",
+		Width: s.width, Height: s.height, FPS: s.fps,
+	}
+}
+
+// Run renders and publishes frames until ctx is cancelled. The first frame
+// is sent at once, then one per tick. A time.Ticker keeps at most one tick
+// pending, so when encoding is slower than the frame interval the rate drops
+// to what the encoder manages instead of queueing a backlog. Cancellation is
+// noticed between frames, so Run returns within one frame's render and
+// encode time.
+func (s *Source) Run(ctx context.Context, sink source.Sink) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	if s.width < 1 || s.height < 1 || s.width > maxSide || s.height > maxSide {
+		return fmt.Errorf("test pattern size %dx%d is invalid: width and height must be 1..%d",
+			s.width, s.height, maxSide)
+	}
+	r := newRenderer(s.width, s.height, s.fps)
+	ticks, stop := s.newTicker(interval(s.fps))
+	defer stop()
+	for n := uint64(1); ; n++ {
+		now := s.now()
+		jpg, err := jpeg.Encode(r.render(n, now), s.quality)
+		if err != nil {
+			return fmt.Errorf("test pattern: %w", err)
+		}
+		sink.Frame(&frame.Frame{JPEG: jpg, Captured: now, Width: s.width, Height: s.height})
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticks:
+		}
+	}
+}
+
+func interval(fps float64) time.Duration {
+	return max(time.Millisecond, time.Duration(float64(time.Second)/fps))
+}

@@ -1,0 +1,289 @@
+package testpattern
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	stdjpeg "image/jpeg"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"usbstream/internal/frame"
+	"usbstream/internal/jpeg"
+	"usbstream/internal/source"
+)
+
+var _ source.Source = (*Source)(nil)
+
+// recorder is a source.Sink that keeps everything it is given.
+type recorder struct {
+	mu      sync.Mutex
+	frames  []*frame.Frame
+	dropped []error
+}
+
+func (r *recorder) Frame(f *frame.Frame) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.frames = append(r.frames, f)
+}
+
+func (r *recorder) Dropped(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.dropped = append(r.dropped, err)
+}
+
+func (r *recorder) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.frames)
+}
+
+// manualClock lets a test decide when each frame is due: Run renders one
+// frame per value sent on ticks, and now advances by step on every call.
+type manualClock struct {
+	ticks chan time.Time
+	t     time.Time
+	step  time.Duration
+}
+
+func useManualClock(s *Source) *manualClock {
+	c := &manualClock{ticks: make(chan time.Time), t: time.Date(2024, 5, 6, 7, 8, 9, 0, time.Local), step: 40 * time.Millisecond}
+	s.now = func() time.Time { c.t = c.t.Add(c.step); return c.t }
+	s.newTicker = func(time.Duration) (<-chan time.Time, func()) { return c.ticks, func() {} }
+	return c
+}
+
+// runFrames runs s until it has produced n frames, then cancels it.
+func runFrames(t *testing.T, s *Source, c *manualClock, n int) *recorder {
+	t.Helper()
+	rec := &recorder{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, rec) }()
+	// The first frame needs no tick; the sends are unbuffered, so each one
+	// returns once the previous frame has been handed to the sink.
+	for range n - 1 {
+		select {
+		case c.ticks <- time.Time{}:
+		case err := <-done:
+			t.Fatalf("Run returned early: %v", err)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v, want nil after cancel", err)
+	}
+	if got := rec.count(); got != n {
+		t.Fatalf("got %d frames, want %d", got, n)
+	}
+	return rec
+}
+
+func decode(t *testing.T, f *frame.Frame) image.Image {
+	t.Helper()
+	img, err := stdjpeg.Decode(bytes.NewReader(f.JPEG))
+	if err != nil {
+		t.Fatalf("frame does not decode: %v", err)
+	}
+	return img
+}
+
+// brightCentroid is the mean x of the near-white pixels on row y: the moving
+// box is the only thing that white in the castellation band.
+func brightCentroid(img image.Image, y int) float64 {
+	sum, n := 0, 0
+	for x := img.Bounds().Min.X; x < img.Bounds().Max.X; x++ {
+		r, g, b, _ := img.At(x, y).RGBA()
+		if r>>8 > 230 && g>>8 > 230 && b>>8 > 230 {
+			sum += x
+			n++
+		}
+	}
+	if n == 0 {
+		return -1
+	}
+	return float64(sum) / float64(n)
+}
+
+func TestFrames(t *testing.T) {
+	const w, h = 640, 480
+	s := New(w, h, 25, 85)
+	c := useManualClock(s)
+	start := c.t
+	rec := runFrames(t, s, c, 5)
+	if len(rec.dropped) != 0 {
+		t.Fatalf("dropped %v", rec.dropped)
+	}
+
+	geom := newRenderer(w, h, 25)
+	bandY := (geom.band.Min.Y + geom.band.Max.Y) / 2
+	var prev float64
+	for i, f := range rec.frames {
+		n := uint64(i + 1)
+		if f.Width != w || f.Height != h || f.Placeholder {
+			t.Fatalf("frame %d: %dx%d placeholder=%v", n, f.Width, f.Height, f.Placeholder)
+		}
+		if err := jpeg.Check(f.JPEG); err != nil {
+			t.Fatalf("frame %d: %v", n, err)
+		}
+		img := decode(t, f)
+		if got := img.Bounds().Size(); got != image.Pt(w, h) {
+			t.Fatalf("frame %d decodes to %v", n, got)
+		}
+		if want := start.Add(time.Duration(n) * c.step); !f.Captured.Equal(want) {
+			t.Fatalf("frame %d Captured = %v, want %v", n, f.Captured, want)
+		}
+		// The box is where the geometry says, and moves one step per frame.
+		got := brightCentroid(img, bandY)
+		want := float64(geom.boxX(n)) + float64(geom.boxW-1)/2
+		if got < want-1.5 || got > want+1.5 {
+			t.Fatalf("frame %d: box centred at x=%.1f, want %.1f", n, got, want)
+		}
+		if i > 0 {
+			if d := got - prev; d < float64(geom.step)-1 || d > float64(geom.step)+1 {
+				t.Fatalf("frame %d: box moved %.1f px, want %d", n, d, geom.step)
+			}
+		}
+		prev = got
+	}
+	if bytes.Equal(rec.frames[0].JPEG, rec.frames[1].JPEG) {
+		t.Fatal("consecutive frames are identical")
+	}
+}
+
+func TestTextChangesEveryFrame(t *testing.T) {
+	const w, h = 320, 240
+	r := newRenderer(w, h, 30)
+	now := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
+	a := bytes.Clone(r.render(1, now).Y)
+	b := bytes.Clone(r.render(2, now).Y)
+	c := bytes.Clone(r.render(2, now.Add(time.Millisecond)).Y)
+	// Only the counter line differs between a and b (besides the box); only
+	// the clock line between b and c.
+	rowsChanged := func(x, y []byte) (first, last int) {
+		first, last = -1, -1
+		for row := 0; row < r.band.Min.Y; row++ {
+			if !bytes.Equal(x[row*w:(row+1)*w], y[row*w:(row+1)*w]) {
+				if first < 0 {
+					first = row
+				}
+				last = row
+			}
+		}
+		return
+	}
+	if f, l := rowsChanged(a, b); f < r.lineY[0] || l >= r.lineY[1] {
+		t.Fatalf("a new frame number changed rows %d..%d, want within the counter line from %d", f, l, r.lineY[0])
+	}
+	if f, l := rowsChanged(b, c); f < r.lineY[1] || l >= r.lineY[2] {
+		t.Fatalf("a new time changed rows %d..%d, want within the clock line from %d", f, l, r.lineY[1])
+	}
+}
+
+func TestInfoAndDefaults(t *testing.T) {
+	info := New(1280, 720, 15, 80).Info()
+	want := source.Info{Kind: "test", Device: "test pattern", Format: "JPEG", Width: 1280, Height: 720, FPS: 15}
+	if fmt.Sprint(info) != fmt.Sprint(want) {
+		t.Fatalf("Info = %+v, want %+v", info, want)
+	}
+	s := New(64, 48, 0, 0)
+	if s.Info().FPS != DefaultFPS || s.quality != DefaultQuality {
+		t.Fatalf("defaults: fps %v quality %d", s.Info().FPS, s.quality)
+	}
+	if got := interval(New(8, 8, 1e9, 80).fps); got < time.Millisecond {
+		t.Fatalf("interval %v for a huge fps", got)
+	}
+}
+
+func TestInvalidSize(t *testing.T) {
+	for _, size := range []image.Point{{0, 480}, {640, -1}, {100000, 10}} {
+		err := New(size.X, size.Y, 30, 80).Run(context.Background(), &recorder{})
+		if err == nil || !strings.Contains(err.Error(), "invalid") {
+			t.Fatalf("Run at %v = %v, want an error about the size", size, err)
+		}
+	}
+}
+
+func TestSmallSizes(t *testing.T) {
+	// Text and box are clipped, never out of bounds.
+	for _, size := range []image.Point{{1, 1}, {2, 2}, {7, 3}, {33, 17}} {
+		s := New(size.X, size.Y, 30, 80)
+		rec := runFrames(t, s, useManualClock(s), 2)
+		if img := decode(t, rec.frames[1]); img.Bounds().Size() != size {
+			t.Fatalf("%v: decoded %v", size, img.Bounds().Size())
+		}
+	}
+}
+
+func TestCancelledBeforeStart(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	rec := &recorder{}
+	if err := New(64, 48, 30, 80).Run(ctx, rec); err != nil || rec.count() != 0 {
+		t.Fatalf("Run = %v with %d frames, want nil and none", err, rec.count())
+	}
+}
+
+// TestRunRealClock runs with the real ticker: frames keep coming and cancel
+// ends Run. The deadlines only catch a hang; they do not measure speed.
+func TestRunRealClock(t *testing.T) {
+	s := New(160, 120, 100, 80)
+	rec := &recorder{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, rec) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for rec.count() < 3 {
+		if time.Now().After(deadline) {
+			t.Fatal("no frames from the real ticker")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for i := 1; i < len(rec.frames); i++ {
+		if !rec.frames[i].Captured.After(rec.frames[i-1].Captured) {
+			t.Fatalf("frame %d Captured %v is not after %v", i, rec.frames[i].Captured, rec.frames[i-1].Captured)
+		}
+	}
+}
+
+// BenchmarkFrame measures one frame: render plus encode, as Run does it.
+func BenchmarkFrame(b *testing.B) {
+	for _, size := range []image.Point{{1280, 720}, {640, 480}} {
+		b.Run(fmt.Sprintf("%dx%d", size.X, size.Y), func(b *testing.B) {
+			r := newRenderer(size.X, size.Y, 30)
+			var n uint64
+			for b.Loop() {
+				n++
+				if _, err := jpeg.Encode(r.render(n, time.Now()), DefaultQuality); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkRender is the render alone, to show it is small next to encoding.
+func BenchmarkRender(b *testing.B) {
+	r := newRenderer(1280, 720, 30)
+	var n uint64
+	for b.Loop() {
+		n++
+		r.render(n, time.Now())
+	}
+}

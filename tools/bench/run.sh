@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Reproduces the load figures in BENCHMARKS.md: usbStream replays a 1280x720
+# MJPEG (~47 KB frames) at 30 fps pinned to core 0, the load generator runs
+# pinned to core 1 against it on loopback, for each client count.
+#
+#   tools/bench/run.sh                 # N = 10 50 200 500, 20 s each
+#   CLIENTS="200" DURATION=60s tools/bench/run.sh
+#
+# Needs ffmpeg (to make the source file) and taskset (util-linux).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=bench/out
+mkdir -p "$out"
+clients=${CLIENTS:-10 50 200 500}
+duration=${DURATION:-20s}
+port=${PORT:-18085}
+
+go build -o "$out/usbStream" ./sbc
+go build -o "$out/loadgen" ./tools/loadgen
+src="$out/720p.mjpeg"
+if [[ ! -s "$src" ]]; then
+  # testsrc2 at -q:v 5 gives about 47 KB per 1280x720 frame: a typical
+  # UVC camera's MJPEG at that size.
+  ffmpeg -loglevel error -y -f lavfi -i testsrc2=size=1280x720:rate=30 -frames:v 90 -q:v 5 -f mjpeg "$src"
+fi
+
+ulimit -n 65536 2>/dev/null || true
+taskset -c 0 "$out/usbStream" -source "file:$src" -framerate 30 -host 127.0.0.1 -port "$port" 2>"$out/server.log" &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
+for _ in $(seq 50); do
+  wget -q -O /dev/null "http://127.0.0.1:$port/status" 2>/dev/null && break
+  sleep 0.1
+done
+
+echo "# $(date -u +%FT%TZ) $(uname -m) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+for n in $clients; do
+  echo "## N = $n"
+  taskset -c 1 "$out/loadgen" -url "http://127.0.0.1:$port/stream" -clients "$n" -duration "$duration" \
+    -warmup 3s -ramp 2s -pid "$pid" -snapshots 100 | tee "$out/load-$n.txt" || echo "(loadgen exit $?)"
+done
