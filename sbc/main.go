@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"go.uber.org/zap"
@@ -38,7 +39,8 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	cfg, err := config.Parse(args)
 	if errors.Is(err, config.ErrHelp) {
-		fmt.Fprintf(stdout, "usbStream %s: MJPEG streamer for USB cameras\n\nUsage: usbStream [options]\n\n%s", version, config.Usage())
+		fmt.Fprintf(stdout, "usbStream %s: MJPEG streamer for USB cameras\n\nUsage: usbStream [options]\n\n%s\n",
+			version, strings.TrimRight(config.Usage(), "\n"))
 		return exitOK
 	}
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/netip"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,6 +19,12 @@ func FuzzParseFileContent(f *testing.F) {
 			return // refused before any line is read; TestReadErrors covers it
 		}
 		c, err := ParseFileContent(testFile, content)
+		// The reload path must see a file exactly as the start-up path does.
+		viaArgs, argsErr := ParseWithFileContent([]string{"-file", testFile}, content)
+		if (err == nil) != (argsErr == nil) || err != nil && err.Error() != argsErr.Error() ||
+			err == nil && !reflect.DeepEqual(c, viaArgs) {
+			t.Fatalf("ParseFileContent and ParseWithFileContent differ:\n%v %+v\n%v %+v", err, c, argsErr, viaArgs)
+		}
 		if err != nil {
 			var e *Error
 			if !errors.As(err, &e) {

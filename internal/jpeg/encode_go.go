@@ -13,8 +13,8 @@ import (
 // types Encode documents and always writes 4:2:0 for colour images.
 func encode(img image.Image, quality int) ([]byte, error) {
 	var buf bytes.Buffer
-	// One byte per 16 pixels covers a typical camera scene at quality 80 in
-	// one allocation without holding much spare capacity on flat images.
+	// One byte per 16 pixels is about what a camera scene needs at quality
+	// 80, so most frames need no regrowth and flat ones little slack.
 	b := img.Bounds()
 	buf.Grow(b.Dx()*b.Dy()/16 + 1024)
 	if err := stdjpeg.Encode(&buf, img, &stdjpeg.Options{Quality: quality}); err != nil {

@@ -12,11 +12,11 @@ import (
 // Placeholder limits. maxPlaceholderSide keeps a bogus size from a broken
 // camera from allocating gigabytes; 16384 is above any UVC camera.
 const (
-	maxPlaceholderSide  = 16384
-	maxReasonRunes      = 2000
-	maxReasonLines      = 8
-	placeholderQuality  = 75
-	defaultPlaceholderT = "CAMERA OFFLINE"
+	maxPlaceholderSide = 16384
+	maxReasonRunes     = 2000
+	maxReasonLines     = 8
+	placeholderQuality = 75
+	defaultTitle       = "CAMERA OFFLINE"
 )
 
 var (
@@ -50,7 +50,7 @@ func Placeholder(width, height int, title, reason string, now time.Time) ([]byte
 
 	title = sanitize(title)
 	if title == "" {
-		title = defaultPlaceholderT
+		title = defaultTitle
 	}
 	titleScale := fitScale(len([]rune(title)), 2*scale, avail)
 	title = ellipsize(title, avail/(CharWidth*titleScale))
@@ -66,7 +66,7 @@ func Placeholder(width, height int, title, reason string, now time.Time) ([]byte
 	// The reason gets whatever vertical space is left, up to maxReasonLines.
 	used := (CharHeight+6)*titleScale + (CharHeight+4)*clockScale
 	lineH := (CharHeight + 3) * scale
-	room := min(maxReasonLines, (height-used-2*margin)/lineH)
+	room := min(maxReasonLines, (height-used-2*(height/20))/lineH)
 	for _, l := range wrap(sanitize(reason), avail/(CharWidth*scale), max(1, room)) {
 		lines = append(lines, line{l, scale, placeholderReason})
 	}

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -30,7 +29,8 @@ const (
 	// so a corrupt file cannot make the reader hold gigabytes; no camera
 	// frame comes close.
 	MaxFrameSize = 32 << 20
-	maxFPS       = 1000.0
+	// maxFPS bounds the ticker; no disk keeps up beyond it anyway.
+	maxFPS = 1000.0
 )
 
 // Source replays the JPEGs at a path. Create it with New.
@@ -53,7 +53,7 @@ type Source struct {
 // JPEG or an MJPEG stream. A non-positive fps selects DefaultFPS. Nothing
 // is read until Run.
 func New(path string, fps float64) *Source {
-	if !(fps > 0) || math.IsInf(fps, 0) {
+	if !(fps > 0) { // also NaN
 		fps = DefaultFPS
 	}
 	return &Source{

@@ -41,7 +41,8 @@ func (e *frameError) Unwrap() error { return e.err }
 // because an EXIF thumbnail in APP1 is a whole JPEG with both markers.
 // Entropy-coded data cannot contain a marker (FF is followed by 00 or a
 // restart marker there), so after SOS the next real marker is found by
-// scanning for FF.
+// scanning for FF. Frames are returned byte for byte, except that fill
+// bytes (extra FFs before a marker) are dropped.
 type splitter struct {
 	r        *bufio.Reader
 	max      int   // largest frame returned; larger ones are skipped
@@ -74,6 +75,11 @@ func (s *splitter) next(ctx context.Context) ([]byte, error) {
 	switch {
 	case err == nil:
 		s.hint = len(b)
+		if cap(b)-len(b) > 1<<20 {
+			// Sized for a much larger previous frame: the hub may hold
+			// this one for a while, so do not keep the slack alive.
+			b = slices.Clone(b)
+		}
 		return b, nil
 	case ctx.Err() != nil && errors.Is(err, ctx.Err()), isReadError(err):
 		return nil, err
@@ -203,7 +209,7 @@ func (s *splitter) frame(ctx context.Context) ([]byte, error) {
 		case m == markerEOI:
 			fb.add(0xFF, markerEOI)
 			if fb.over {
-				return nil, fmt.Errorf("JPEG frame of %d bytes is larger than the %d MiB limit; skipped", fb.n, s.max>>20)
+				return nil, fmt.Errorf("JPEG frame of %d bytes is over the limit of %d bytes; skipped", fb.n, s.max)
 			}
 			return fb.b, nil
 		case m == markerSOI:
@@ -221,7 +227,7 @@ func (s *splitter) frame(ctx context.Context) ([]byte, error) {
 			return nil, err
 		}
 		if m == markerSOS {
-			m, err = s.scan(fb)
+			m, err = s.scan(ctx, fb)
 		} else {
 			m, err = s.marker()
 		}
@@ -280,8 +286,11 @@ func (s *splitter) segment(fb *frameBuf, m byte) error {
 
 // scan copies entropy-coded data up to the next marker and returns that
 // marker's code (its FF consumed, not yet stored).
-func (s *splitter) scan(fb *frameBuf) (byte, error) {
+func (s *splitter) scan(ctx context.Context, fb *frameBuf) (byte, error) {
 	for {
+		if err := s.poll(ctx); err != nil {
+			return 0, err
+		}
 		chunk, err := s.r.ReadSlice(0xFF)
 		s.off += int64(len(chunk))
 		if err == bufio.ErrBufferFull {

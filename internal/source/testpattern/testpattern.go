@@ -8,7 +8,6 @@ package testpattern
 import (
 	"context"
 	"fmt"
-	"math"
 	"time"
 
 	"usbstream/internal/frame"
@@ -45,7 +44,7 @@ type Source struct {
 // out-of-range quality selects DefaultFPS or DefaultQuality; an invalid
 // size is reported by Run, where the supervisor shows it.
 func New(width, height int, fps float64, quality int) *Source {
-	if !(fps > 0) || math.IsInf(fps, 0) {
+	if !(fps > 0) { // also NaN
 		fps = DefaultFPS
 	}
 	fps = min(fps, maxFPS)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	stdjpeg "image/jpeg"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -188,7 +189,7 @@ func TestTextChangesEveryFrame(t *testing.T) {
 func TestInfoAndDefaults(t *testing.T) {
 	info := New(1280, 720, 15, 80).Info()
 	want := source.Info{Kind: "test", Device: "test pattern", Format: "JPEG", Width: 1280, Height: 720, FPS: 15}
-	if fmt.Sprint(info) != fmt.Sprint(want) {
+	if !reflect.DeepEqual(info, want) {
 		t.Fatalf("Info = %+v, want %+v", info, want)
 	}
 	s := New(64, 48, 0, 0)
