@@ -357,6 +357,7 @@ func TestFileErrors(t *testing.T) {
 		{"unterminated single quote", "-port 8090\n-camera 'HD Pro", "2: unterminated quote: this ' has no closing '"},
 		{"unterminated double quote", "-camera \"HD Pro", "1: unterminated quote: this \" has no closing \""},
 		{"trailing backslash", "-camera HD\\", "1: the line ends with a \\ that escapes nothing"},
+		{"trailing backslash before CRLF", "-camera HD\\\r\n", "1: the line ends with a \\ that escapes nothing"},
 		{"stray number", "-port 8090\n8085", "2: 8085: value without an option before it (options start with -)"},
 		{"stray negative number", "-5", "1: -5: value without an option before it (options start with -)"},
 		{"option without dash", "port 8085", "1: port: value without an option (did you mean -port?)"},

@@ -57,26 +57,35 @@ func (h *Hub) Serve(ctx context.Context, conn Conn, c *Client, opt ReaderOptions
 		opt.WriteTimeout = DefaultWriteTimeout
 	}
 
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	header := make([]byte, 0, 160)
+	// The keep-alive check runs on a slow ticker rather than a timer reset
+	// for every frame: at 30 fps and hundreds of clients, per-frame timer
+	// work is a visible share of the server's CPU. A re-send therefore comes
+	// between one and one and a half keep-alive periods after the last part.
+	ticker := time.NewTicker(keepalive / 2)
+	defer ticker.Stop()
+	var capTimer *time.Timer // only for clients with an fps cap
+	w := partWriter{conn: conn, timeout: opt.WriteTimeout, header: make([]byte, 0, 160)}
 	var (
 		lastSeq  uint64
 		lastSent time.Time
-		parts    [3][]byte
 	)
 	for {
 		f, newer := h.Latest()
 		now := time.Now()
-		var wait time.Duration
+		var capped <-chan time.Time
 		switch {
 		case f == nil:
-			wait = keepalive // nothing published yet: wait for the first frame
+			// Nothing published yet: wait for the first frame.
 		case f.Seq != lastSeq && now.Sub(lastSent) < minInterval:
-			wait = minInterval - now.Sub(lastSent) // fps cap: hold back, then send the newest
-			newer = nil
+			// fps cap: hold back, then send whatever is newest by then.
+			if capTimer == nil {
+				capTimer = time.NewTimer(time.Hour)
+				defer capTimer.Stop()
+			}
+			capTimer.Reset(minInterval - now.Sub(lastSent))
+			capped, newer = capTimer.C, nil
 		case f.Seq != lastSeq || now.Sub(lastSent) >= keepalive:
-			if err := writePart(conn, f, lastSent.IsZero(), header, &parts, opt.WriteTimeout); err != nil {
+			if err := w.write(f, lastSent.IsZero(), now); err != nil {
 				return err
 			}
 			if f.Seq == lastSeq {
@@ -91,30 +100,41 @@ func (h *Hub) Serve(ctx context.Context, conn Conn, c *Client, opt ReaderOptions
 			c.bytes.Add(uint64(len(f.JPEG)))
 			lastSeq, lastSent = f.Seq, now
 			continue
-		default:
-			wait = keepalive - now.Sub(lastSent)
 		}
-		timer.Reset(wait)
 		select {
-		case <-newer: // a nil channel (fps cap) never fires
-		case <-timer.C:
+		case <-newer: // nil while the fps cap holds back
+		case <-capped:
+		case <-ticker.C:
 		case <-ctx.Done():
 			return nil
 		}
 	}
 }
 
-// writePart writes one part with a single writev: headers, the shared JPEG
-// bytes (never copied) and the trailing boundary.
-func writePart(conn Conn, f *frame.Frame, first bool, header []byte, parts *[3][]byte, timeout time.Duration) error {
-	if err := conn.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
-		return err
+// partWriter writes parts to one client.
+type partWriter struct {
+	conn     Conn
+	timeout  time.Duration
+	deadline time.Time
+	header   []byte
+	parts    [3][]byte
+}
+
+// write sends one part with a single writev: headers, the shared JPEG bytes
+// (never copied) and the trailing boundary. The write deadline is moved only
+// once half of it has passed, which still drops a stalled client within
+// the timeout but spares a syscall-side timer update per frame.
+func (w *partWriter) write(f *frame.Frame, first bool, now time.Time) error {
+	if w.deadline.Sub(now) < w.timeout/2 {
+		w.deadline = now.Add(w.timeout)
+		if err := w.conn.SetWriteDeadline(w.deadline); err != nil {
+			return err
+		}
 	}
-	parts[0] = AppendPartHeader(header[:0], f, first)
-	parts[1] = f.JPEG
-	parts[2] = partTrailer
-	bufs := net.Buffers(parts[:])
-	if _, err := bufs.WriteTo(conn); err != nil {
+	w.header = AppendPartHeader(w.header[:0], f, first)
+	w.parts = [3][]byte{w.header, f.JPEG, partTrailer}
+	bufs := net.Buffers(w.parts[:])
+	if _, err := bufs.WriteTo(w.conn); err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return ErrWriteTimeout
 		}
