@@ -118,6 +118,7 @@ type partWriter struct {
 	deadline time.Time
 	header   []byte
 	parts    [3][]byte
+	bufs     net.Buffers // kept here so that handing it to WriteTo does not allocate
 }
 
 // write sends one part with a single writev: headers, the shared JPEG bytes
@@ -133,8 +134,8 @@ func (w *partWriter) write(f *frame.Frame, first bool, now time.Time) error {
 	}
 	w.header = AppendPartHeader(w.header[:0], f, first)
 	w.parts = [3][]byte{w.header, f.JPEG, partTrailer}
-	bufs := net.Buffers(w.parts[:])
-	if _, err := bufs.WriteTo(w.conn); err != nil {
+	w.bufs = w.parts[:]
+	if _, err := w.bufs.WriteTo(w.conn); err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return ErrWriteTimeout
 		}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"mime"
 	"net"
 	"net/http"
@@ -233,8 +234,11 @@ func run(ctx context.Context, opt options) (*Report, error) {
 		wg.Go(func() { r.streamClient(ctx, c, at) })
 	}
 	for i := range opt.Snapshots {
-		// Spread evenly, each in the middle of its slot of the window.
-		at := r.mStart.Add(opt.Duration * time.Duration(2*i+1) / time.Duration(2*opt.Snapshots))
+		// Evenly spaced, plus a random offset within the slot: a fixed
+		// spacing that is a multiple of the frame interval would hit the
+		// same phase of every frame's fan-out and measure only that phase.
+		slot := opt.Duration / time.Duration(opt.Snapshots)
+		at := r.mStart.Add(slot*time.Duration(i) + time.Duration(rand.Int64N(int64(slot)+1)))
 		wg.Go(func() { r.snapshot(ctx, at) })
 	}
 	var m measurement
