@@ -126,9 +126,23 @@ func Default() Config {
 		Size:      -1,
 		Format:    "MJPG",
 		Framerate: 24,
+		LogFile:   defaultLogFile(dsfSysDir),
 		Source:    Source{Kind: "camera"},
 		Quality:   85,
 	}
+}
+
+// dsfSysDir is where DSF keeps the printer's 0:/sys folder on the SBC.
+const dsfSysDir = "/opt/dsf/sd/sys"
+
+// defaultLogFile is the original usbStream's default log file, used only on
+// a machine that runs DSF: elsewhere that folder does not exist and creating
+// /opt/dsf would surprise a standalone user, so the log goes to stderr.
+func defaultLogFile(sysDir string) string {
+	if st, err := os.Stat(sysDir); err == nil && st.IsDir() {
+		return filepath.Join(sysDir, "usbStream", "usbStream.log")
+	}
+	return ""
 }
 
 // Error is every error this package returns. File is "" for the command

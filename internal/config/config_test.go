@@ -1003,3 +1003,20 @@ func TestResolutionAndSource(t *testing.T) {
 		}
 	}
 }
+
+func TestDefaultLogFileOnlyOnDSFMachines(t *testing.T) {
+	sys := filepath.Join(t.TempDir(), "sys")
+	if got := defaultLogFile(sys); got != "" {
+		t.Fatalf("without a DSF sys folder the default log file = %q, want none", got)
+	}
+	if err := os.Mkdir(sys, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := defaultLogFile(sys), filepath.Join(sys, "usbStream", "usbStream.log"); got != want {
+		t.Fatalf("on a DSF machine the default log file = %q, want %q", got, want)
+	}
+	c, err := Parse([]string{"-logfile", "none"})
+	if err != nil || c.LogFile != "" {
+		t.Fatalf("-logfile none = %q, %v; want stderr only", c.LogFile, err)
+	}
+}

@@ -353,7 +353,7 @@ func resolvePath(p, base string) (string, string) {
 }
 
 func setLogFile(c *Config, v, base string) string {
-	if v == "" {
+	if v == "" || v == "none" {
 		c.LogFile = ""
 		return ""
 	}

@@ -37,7 +37,8 @@ Options of the original usbStream:
                      automatic (default: the camera's setting)
   -exposure X        exposure level; used only together with -manexp (default: the camera's)
   -verbose           debug logging; -verbose=false turns it off (default off)
-  -logfile PATH      also log to this file (default: none, log to stderr only)
+  -logfile PATH      also log to this file, appending; none: stderr only (default:
+                     /opt/dsf/sd/sys/usbStream/usbStream.log if /opt/dsf/sd/sys exists, else none)
   -file PATH         read options from this config file (command line only)
   -# TEXT            comment, ignored
 

@@ -23,14 +23,10 @@ import (
 )
 
 const (
-	// DefaultFPS is used when the configured rate is not a positive number.
-	DefaultFPS = 30.0
 	// MaxFrameSize is the largest frame replayed. Larger ones are dropped,
 	// so a corrupt file cannot make the reader hold gigabytes; no camera
 	// frame comes close.
 	MaxFrameSize = 32 << 20
-	// maxFPS bounds the ticker; no disk keeps up beyond it anyway.
-	maxFPS = 1000.0
 )
 
 // Source replays the JPEGs at a path. Create it with New.
@@ -50,22 +46,14 @@ type Source struct {
 // New returns a replay of path at fps frames per second. path is a folder
 // (every *.jpg and *.jpeg in it, any case, in name order; subfolders and
 // hidden files such as macOS "._" files are ignored) or a file holding one
-// JPEG or an MJPEG stream. A non-positive fps selects DefaultFPS. Nothing
+// JPEG or an MJPEG stream. A non-positive fps selects source.DefaultFPS. Nothing
 // is read until Run.
 func New(path string, fps float64) *Source {
-	if !(fps > 0) { // also NaN
-		fps = DefaultFPS
-	}
 	return &Source{
-		path: path, fps: min(fps, maxFPS),
+		path: path, fps: source.PacedFPS(fps),
 		now:       time.Now,
-		newTicker: realTicker,
+		newTicker: source.RealTicker,
 	}
-}
-
-func realTicker(d time.Duration) (<-chan time.Time, func()) {
-	t := time.NewTicker(d)
-	return t.C, t.Stop
 }
 
 // Info describes the replay. Width and Height are those of the last frame

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"usbstream/internal/source"
+	"usbstream/internal/source/sourcetest"
 )
 
 func write(t *testing.T, path string, b []byte) {
@@ -24,19 +26,17 @@ func write(t *testing.T, path string, b []byte) {
 	}
 }
 
-func widths(rec *recorder) []int {
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
+func widths(rec *sourcetest.Recorder) []int {
 	var w []int
-	for _, f := range rec.frames {
+	for _, f := range rec.Frames() {
 		w = append(w, f.Width)
 	}
 	return w
 }
 
-func checkFrames(t *testing.T, rec *recorder, want ...[]byte) {
+func checkFrames(t *testing.T, rec *sourcetest.Recorder, want ...[]byte) {
 	t.Helper()
-	for i, f := range rec.frames {
+	for i, f := range rec.Frames() {
 		exp := want[i%len(want)]
 		if !bytes.Equal(f.JPEG, exp) {
 			t.Fatalf("frame %d: %d bytes, want the %d-byte input frame %d", i, len(f.JPEG), len(exp), i%len(want))
@@ -48,7 +48,7 @@ func checkFrames(t *testing.T, rec *recorder, want ...[]byte) {
 		if img.Bounds().Size() != image.Pt(f.Width, f.Height) {
 			t.Fatalf("frame %d is %v, Frame says %dx%d", i, img.Bounds().Size(), f.Width, f.Height)
 		}
-		if i > 0 && !f.Captured.After(rec.frames[i-1].Captured) {
+		if i > 0 && !f.Captured.After(rec.Frames()[i-1].Captured) {
 			t.Fatalf("frame %d Captured %v is not after the previous frame's", i, f.Captured)
 		}
 	}
@@ -79,8 +79,8 @@ func TestFolder(t *testing.T) {
 		t.Fatalf("frame widths %s, want %s (name order, looping)", got, want)
 	}
 	checkFrames(t, rec, a, b, c)
-	if len(rec.dropped) != 0 {
-		t.Fatalf("dropped %v", rec.dropped)
+	if len(rec.Drops()) != 0 {
+		t.Fatalf("dropped %v", rec.Drops())
 	}
 	if info := s.Info(); info.Width != 64 || info.Height != 48 {
 		t.Fatalf("Info after Run = %dx%d, want the last frame's 64x48", info.Width, info.Height)
@@ -93,7 +93,7 @@ func TestFolderChangesBetweenPasses(t *testing.T) {
 	write(t, filepath.Join(dir, "2.jpg"), []byte("not a JPEG at all, and long enough to be considered as one"))
 	s := New(dir, 10)
 	c := useManualClock(s)
-	rec := &recorder{}
+	rec := &sourcetest.Recorder{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
@@ -113,8 +113,8 @@ func TestFolderChangesBetweenPasses(t *testing.T) {
 	if got, want := fmt.Sprint(widths(rec)), "[64 64 96 64]"; got != want {
 		t.Fatalf("frame widths %s, want %s: a file added between passes is played", got, want)
 	}
-	if len(rec.dropped) == 0 || !strings.Contains(rec.dropped[0].Error(), "2.jpg") {
-		t.Fatalf("dropped %v, want 2.jpg reported", rec.dropped)
+	if len(rec.Drops()) == 0 || !strings.Contains(rec.Drops()[0].Error(), "2.jpg") {
+		t.Fatalf("dropped %v, want 2.jpg reported", rec.Drops())
 	}
 }
 
@@ -142,14 +142,14 @@ func TestMJPEGFile(t *testing.T) {
 	}
 	checkFrames(t, rec, frames...)
 	// The frame with the thumbnail is whole: it still holds the thumbnail.
-	if !bytes.Contains(rec.frames[1].JPEG[4:], []byte{0xFF, 0xD8, 0xFF}) {
+	if !bytes.Contains(rec.Frames()[1].JPEG[4:], []byte{0xFF, 0xD8, 0xFF}) {
 		t.Fatal("the EXIF thumbnail was cut out of its frame")
 	}
 	// The truncated last frame is dropped once per pass, naming the file.
-	if len(rec.dropped) != 2 {
-		t.Fatalf("dropped %d frames (%v), want the truncated one in each of 2 passes", len(rec.dropped), rec.dropped)
+	if len(rec.Drops()) != 2 {
+		t.Fatalf("dropped %d frames (%v), want the truncated one in each of 2 passes", len(rec.Drops()), rec.Drops())
 	}
-	for _, err := range rec.dropped {
+	for _, err := range rec.Drops() {
 		if msg := err.Error(); !strings.Contains(msg, "truncated") || !strings.Contains(msg, path) {
 			t.Fatalf("drop reason %q does not say truncated and name the file", msg)
 		}
@@ -164,8 +164,8 @@ func TestFramesAreNotShared(t *testing.T) {
 	write(t, path, one)
 	rec := runFrames(t, New(path, 25), 3)
 	checkFrames(t, rec, one)
-	for i := 1; i < len(rec.frames); i++ {
-		if &rec.frames[i].JPEG[0] == &rec.frames[i-1].JPEG[0] {
+	for i := 1; i < len(rec.Frames()); i++ {
+		if &rec.Frames()[i].JPEG[0] == &rec.Frames()[i-1].JPEG[0] {
 			t.Fatalf("frames %d and %d share a buffer", i-1, i)
 		}
 	}
@@ -185,8 +185,8 @@ func TestMultipartCapture(t *testing.T) {
 	write(t, path, buf.Bytes())
 	rec := runFrames(t, New(path, 25), 4)
 	checkFrames(t, rec, frames...)
-	if len(rec.dropped) != 0 {
-		t.Fatalf("dropped %v", rec.dropped)
+	if len(rec.Drops()) != 0 {
+		t.Fatalf("dropped %v", rec.Drops())
 	}
 }
 
@@ -205,11 +205,11 @@ func TestFFmpegMJPEG(t *testing.T) {
 		t.Fatalf("ffmpeg: %v\n%s", err, out)
 	}
 	rec := runFrames(t, New(path, 25), 12)
-	if len(rec.dropped) != 0 {
-		t.Fatalf("dropped %v", rec.dropped)
+	if len(rec.Drops()) != 0 {
+		t.Fatalf("dropped %v", rec.Drops())
 	}
 	var total int
-	for i, f := range rec.frames {
+	for i, f := range rec.Frames() {
 		if f.Width != 160 || f.Height != 120 {
 			t.Fatalf("frame %d is %dx%d", i, f.Width, f.Height)
 		}
@@ -218,7 +218,7 @@ func TestFFmpegMJPEG(t *testing.T) {
 		}
 		if i < 5 {
 			total += len(f.JPEG)
-		} else if !bytes.Equal(f.JPEG, rec.frames[i-5].JPEG) {
+		} else if !bytes.Equal(f.JPEG, rec.Frames()[i-5].JPEG) {
 			t.Fatalf("frame %d differs from frame %d: the 5-frame file did not loop", i, i-5)
 		}
 	}
@@ -264,8 +264,8 @@ func TestErrors(t *testing.T) {
 					t.Fatalf("Run error %q does not mention %q", err, w)
 				}
 			}
-			if len(rec.frames) != 0 || len(rec.dropped) < tc.drops {
-				t.Fatalf("%d frames, %d dropped (%v)", len(rec.frames), len(rec.dropped), rec.dropped)
+			if len(rec.Frames()) != 0 || len(rec.Drops()) < tc.drops {
+				t.Fatalf("%d frames, %d dropped (%v)", len(rec.Frames()), len(rec.Drops()), rec.Drops())
 			}
 		})
 	}
@@ -308,25 +308,19 @@ func TestCancel(t *testing.T) {
 	// Cancelled before the start: no frame, nil.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	rec := &recorder{}
-	if err := New(path, 25).Run(ctx, rec); err != nil || rec.count() != 0 {
-		t.Fatalf("Run = %v with %d frames", err, rec.count())
+	rec := &sourcetest.Recorder{}
+	if err := New(path, 25).Run(ctx, rec); err != nil || rec.Count() != 0 {
+		t.Fatalf("Run = %v with %d frames", err, rec.Count())
 	}
 
 	// With the real ticker: frames flow, cancel ends Run. The deadlines only
 	// catch a hang; they do not measure speed.
 	s := New(path, 200)
-	rec = &recorder{}
+	rec = &sourcetest.Recorder{}
 	ctx, cancel = context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx, rec) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for rec.count() < 3 {
-		if time.Now().After(deadline) {
-			t.Fatal("no frames from the real ticker")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	rec.WaitFrames(t, 3)
 	cancel()
 	select {
 	case err := <-done:
@@ -340,7 +334,7 @@ func TestCancel(t *testing.T) {
 
 func TestDefaults(t *testing.T) {
 	for _, fps := range []float64{0, -1} {
-		if got := New("x", fps).Info().FPS; got != DefaultFPS {
+		if got := New("x", fps).Info().FPS; got != source.DefaultFPS {
 			t.Fatalf("New(fps=%v).FPS = %v", fps, got)
 		}
 	}

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"usbstream/internal/frame"
 	"usbstream/internal/jpeg"
 	"usbstream/internal/source"
+	"usbstream/internal/source/sourcetest"
 )
 
 var _ source.Source = (*Source)(nil)
@@ -60,31 +60,6 @@ func withExifThumbnail(frame, thumb []byte) []byte {
 	return append(out, frame[2:]...)
 }
 
-// recorder is a source.Sink that keeps everything it is given.
-type recorder struct {
-	mu      sync.Mutex
-	frames  []*frame.Frame
-	dropped []error
-}
-
-func (r *recorder) Frame(f *frame.Frame) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.frames = append(r.frames, f)
-}
-
-func (r *recorder) Dropped(err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.dropped = append(r.dropped, err)
-}
-
-func (r *recorder) count() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.frames)
-}
-
 // manualClock lets a test decide when each frame is due: Run sends one frame
 // per value on ticks, and now advances by a millisecond per call.
 type manualClock struct {
@@ -107,10 +82,10 @@ func useManualClock(s *Source) *manualClock {
 
 // runFrames runs s until it has published n frames, then cancels it. It
 // fails the test if Run returns before that.
-func runFrames(t *testing.T, s *Source, n int) *recorder {
+func runFrames(t *testing.T, s *Source, n int) *sourcetest.Recorder {
 	t.Helper()
 	c := useManualClock(s)
-	rec := &recorder{}
+	rec := &sourcetest.Recorder{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx, rec) }()
@@ -120,7 +95,7 @@ func runFrames(t *testing.T, s *Source, n int) *recorder {
 		select {
 		case c.ticks <- time.Time{}:
 		case err := <-done:
-			t.Fatalf("Run returned early after %d frames: %v", rec.count(), err)
+			t.Fatalf("Run returned early after %d frames: %v", rec.Count(), err)
 		}
 	}
 	// The last frame is read after the last tick: wait for it before
@@ -130,17 +105,17 @@ func runFrames(t *testing.T, s *Source, n int) *recorder {
 	if err := <-done; err != nil {
 		t.Fatalf("Run = %v, want nil after cancel", err)
 	}
-	if got := rec.count(); got != n {
+	if got := rec.Count(); got != n {
 		t.Fatalf("got %d frames, want %d", got, n)
 	}
 	return rec
 }
 
 // runErr runs s, which is expected to fail without needing a tick.
-func runErr(t *testing.T, s *Source) (error, *recorder) {
+func runErr(t *testing.T, s *Source) (error, *sourcetest.Recorder) {
 	t.Helper()
 	useManualClock(s)
-	rec := &recorder{}
+	rec := &sourcetest.Recorder{}
 	done := make(chan error, 1)
 	go func() { done <- s.Run(context.Background(), rec) }()
 	select {
@@ -154,12 +129,12 @@ func runErr(t *testing.T, s *Source) (error, *recorder) {
 
 // waitFrames waits until rec holds n frames; the deadline only catches a
 // hang.
-func waitFrames(t *testing.T, rec *recorder, n int) {
+func waitFrames(t *testing.T, rec *sourcetest.Recorder, n int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for rec.count() < n {
+	for rec.Count() < n {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out with %d of %d frames", rec.count(), n)
+			t.Fatalf("timed out with %d of %d frames", rec.Count(), n)
 		}
 		time.Sleep(time.Millisecond)
 	}

@@ -16,12 +16,8 @@ import (
 )
 
 const (
-	// DefaultFPS is used when the configured rate is not a positive number.
-	DefaultFPS = 30.0
 	// DefaultQuality is used when the configured quality is outside 1..100.
 	DefaultQuality = 80
-	// maxFPS bounds the ticker: beyond it the encoder is the limit anyway.
-	maxFPS = 1000.0
 	// maxSide keeps a typo in the configured size from allocating
 	// gigabytes; it is above any camera this program serves.
 	maxSide = 16384
@@ -41,26 +37,18 @@ type Source struct {
 
 // New returns a test pattern of width×height pixels at fps frames per
 // second, encoded at JPEG quality 1..100. A non-positive fps or an
-// out-of-range quality selects DefaultFPS or DefaultQuality; an invalid
+// out-of-range quality selects source.DefaultFPS or DefaultQuality; an invalid
 // size is reported by Run, where the supervisor shows it.
 func New(width, height int, fps float64, quality int) *Source {
-	if !(fps > 0) { // also NaN
-		fps = DefaultFPS
-	}
-	fps = min(fps, maxFPS)
+	fps = source.PacedFPS(fps)
 	if quality < 1 || quality > 100 {
 		quality = DefaultQuality
 	}
 	return &Source{
 		width: width, height: height, fps: fps, quality: quality,
 		now:       time.Now,
-		newTicker: realTicker,
+		newTicker: source.RealTicker,
 	}
-}
-
-func realTicker(d time.Duration) (<-chan time.Time, func()) {
-	t := time.NewTicker(d)
-	return t.C, t.Stop
 }
 
 // Info describes the pattern; it never changes.

@@ -8,41 +8,16 @@ import (
 	stdjpeg "image/jpeg"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"usbstream/internal/frame"
 	"usbstream/internal/jpeg"
 	"usbstream/internal/source"
+	"usbstream/internal/source/sourcetest"
 )
 
 var _ source.Source = (*Source)(nil)
-
-// recorder is a source.Sink that keeps everything it is given.
-type recorder struct {
-	mu      sync.Mutex
-	frames  []*frame.Frame
-	dropped []error
-}
-
-func (r *recorder) Frame(f *frame.Frame) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.frames = append(r.frames, f)
-}
-
-func (r *recorder) Dropped(err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.dropped = append(r.dropped, err)
-}
-
-func (r *recorder) count() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.frames)
-}
 
 // manualClock lets a test decide when each frame is due: Run renders one
 // frame per value sent on ticks, and now advances by step on every call.
@@ -60,9 +35,9 @@ func useManualClock(s *Source) *manualClock {
 }
 
 // runFrames runs s until it has produced n frames, then cancels it.
-func runFrames(t *testing.T, s *Source, c *manualClock, n int) *recorder {
+func runFrames(t *testing.T, s *Source, c *manualClock, n int) *sourcetest.Recorder {
 	t.Helper()
-	rec := &recorder{}
+	rec := &sourcetest.Recorder{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx, rec) }()
@@ -79,7 +54,7 @@ func runFrames(t *testing.T, s *Source, c *manualClock, n int) *recorder {
 	if err := <-done; err != nil {
 		t.Fatalf("Run = %v, want nil after cancel", err)
 	}
-	if got := rec.count(); got != n {
+	if got := rec.Count(); got != n {
 		t.Fatalf("got %d frames, want %d", got, n)
 	}
 	return rec
@@ -117,14 +92,14 @@ func TestFrames(t *testing.T) {
 	c := useManualClock(s)
 	start := c.t
 	rec := runFrames(t, s, c, 5)
-	if len(rec.dropped) != 0 {
-		t.Fatalf("dropped %v", rec.dropped)
+	if len(rec.Drops()) != 0 {
+		t.Fatalf("dropped %v", rec.Drops())
 	}
 
 	geom := newRenderer(w, h, 25)
 	bandY := (geom.band.Min.Y + geom.band.Max.Y) / 2
 	var prev float64
-	for i, f := range rec.frames {
+	for i, f := range rec.Frames() {
 		n := uint64(i + 1)
 		if f.Width != w || f.Height != h || f.Placeholder {
 			t.Fatalf("frame %d: %dx%d placeholder=%v", n, f.Width, f.Height, f.Placeholder)
@@ -152,7 +127,7 @@ func TestFrames(t *testing.T) {
 		}
 		prev = got
 	}
-	if bytes.Equal(rec.frames[0].JPEG, rec.frames[1].JPEG) {
+	if bytes.Equal(rec.Frames()[0].JPEG, rec.Frames()[1].JPEG) {
 		t.Fatal("consecutive frames are identical")
 	}
 }
@@ -193,7 +168,7 @@ func TestInfoAndDefaults(t *testing.T) {
 		t.Fatalf("Info = %+v, want %+v", info, want)
 	}
 	s := New(64, 48, 0, 0)
-	if s.Info().FPS != DefaultFPS || s.quality != DefaultQuality {
+	if s.Info().FPS != source.DefaultFPS || s.quality != DefaultQuality {
 		t.Fatalf("defaults: fps %v quality %d", s.Info().FPS, s.quality)
 	}
 	if got := interval(New(8, 8, 1e9, 80).fps); got < time.Millisecond {
@@ -203,7 +178,7 @@ func TestInfoAndDefaults(t *testing.T) {
 
 func TestInvalidSize(t *testing.T) {
 	for _, size := range []image.Point{{0, 480}, {640, -1}, {100000, 10}} {
-		err := New(size.X, size.Y, 30, 80).Run(context.Background(), &recorder{})
+		err := New(size.X, size.Y, 30, 80).Run(context.Background(), &sourcetest.Recorder{})
 		if err == nil || !strings.Contains(err.Error(), "invalid") {
 			t.Fatalf("Run at %v = %v, want an error about the size", size, err)
 		}
@@ -215,7 +190,7 @@ func TestSmallSizes(t *testing.T) {
 	for _, size := range []image.Point{{1, 1}, {2, 2}, {7, 3}, {33, 17}} {
 		s := New(size.X, size.Y, 30, 80)
 		rec := runFrames(t, s, useManualClock(s), 2)
-		if img := decode(t, rec.frames[1]); img.Bounds().Size() != size {
+		if img := decode(t, rec.Frames()[1]); img.Bounds().Size() != size {
 			t.Fatalf("%v: decoded %v", size, img.Bounds().Size())
 		}
 	}
@@ -224,9 +199,9 @@ func TestSmallSizes(t *testing.T) {
 func TestCancelledBeforeStart(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	rec := &recorder{}
-	if err := New(64, 48, 30, 80).Run(ctx, rec); err != nil || rec.count() != 0 {
-		t.Fatalf("Run = %v with %d frames, want nil and none", err, rec.count())
+	rec := &sourcetest.Recorder{}
+	if err := New(64, 48, 30, 80).Run(ctx, rec); err != nil || rec.Count() != 0 {
+		t.Fatalf("Run = %v with %d frames, want nil and none", err, rec.Count())
 	}
 }
 
@@ -234,17 +209,11 @@ func TestCancelledBeforeStart(t *testing.T) {
 // ends Run. The deadlines only catch a hang; they do not measure speed.
 func TestRunRealClock(t *testing.T) {
 	s := New(160, 120, 100, 80)
-	rec := &recorder{}
+	rec := &sourcetest.Recorder{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx, rec) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for rec.count() < 3 {
-		if time.Now().After(deadline) {
-			t.Fatal("no frames from the real ticker")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	rec.WaitFrames(t, 3)
 	cancel()
 	select {
 	case err := <-done:
@@ -254,11 +223,9 @@ func TestRunRealClock(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not return after cancel")
 	}
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	for i := 1; i < len(rec.frames); i++ {
-		if !rec.frames[i].Captured.After(rec.frames[i-1].Captured) {
-			t.Fatalf("frame %d Captured %v is not after %v", i, rec.frames[i].Captured, rec.frames[i-1].Captured)
+	for i := 1; i < len(rec.Frames()); i++ {
+		if !rec.Frames()[i].Captured.After(rec.Frames()[i-1].Captured) {
+			t.Fatalf("frame %d Captured %v is not after %v", i, rec.Frames()[i].Captured, rec.Frames()[i-1].Captured)
 		}
 	}
 }

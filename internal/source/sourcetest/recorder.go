@@ -1,0 +1,65 @@
+// Package sourcetest holds test helpers for sources.
+package sourcetest
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"usbstream/internal/frame"
+)
+
+// Recorder is a source.Sink that keeps everything it is given.
+type Recorder struct {
+	mu      sync.Mutex
+	frames  []*frame.Frame
+	dropped []error
+}
+
+// Frame records f.
+func (r *Recorder) Frame(f *frame.Frame) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.frames = append(r.frames, f)
+}
+
+// Dropped records a dropped frame's reason.
+func (r *Recorder) Dropped(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.dropped = append(r.dropped, err)
+}
+
+// Frames returns the frames recorded so far.
+func (r *Recorder) Frames() []*frame.Frame {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*frame.Frame(nil), r.frames...)
+}
+
+// Drops returns the drop reasons recorded so far.
+func (r *Recorder) Drops() []error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]error(nil), r.dropped...)
+}
+
+// Count returns how many frames were recorded.
+func (r *Recorder) Count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.frames)
+}
+
+// WaitFrames waits until n frames were recorded, failing the test after
+// 10 s (a hang, not a speed check).
+func (r *Recorder) WaitFrames(t testing.TB, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for r.Count() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("got %d frames, want %d", r.Count(), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
