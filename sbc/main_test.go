@@ -557,3 +557,40 @@ func TestSIGTERMEndsStreamsAndExits(t *testing.T) {
 		t.Fatalf("stream not closed at exit: %v", err)
 	}
 }
+
+// A client that sends half a request and stalls (slowloris) is cut off by the
+// header timeout, while a stream that has been running longer keeps going.
+func TestStalledRequestIsClosedButStreamsLive(t *testing.T) {
+	t.Parallel()
+	s := start(t, "-source", "test", "-resolution", "160x120", "-framerate", "10")
+	stream, err := http.Get(s.base + "/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Body.Close()
+	_, params, _ := mime.ParseMediaType(stream.Header.Get("Content-Type"))
+	parts := multipart.NewReader(stream.Body, params["boundary"])
+
+	stalled, err := net.Dial("tcp", strings.TrimPrefix(s.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stalled.Close()
+	io.WriteString(stalled, "GET /stream HTTP/1.1\r\nHost: x\r\n") // no blank line: never finishes
+	opened := time.Now()
+	stalled.SetReadDeadline(opened.Add(15 * time.Second))
+	if _, err := io.Copy(io.Discard, stalled); err != nil {
+		t.Fatalf("stalled request not closed by the server: %v", err)
+	}
+	if waited := time.Since(opened); waited < 4*time.Second {
+		t.Fatalf("stalled request closed after %v, before the 5 s header timeout", waited)
+	}
+	// The stream opened before the stall is still delivering frames.
+	for i := 0; i < 3; i++ {
+		part, err := parts.NextPart()
+		if err != nil {
+			t.Fatalf("stream broken after the header timeout: %v", err)
+		}
+		io.Copy(io.Discard, part)
+	}
+}

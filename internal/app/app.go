@@ -39,7 +39,6 @@ type App struct {
 
 	hub     *stream.Hub
 	clients *stream.Registry
-	src     source.Source
 	sup     *source.Supervisor
 	api     *httpapi.Server
 }
@@ -48,8 +47,7 @@ type App struct {
 func New(cfg *config.Config, version string, log *zap.Logger) *App {
 	a := &App{cfg: cfg, version: version, log: log, started: time.Now(),
 		hub: stream.NewHub(), clients: stream.NewRegistry()}
-	a.src = newSource(cfg)
-	a.sup = source.NewSupervisor(a.src, a.hub, jpeg.Placeholder, log.Named("source"))
+	a.sup = source.NewSupervisor(newSource(cfg), a.hub, jpeg.Placeholder, log.Named("source"))
 	a.api = httpapi.New(a.hub, a.clients, a.Status, a.placeholder, httpapi.Options{
 		User: cfg.User, Password: cfg.Password, AllowOrigin: cfg.AllowOrigin, Version: version,
 	}, log.Named("http"))
@@ -161,10 +159,6 @@ func mustStdLog(log *zap.Logger) *stdlog.Logger {
 // Status assembles the status document.
 func (a *App) Status() status.Status {
 	now := time.Now()
-	file := ""
-	if a.cfg.File != "" {
-		file = a.cfg.File
-	}
 	return status.Status{
 		Version:   a.version,
 		StartedAt: a.started,
@@ -173,7 +167,7 @@ func (a *App) Status() status.Status {
 		HTTP: status.HTTP{Host: a.cfg.Host, Port: a.cfg.Port, StreamPath: "/stream", SnapshotPath: "/snapshot",
 			Auth: a.cfg.User != ""},
 		Clients: a.clients.List(now),
-		Config:  status.Config{File: file, LoadedAt: a.started, OK: true},
+		Config:  status.Config{File: a.cfg.File, LoadedAt: a.started, OK: true},
 	}
 }
 

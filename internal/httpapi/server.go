@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -306,6 +305,3 @@ func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.Write(body)
 }
-
-// Compile-time check: the raw connection is what the stream writes to.
-var _ streamConn = (net.Conn)(nil)
