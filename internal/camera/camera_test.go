@@ -1,0 +1,153 @@
+package camera
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"unsafe"
+)
+
+// The C sizes of the V4L2 structs on 64-bit Linux (pahole/videodev2.h):
+// a wrong Go layout would send the driver a different ioctl number.
+func TestStructSizesMatchVideodev2(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("sizes below are for 64-bit targets")
+	}
+	for name, got := range map[string]uintptr{
+		"v4l2_capability":     unsafe.Sizeof(v4l2Capability{}),
+		"v4l2_format":         unsafe.Sizeof(v4l2Format{}),
+		"v4l2_requestbuffers": unsafe.Sizeof(v4l2RequestBuffers{}),
+		"v4l2_buffer":         unsafe.Sizeof(v4l2Buffer{}),
+		"v4l2_query_ext_ctrl": unsafe.Sizeof(v4l2QueryExtCtrl{}),
+		"v4l2_querymenu":      unsafe.Sizeof(v4l2QueryMenu{}),
+	} {
+		want := map[string]uintptr{"v4l2_capability": 104, "v4l2_format": 208, "v4l2_requestbuffers": 20,
+			"v4l2_buffer": 88, "v4l2_query_ext_ctrl": 232, "v4l2_querymenu": 44}[name]
+		if got != want {
+			t.Errorf("sizeof(%s) = %d, want %d", name, got, want)
+		}
+	}
+}
+
+func TestControlKeyMatchesV4L2Ctl(t *testing.T) {
+	for name, want := range map[string]string{
+		"Brightness":                      "brightness",
+		"Exposure, Auto":                  "exposure_auto",
+		"Exposure (Absolute)":             "exposure_absolute",
+		"White Balance Temperature, Auto": "white_balance_temperature_auto",
+		"Auto Exposure":                   "auto_exposure",
+		"Exposure Time, Absolute":         "exposure_time_absolute",
+		"Percentage of Dropped Buffers":   "percentage_of_dropped_buffers",
+		"  Power Line Frequency ":         "power_line_frequency",
+	} {
+		if got := controlKey(name); got != want {
+			t.Errorf("controlKey(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
+
+func TestFourCC(t *testing.T) {
+	for _, s := range []string{"MJPG", "YUYV", "NV12", "GREY"} {
+		if got := FourCC(fourCCCode(s)); got != s {
+			t.Errorf("round trip of %s = %s", s, got)
+		}
+	}
+	if got := FourCC(0x56595559); got != "YUYV" {
+		t.Errorf("FourCC(V4L2_PIX_FMT_YUYV) = %q", got)
+	}
+}
+
+// webcamLike is a typical UVC webcam: MJPG at every size at 30 fps, YUYV
+// only slow at large sizes.
+var webcamLike = Device{Path: "/dev/video0", Name: "HD Pro Webcam C920", Formats: []Format{
+	{FourCC: "MJPG", Sizes: []Size{
+		{Width: 1920, Height: 1080, FPS: []float64{30, 24, 15}},
+		{Width: 1280, Height: 720, FPS: []float64{30, 15}},
+		{Width: 800, Height: 600, FPS: []float64{30}},
+		{Width: 640, Height: 480, FPS: []float64{30, 15}},
+		{Width: 320, Height: 240, FPS: []float64{30}},
+	}},
+	{FourCC: "YUYV", Sizes: []Size{
+		{Width: 1920, Height: 1080, FPS: []float64{5}},
+		{Width: 1280, Height: 720, FPS: []float64{10}},
+		{Width: 640, Height: 480, FPS: []float64{30}},
+	}},
+	{FourCC: "H264", Sizes: []Size{{Width: 1920, Height: 1080, FPS: []float64{30}}}},
+}}
+
+func TestNegotiate(t *testing.T) {
+	cases := []struct {
+		name     string
+		dev      Device
+		req      Request
+		want     string // format WxH@fps
+		noteHint string
+	}{
+		{"default is the largest MJPG size", webcamLike, Request{Format: "MJPG", FPS: 24}, "MJPG 1920x1080@24", ""},
+		{"-size 4 exists", webcamLike, Request{Format: "MJPG", Width: 1280, Height: 720, FPS: 24}, "MJPG 1280x720@30", ""},
+		{"-size 2 (1920x1800) gives 1920x1080", webcamLike, Request{Format: "MJPG", Width: 1920, Height: 1800, FPS: 24}, "MJPG 1920x1080@24", "next lower"},
+		{"-size 6 (720x480) gives 640x480", webcamLike, Request{Format: "MJPG", Width: 720, Height: 480, FPS: 24}, "MJPG 640x480@30", "next lower"},
+		{"smaller than any", webcamLike, Request{Format: "MJPG", Width: 160, Height: 120, FPS: 24}, "MJPG 320x240@30", "smallest"},
+		{"YUYV default skips sizes below 15 fps", webcamLike, Request{Format: "YUYV", FPS: 24}, "YUYV 640x480@30", ""},
+		{"YUY2 via config alias is YUYV", webcamLike, Request{Format: "YUYV", Width: 1280, Height: 720, FPS: 24}, "YUYV 1280x720@10", ""},
+		{"H264 falls back to MJPG", webcamLike, Request{Format: "H264", FPS: 24}, "MJPG 1920x1080@24", "cannot serve"},
+		{"NV12 missing falls back to MJPG", webcamLike, Request{Format: "NV12", FPS: 24}, "MJPG 1920x1080@24", "does not offer"},
+		{"fps above every rate takes the highest", webcamLike, Request{Format: "MJPG", Width: 800, Height: 600, FPS: 60}, "MJPG 800x600@30", ""},
+		{"raw-only camera", Device{Path: "/dev/video2", Formats: []Format{{FourCC: "YU12", Sizes: []Size{{Width: 640, Height: 360, FPS: []float64{25}}}}}},
+			Request{Format: "MJPG", FPS: 24}, "YU12 640x360@25", "does not offer"},
+		{"stepwise range contains the request", Device{Path: "/dev/video3", Formats: []Format{{FourCC: "YUYV", Sizes: []Size{
+			{Width: 16, Height: 16, MaxWidth: 1920, MaxHeight: 1080, StepW: 16, StepH: 8}}}}},
+			Request{Format: "YUYV", Width: 1280, Height: 720}, "YUYV 1280x720@0", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Negotiate(tc.dev, tc.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := c.Format + " " + strconv.Itoa(c.Width) + "x" + strconv.Itoa(c.Height) + "@" + strconv.Itoa(int(c.FPS))
+			if got != tc.want {
+				t.Fatalf("got %s, want %s (notes %v)", got, tc.want, c.Notes)
+			}
+			notes := strings.Join(c.Notes, "; ")
+			if (tc.noteHint == "") != (notes == "") || !strings.Contains(notes, tc.noteHint) {
+				t.Fatalf("notes %q, want one mentioning %q", notes, tc.noteHint)
+			}
+		})
+	}
+}
+
+func TestNegotiateNoServableFormat(t *testing.T) {
+	d := Device{Path: "/dev/video9", Formats: []Format{{FourCC: "H264", Sizes: []Size{{Width: 1920, Height: 1080}}}}}
+	_, err := Negotiate(d, Request{Format: "MJPG"})
+	if err == nil || !strings.Contains(err.Error(), "H264") || !strings.Contains(err.Error(), "/dev/video9") {
+		t.Fatalf("err = %v, want one naming the device and what it offers", err)
+	}
+}
+
+func TestSelect(t *testing.T) {
+	devs := []Device{
+		{Index: 0, Path: "/dev/video0", Name: "HD Pro Webcam C920", ByID: []string{"/dev/v4l/by-id/usb-046d_C920-video-index0"}},
+		{Index: 1, Path: "/dev/video2", Name: "USB2.0 Camera"},
+	}
+	for spec, want := range map[string]string{"0": "/dev/video0", "1": "/dev/video2", "/dev/video2": "/dev/video2",
+		"c920": "/dev/video0", "usb2.0": "/dev/video2"} {
+		d, err := Select(devs, spec)
+		if err != nil || d.Path != want {
+			t.Errorf("Select(%q) = %s, %v; want %s", spec, d.Path, err, want)
+		}
+	}
+	for spec, hint := range map[string]string{"": "2 cameras found", "5": "only 2 cameras", "cam": "matches 2",
+		"logitech": "no camera's name", "/dev/video7": "no such camera"} {
+		if _, err := Select(devs, spec); err == nil || !strings.Contains(err.Error(), hint) ||
+			!strings.Contains(err.Error(), "0: HD Pro Webcam C920 (/dev/video0, /dev/v4l/by-id/usb-046d_C920-video-index0)") && spec != "cam" {
+			t.Errorf("Select(%q) error = %v, want %q and the list of cameras", spec, err, hint)
+		}
+	}
+	if d, err := Select(devs[:1], ""); err != nil || d.Path != "/dev/video0" {
+		t.Errorf("automatic with one camera = %v, %v", d.Path, err)
+	}
+	if _, err := Select(nil, ""); err != ErrNoCamera {
+		t.Errorf("no cameras: %v", err)
+	}
+}
