@@ -81,6 +81,7 @@ type Config struct {
 	User        string     // -user: basic auth; set exactly when Password is set
 	Password    string     // -password
 	AllowOrigin string     // -allow-origin: "", "*" or "scheme://host[:port]" in lower case
+	Controls    []Control  // -control name=value settings for the camera, in order
 	File        string     // absolute path of the config file read with -file, "" if none
 	Warnings    []string   // non-fatal remarks to log at start, each naming where the option was given
 	ShowVersion bool       // -version (command line only)
@@ -94,6 +95,11 @@ func (r Resolution) String() string { return fmt.Sprintf("%dx%d", r.Width, r.Hei
 
 // IsZero reports whether no size was chosen.
 func (r Resolution) IsZero() bool { return r.Width == 0 && r.Height == 0 }
+
+// Control is one -control setting: a camera control's name (as v4l2-ctl
+// prints it, or its display name) and a value (a number, a menu entry's
+// name, or on/off).
+type Control struct{ Name, Value string }
 
 // Source says where frames come from.
 type Source struct {

@@ -1020,3 +1020,22 @@ func TestDefaultLogFileOnlyOnDSFMachines(t *testing.T) {
 		t.Fatalf("-logfile none = %q, %v; want stderr only", c.LogFile, err)
 	}
 }
+
+func TestControlOptionRepeats(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "usbStream.config")
+	os.WriteFile(path, []byte("-control brightness=128\n-control 'Auto Exposure=Manual Mode'\n"), 0o644)
+	c, err := Parse([]string{"-file", path, "-control", "focus_automatic_continuous=off"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Control{{"brightness", "128"}, {"Auto Exposure", "Manual Mode"}, {"focus_automatic_continuous", "off"}}
+	if !reflect.DeepEqual(c.Controls, want) {
+		t.Fatalf("controls = %v, want %v", c.Controls, want)
+	}
+	for _, bad := range []string{"brightness", "=5", "brightness="} {
+		_, err := Parse([]string{"-control", bad})
+		if err == nil || !strings.Contains(err.Error(), "name=value") {
+			t.Errorf("-control %q: %v, want a name=value error", bad, err)
+		}
+	}
+}

@@ -19,6 +19,7 @@ type option struct {
 	flag    bool // no value; "-name=BOOL" (and in a file "-name BOOL") sets it explicitly
 	cmdline bool // only on the command line: in a config file it would stop or loop a plugin
 	secret  bool // never repeat the value in a message or log
+	repeat  bool // may be given many times; each use adds to a list
 	set     func(c *Config, v, base string) string
 }
 
@@ -44,6 +45,7 @@ var options = []*option{
 	{name: "user", set: setUser},
 	{name: "password", secret: true, set: func(c *Config, v, _ string) string { c.Password = v; return "" }},
 	{name: "allow-origin", set: setAllowOrigin},
+	{name: "control", repeat: true, set: addControl},
 	{name: "version", flag: true, cmdline: true,
 		set: func(c *Config, v, _ string) string { return setBool(&c.ShowVersion, v) }},
 	{name: "list", flag: true, cmdline: true,
@@ -457,5 +459,17 @@ func setAllowOrigin(c *Config, v, _ string) string {
 		}
 	}
 	c.AllowOrigin = scheme + "://" + strings.ToLower(u.Host)
+	return ""
+}
+
+// addControl appends one -control name=value. Whether the camera has that
+// control, and its range, is only known once the camera is open.
+func addControl(c *Config, v, _ string) string {
+	name, value, ok := strings.Cut(v, "=")
+	name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+	if !ok || name == "" || value == "" {
+		return "want name=value, e.g. -control brightness=128 or -control focus_automatic_continuous=off"
+	}
+	c.Controls = append(c.Controls, Control{Name: name, Value: value})
 	return ""
 }

@@ -247,7 +247,7 @@ func lineError(at origin, reason string) *Error {
 
 // apply sets one option given at a place.
 func (p *parser) apply(pl *place, opt *option, v string, at origin) *Error {
-	if first, dup := pl.seen[opt.name]; dup {
+	if first, dup := pl.seen[opt.name]; dup && !opt.repeat {
 		where := "first as " + first.String()
 		if at.file != "" {
 			where = "first on " + first.String()

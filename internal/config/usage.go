@@ -54,6 +54,8 @@ New options:
   -password PW       the basic auth password; needs -user
   -allow-origin O    let web pages from origin O read usbStream's URLs (CORS): * or an origin
                      such as http://duet.local:8080 (default: not allowed)
+  -control N=V       set a camera control, e.g. brightness=128 or auto_exposure=manual_mode;
+                     names as v4l2-ctl prints them or as the camera names them; repeatable
   -version           print the version and exit (command line only)
   -list              list the cameras and exit (command line only)
   -h, -help          print this help and exit
