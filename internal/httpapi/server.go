@@ -45,6 +45,10 @@ type Options struct {
 // requested before answering 503: below wget's 10 s timeout in DuetLapse3.
 const DefaultSnapshotWait = 5 * time.Second
 
+// snapshotFresh is how old the latest frame may be for a plain snapshot to
+// return it at once.
+const snapshotFresh = 2 * time.Second
+
 // maxSnapshotDelay bounds ?max_delay so that a typo cannot make the check
 // meaningless; an hour-old frame is never what a timelapse wants.
 const maxSnapshotDelay = time.Hour
@@ -251,7 +255,10 @@ func (c *flushingConn) Close() error                       { return nil }
 
 func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request) {
 	requested := time.Now()
-	accept := func(f *frame.Frame) bool { return true }
+	// Without max_delay any recent frame will do; an older one (a source
+	// that skips encoding while nobody watches) is worth waiting for.
+	accept := func(f *frame.Frame) bool { return requested.Sub(f.Captured) <= snapshotFresh }
+	strict := false
 	if v := r.URL.Query().Get("max_delay"); v != "" {
 		ms, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || ms < 0 || time.Duration(ms)*time.Millisecond > maxSnapshotDelay {
@@ -259,19 +266,29 @@ func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request) {
 				v, maxSnapshotDelay.Milliseconds())
 			return
 		}
-		accept = stream.CapturedSince(requested.Add(-time.Duration(ms) * time.Millisecond))
+		accept, strict = stream.CapturedSince(requested.Add(-time.Duration(ms)*time.Millisecond)), true
 	}
+	// Registered while waiting, so that a source that skips work while
+	// nobody watches produces a frame for this request.
+	c := s.clients.Add(r.RemoteAddr, r.URL.RequestURI(), "snapshot", 0)
+	defer s.clients.Remove(c)
+
 	ctx, cancel := context.WithTimeout(r.Context(), s.opt.SnapshotWait)
 	f, err := s.hub.WaitFor(ctx, accept)
 	cancel()
-	code := http.StatusOK
-	switch {
-	case err != nil && r.Context().Err() != nil:
+	if err != nil && r.Context().Err() != nil {
 		return // client gone or shutting down
-	case err != nil:
-		code = http.StatusServiceUnavailable
-		f = s.placeholder(fmt.Sprintf("no fresh frame within %s", s.opt.SnapshotWait))
-	case f.Placeholder:
+	}
+	if err != nil {
+		if latest, _ := s.hub.Latest(); latest != nil && !strict {
+			f = latest
+		} else {
+			f = s.placeholder(fmt.Sprintf("no fresh frame within %s", s.opt.SnapshotWait))
+			f.Placeholder = true
+		}
+	}
+	code := http.StatusOK
+	if f.Placeholder {
 		code = http.StatusServiceUnavailable
 	}
 
@@ -284,8 +301,6 @@ func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodHead {
 		return
 	}
-	c := s.clients.Add(r.RemoteAddr, r.URL.RequestURI(), "snapshot", 0)
-	defer s.clients.Remove(c)
 	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(stream.DefaultWriteTimeout))
 	if n, err := w.Write(f.JPEG); err == nil {
 		c.Sent(n)

@@ -129,8 +129,10 @@ func FuzzClassify(f *testing.F) {
 }
 
 func TestSnapshotReturnsLatestFrameAtOnce(t *testing.T) {
-	f := newFixture(t, Options{})
-	f.publish(jpegBody, time.Unix(1700000000, 500000000))
+	f := newFixture(t, Options{SnapshotWait: time.Minute})
+	captured := time.Now()
+	f.publish(jpegBody, captured)
+	wantTS := string(stream.AppendTimestamp(nil, &frame.Frame{Captured: captured}))
 	for _, path := range []string{"/snapshot", "/snapshot.jpg?dummy=0.1", "/?action=snapshot_0.3", "/snapshot_0.77"} {
 		resp, body := f.get(t, "GET", path)
 		if resp.StatusCode != 200 || body != string(jpegBody) {
@@ -139,12 +141,31 @@ func TestSnapshotReturnsLatestFrameAtOnce(t *testing.T) {
 		if resp.Header.Get("Content-Type") != "image/jpeg" || resp.ContentLength != int64(len(jpegBody)) {
 			t.Fatalf("%s: headers %v", path, resp.Header)
 		}
-		if resp.Header.Get("X-Timestamp") != "1700000000.500000" {
+		if resp.Header.Get("X-Timestamp") != wantTS {
 			t.Fatalf("%s: X-Timestamp %q", path, resp.Header.Get("X-Timestamp"))
 		}
 		if !strings.Contains(resp.Header.Get("Cache-Control"), "no-store") {
 			t.Fatalf("%s: no no-cache headers: %v", path, resp.Header)
 		}
+	}
+}
+
+// A stale latest frame (a source that skipped work while nobody watched)
+// makes a plain snapshot wait for the next one; if none comes, the stale
+// frame is still better than nothing.
+func TestSnapshotOfStaleFrame(t *testing.T) {
+	f := newFixture(t, Options{SnapshotWait: 300 * time.Millisecond})
+	f.publish([]byte("\xff\xd8stale\xff\xd9"), time.Now().Add(-time.Minute))
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		f.publish([]byte("\xff\xd8fresh\xff\xd9"), time.Now())
+	}()
+	if resp, body := f.get(t, "GET", "/snapshot"); resp.StatusCode != 200 || !strings.Contains(body, "fresh") {
+		t.Fatalf("got %d %q, want the fresh frame that followed the stale one", resp.StatusCode, body)
+	}
+	f.publish([]byte("\xff\xd8stale again\xff\xd9"), time.Now().Add(-time.Minute))
+	if resp, body := f.get(t, "GET", "/snapshot"); resp.StatusCode != 200 || !strings.Contains(body, "stale again") {
+		t.Fatalf("got %d %q, want the stale frame after the wait", resp.StatusCode, body)
 	}
 }
 

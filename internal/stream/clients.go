@@ -12,9 +12,10 @@ import (
 // Registry tracks the connected clients for /status. Adding and removing is
 // per connection, never per frame.
 type Registry struct {
-	mu      sync.Mutex
-	clients map[uint64]*Client
-	nextID  uint64
+	mu       sync.Mutex
+	clients  map[uint64]*Client
+	nextID   uint64
+	lastLeft time.Time
 }
 
 // NewRegistry returns an empty registry.
@@ -68,6 +69,17 @@ func (r *Registry) Remove(c *Client) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.clients, c.ID)
+	r.lastLeft = time.Now()
+}
+
+// Wanted reports whether frames may be wanted at now: a client is connected,
+// or one left less than linger ago (a timelapse that polls snapshots, a
+// browser reloading). Sources that must encode each frame skip the work
+// otherwise.
+func (r *Registry) Wanted(now time.Time, linger time.Duration) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.clients) > 0 || (!r.lastLeft.IsZero() && now.Sub(r.lastLeft) < linger)
 }
 
 // Len returns the number of connected clients.

@@ -304,3 +304,19 @@ func (r *recordingConn) String() string {
 	return r.buf.String()
 }
 func (r *recordingConn) parts() int { return strings.Count(r.String(), "Content-Length:") }
+
+func TestRegistryWantedLingers(t *testing.T) {
+	r := NewRegistry()
+	now := time.Now()
+	if r.Wanted(now, time.Second) {
+		t.Fatal("wanted before any client came")
+	}
+	c := r.Add("127.0.0.1:1", "/snapshot", "snapshot", 0)
+	if !r.Wanted(now, time.Second) {
+		t.Fatal("not wanted with a client connected")
+	}
+	r.Remove(c)
+	if !r.Wanted(time.Now(), time.Second) || r.Wanted(time.Now().Add(2*time.Second), time.Second) {
+		t.Fatal("want: wanted just after the client left, not after the linger time")
+	}
+}
