@@ -27,8 +27,12 @@ import (
 	"usbstream/internal/stream"
 )
 
-// ShutdownTimeout bounds a clean stop; DSF kills a plugin 4 s after SIGTERM.
-const ShutdownTimeout = 900 * time.Millisecond
+// ShutdownGrace is how long in-flight requests get at exit before their
+// connections are cut. Streams and waiting snapshots end at once through the
+// cancelled context, so this only covers a snapshot being written; and a
+// browser's pre-opened idle connection would otherwise hold Shutdown for its
+// whole timeout. DSF kills a plugin 4 s after SIGTERM; we aim for < 1 s.
+const ShutdownGrace = 250 * time.Millisecond
 
 // App is one running usbStream.
 type App struct {
@@ -99,7 +103,7 @@ func (e *PortInUseError) Error() string {
 
 func (e *PortInUseError) Unwrap() error { return e.Err }
 
-// Run serves until ctx ends, then stops within ShutdownTimeout.
+// Run serves until ctx ends, then stops within ShutdownGrace.
 func (a *App) Run(ctx context.Context) error {
 	addr := net.JoinHostPort(a.cfg.Host, strconv.Itoa(a.cfg.Port))
 	ln, err := net.Listen("tcp", addr)
@@ -136,7 +140,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	// Streams end through the cancelled base context; Shutdown then waits
 	// briefly for in-flight snapshots before connections are cut.
-	shutCtx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	shutCtx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
 	defer cancel()
 	if srv.Shutdown(shutCtx) != nil {
 		srv.Close()

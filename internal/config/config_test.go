@@ -305,7 +305,7 @@ func TestFileErrors(t *testing.T) {
 		{"rotate negative", "-rotate -90", "1: -rotate -90: must be 0, 90, 180 or 270"},
 		{"rotate word", "-rotate left", "1: -rotate left: must be 0, 90, 180 or 270"},
 		{"flip", "-flip diagonal", "1: -flip diagonal: must be h (horizontal), v (vertical), hv (both) or none"},
-		{"size too big", "-size 9", "1: -size 9: must be 0 to 8, an index into the size table (see -h); or use -resolution WxH"},
+		{"size too big", "-size 10", "1: -size 10: must be 0 to 8, an index into the size table (see -h); or use -resolution WxH"},
 		{"size negative", "-size -1", "1: -size -1: must be 0 to 8, an index into the size table (see -h); or use -resolution WxH"},
 		{"resolution one number", "-resolution 1280", "1: -resolution 1280: must be WIDTHxHEIGHT, e.g. 1280x720"},
 		{"resolution three numbers", "-resolution 1x2x3", "1: -resolution 1x2x3: must be WIDTHxHEIGHT, e.g. 1280x720"},
@@ -1037,5 +1037,23 @@ func TestControlOptionRepeats(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "name=value") {
 			t.Errorf("-control %q: %v, want a name=value error", bad, err)
 		}
+	}
+}
+
+func TestOriginalCompatibility(t *testing.T) {
+	// The original's code accepted -size 9 (its list had ten entries).
+	c, err := Parse([]string{"-size", "9"})
+	if err != nil || SizeTable[c.Size] != (Resolution{320, 240}) {
+		t.Fatalf("-size 9 = %v, %v; want 320x240", c, err)
+	}
+	// argparse accepted unambiguous abbreviations; so do we, with a warning.
+	c, err = Parse([]string{"-frame", "10", "-verb"})
+	if err != nil || c.Framerate != 10 || !c.Verbose || len(c.Warnings) != 2 ||
+		!strings.Contains(c.Warnings[0], "-frame is read as -framerate") {
+		t.Fatalf("abbreviations: %+v, %v", c, err)
+	}
+	// An ambiguous one (-p: -port, -password) is still an error.
+	if _, err := Parse([]string{"-p", "1"}); err == nil {
+		t.Fatal("-p accepted though it abbreviates -port and -password")
 	}
 }

@@ -259,6 +259,12 @@ func setRotate(c *Config, v, _ string) string {
 
 func setSize(c *Config, v, _ string) string {
 	n, ok := wholeNumber(v)
+	if ok && n == len(SizeTable) {
+		// The original's code had a tenth entry, 320x240, which configs may
+		// use; the documented table has it as 8.
+		c.Size = len(SizeTable) - 1
+		return ""
+	}
 	if !ok || n < 0 || n >= len(SizeTable) {
 		return "must be 0 to 8, an index into the size table (see -h); or use -resolution WxH"
 	}

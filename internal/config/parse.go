@@ -83,7 +83,7 @@ func parseArgs(args []string, read func(string) ([]byte, error), needFile bool) 
 			return nil, stray(at, word, prev, true)
 		}
 		name, v, hasValue := splitOption(word)
-		opt := lookup(name)
+		opt := p.lookupAbbrev(name, at)
 		if opt == nil {
 			return nil, unknown(at, word)
 		}
@@ -189,7 +189,7 @@ func (p *parser) parseLine(pl *place, line string, n int) *Error {
 			return stray(at, tok.text, prev, false)
 		}
 		name, v, hasValue := splitOption(tok.text)
-		opt := lookup(name)
+		opt := p.lookupAbbrev(name, at)
 		if opt == nil {
 			return unknown(at, tok.text)
 		}
@@ -304,6 +304,29 @@ func (p *parser) finish() (*Config, error) {
 			"user of this machine (ps); put it in the config file instead")
 	}
 	return c, nil
+}
+
+// lookupAbbrev finds an option by name or, as the original's argparse
+// did, by an unambiguous abbreviation (-frame for -framerate), which still
+// works but earns a warning.
+func (p *parser) lookupAbbrev(name string, at origin) *option {
+	if opt := lookup(name); opt != nil || len(name) < 2 {
+		return opt
+	}
+	var found *option
+	for _, o := range options {
+		if strings.HasPrefix(o.name, name) {
+			if found != nil {
+				return nil // ambiguous: argparse refused it too
+			}
+			found = o
+		}
+	}
+	if found != nil {
+		p.cfg.Warnings = append(p.cfg.Warnings, at.prefix()+"-"+name+" is read as -"+found.name+
+			"; write the option in full")
+	}
+	return found
 }
 
 func unknown(at origin, word string) *Error {

@@ -24,7 +24,7 @@ const (
 // Unknown query parameters are ignored.
 func classify(path string, query url.Values) route {
 	switch {
-	case path == "/" || path == "/index.html":
+	case path == "/" || hasNameSuffix(path, "/index.html") || strings.HasPrefix(path, "/_"):
 		action := query.Get("action")
 		switch {
 		case action == "":

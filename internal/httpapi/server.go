@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -48,6 +49,10 @@ const DefaultSnapshotWait = 5 * time.Second
 // snapshotFresh is how old the latest frame may be for a plain snapshot to
 // return it at once.
 const snapshotFresh = 2 * time.Second
+
+// staleWait bounds how long a plain snapshot waits for a fresher frame
+// than a stale latest one.
+const staleWait = time.Second
 
 // maxSnapshotDelay bounds ?max_delay so that a typo cannot make the check
 // meaningless; an hour-old frame is never what a timelapse wants.
@@ -86,6 +91,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Set("Access-Control-Allow-Origin", s.opt.AllowOrigin)
 		if s.opt.AllowOrigin != "*" {
 			h.Add("Vary", "Origin")
+			// A named origin (DWC's page) may send the basic-auth
+			// credentials; browsers refuse credentials with "*".
+			h.Set("Access-Control-Allow-Credentials", "true")
 		}
 	}
 	switch r.Method {
@@ -150,6 +158,14 @@ func noCache(h http.Header) {
 	h.Set("Expires", "Thu, 01 Jan 1970 00:00:00 GMT")
 }
 
+// param returns a query parameter without the "_<random>" DWC's useFix
+// option appends to the end of a URL that already has a query
+// ("?max_delay=0_0.31").
+func param(r *http.Request, name string) string {
+	v, _, _ := strings.Cut(r.URL.Query().Get(name), "_")
+	return v
+}
+
 // badRequest answers a malformed value of a parameter we do understand.
 func badRequest(w http.ResponseWriter, format string, args ...any) {
 	http.Error(w, fmt.Sprintf(format, args...), http.StatusBadRequest)
@@ -157,7 +173,7 @@ func badRequest(w http.ResponseWriter, format string, args ...any) {
 
 func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	var maxFPS float64
-	if v := r.URL.Query().Get("fps"); v != "" {
+	if v := param(r, "fps"); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || !(f > 0 && f <= 1000) {
 			badRequest(w, "fps=%q: want a number of frames per second above 0, e.g. fps=5 or fps=0.5", v)
@@ -259,7 +275,7 @@ func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request) {
 	// that skips encoding while nobody watches) is worth waiting for.
 	accept := func(f *frame.Frame) bool { return requested.Sub(f.Captured) <= snapshotFresh }
 	strict := false
-	if v := r.URL.Query().Get("max_delay"); v != "" {
+	if v := param(r, "max_delay"); v != "" {
 		ms, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || ms < 0 || time.Duration(ms)*time.Millisecond > maxSnapshotDelay {
 			badRequest(w, "max_delay=%q: want milliseconds from 0 to %d (0: a frame captured after this request)",
@@ -273,11 +289,21 @@ func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request) {
 	c := s.clients.Add(r.RemoteAddr, r.URL.RequestURI(), "snapshot", 0)
 	defer s.clients.Remove(c)
 
-	ctx, cancel := context.WithTimeout(r.Context(), s.opt.SnapshotWait)
+	wait := s.opt.SnapshotWait
+	if !strict {
+		// A stale frame is returned after a short wait rather than none:
+		// a source that skips work while idle resumes within a frame, and a
+		// slow camera should not make every snapshot wait.
+		wait = min(wait, staleWait)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), wait)
 	f, err := s.hub.WaitFor(ctx, accept)
 	cancel()
 	if err != nil && r.Context().Err() != nil {
-		return // client gone or shutting down
+		// Client gone or shutting down: cut the connection rather than let
+		// net/http answer "200 OK" with an empty body, which wget (and so
+		// DuetLapse3) would save as an image.
+		panic(http.ErrAbortHandler)
 	}
 	if err != nil {
 		if latest, _ := s.hub.Latest(); latest != nil && !strict {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -70,6 +71,8 @@ func TestClassify(t *testing.T) {
 	cases := map[string]route{
 		"/":                                  routeViewer,
 		"/index.html":                        routeViewer,
+		"/_0.5":                              routeViewer,
+		"/index.html_0.3":                    routeViewer,
 		"/?dummy=0.123":                      routeViewer,
 		"/stream":                            routeStream,
 		"/stream?dummy=0.3":                  routeStream,
@@ -184,6 +187,11 @@ func TestSnapshotMaxDelayWaitsForFreshFrame(t *testing.T) {
 	resp, body = f.get(t, "GET", "/snapshot?max_delay=60000")
 	if resp.StatusCode != 200 || !strings.Contains(body, "fresh") {
 		t.Fatalf("max_delay=60000 got %d %q", resp.StatusCode, body)
+	}
+	// DWC's useFix appends "_<random>" to the last parameter.
+	resp, body = f.get(t, "GET", "/snapshot?max_delay=60000_0.31")
+	if resp.StatusCode != 200 || !strings.Contains(body, "fresh") {
+		t.Fatalf("max_delay with a useFix suffix got %d %q", resp.StatusCode, body)
 	}
 	for _, bad := range []string{"-1", "abc", "99999999999"} {
 		if resp, _ := f.get(t, "GET", "/snapshot?max_delay="+bad); resp.StatusCode != 400 {
@@ -334,6 +342,7 @@ func TestCORSPreflight(t *testing.T) {
 	f := newFixture(t, Options{AllowOrigin: "http://duet.local"})
 	resp, _ := f.get(t, "OPTIONS", "/snapshot", "Origin", "http://duet.local", "Access-Control-Request-Method", "GET")
 	if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != "http://duet.local" ||
+		resp.Header.Get("Access-Control-Allow-Credentials") != "true" ||
 		!strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "Authorization") {
 		t.Fatalf("preflight: %d %v", resp.StatusCode, resp.Header)
 	}
@@ -361,5 +370,25 @@ func TestStreamsEndOnShutdown(t *testing.T) {
 	conn.SetReadDeadline(time.Now().Add(2 * time.Second))
 	if _, err := io.Copy(io.Discard, conn); err != nil {
 		t.Fatalf("stream did not end within 2 s of shutdown: %v", err)
+	}
+}
+
+// A snapshot still waiting at shutdown is cut off, not answered "200 OK"
+// with an empty body that a timelapse tool would save as an image.
+func TestSnapshotWaitingAtShutdownIsAborted(t *testing.T) {
+	hub := stream.NewHub()
+	api := New(hub, stream.NewRegistry(), func() status.Status { return status.Status{} }, nil, Options{}, zap.NewNop())
+	ctx, cancel := context.WithCancel(context.Background())
+	srv := httptest.NewUnstartedServer(api)
+	srv.Config.BaseContext = func(net.Listener) context.Context { return ctx }
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.Start()
+	defer srv.Close()
+	go func() { time.Sleep(100 * time.Millisecond); cancel() }()
+	resp, err := http.Get(srv.URL + "/snapshot?max_delay=0")
+	if err == nil {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		t.Fatalf("snapshot at shutdown answered %d with %d bytes, want the connection cut", resp.StatusCode, len(body))
 	}
 }

@@ -49,7 +49,10 @@ func (h *Hub) Serve(ctx context.Context, conn Conn, c *Client, opt ReaderOptions
 	if opt.MaxFPS > 0 {
 		minInterval = time.Duration(float64(time.Second) / opt.MaxFPS)
 	}
-	keepalive := max(opt.Keepalive, minInterval)
+	// The keep-alive does not depend on the fps cap: a repeat of an
+	// unchanged frame keeps the connection alive and is not counted against
+	// the cap, which limits new frames only.
+	keepalive := opt.Keepalive
 	if keepalive <= 0 {
 		keepalive = DefaultKeepalive
 	}
@@ -66,40 +69,44 @@ func (h *Hub) Serve(ctx context.Context, conn Conn, c *Client, opt ReaderOptions
 	var capTimer *time.Timer // only for clients with an fps cap
 	w := partWriter{conn: conn, timeout: opt.WriteTimeout, header: make([]byte, 0, 160)}
 	var (
+		sent     *frame.Frame // the last frame written: what a keep-alive repeats
 		lastSeq  uint64
-		lastSent time.Time
+		lastSent time.Time // any part, repeats included: for the keep-alive
+		lastNew  time.Time // a new frame: for the fps cap
 	)
 	for {
 		f, newer := h.Latest()
 		now := time.Now()
 		var capped <-chan time.Time
 		switch {
-		case f == nil:
-			// Nothing published yet: wait for the first frame.
-		case f.Seq != lastSeq && now.Sub(lastSent) < minInterval:
+		case f != nil && f.Seq != lastSeq && now.Sub(lastNew) >= minInterval:
+			if err := w.write(f, sent == nil, now); err != nil {
+				return err
+			}
+			if lastSeq != 0 && f.Seq > lastSeq+1 {
+				c.skipped.Add(f.Seq - lastSeq - 1)
+			}
+			c.frames.Add(1)
+			c.bytes.Add(uint64(len(f.JPEG)))
+			c.rate.Tick(now)
+			sent, lastSeq, lastSent, lastNew = f, f.Seq, now, now
+			continue
+		case sent != nil && now.Sub(lastSent) >= keepalive:
+			if err := w.write(sent, false, now); err != nil {
+				return err
+			}
+			c.repeats.Add(1)
+			c.bytes.Add(uint64(len(sent.JPEG)))
+			lastSent = now
+			continue
+		case f != nil && f.Seq != lastSeq:
 			// fps cap: hold back, then send whatever is newest by then.
 			if capTimer == nil {
 				capTimer = time.NewTimer(time.Hour)
 				defer capTimer.Stop()
 			}
-			capTimer.Reset(minInterval - now.Sub(lastSent))
+			capTimer.Reset(minInterval - now.Sub(lastNew))
 			capped, newer = capTimer.C, nil
-		case f.Seq != lastSeq || now.Sub(lastSent) >= keepalive:
-			if err := w.write(f, lastSent.IsZero(), now); err != nil {
-				return err
-			}
-			if f.Seq == lastSeq {
-				c.repeats.Add(1)
-			} else {
-				if lastSeq != 0 && f.Seq > lastSeq+1 {
-					c.skipped.Add(f.Seq - lastSeq - 1)
-				}
-				c.frames.Add(1)
-				c.rate.Tick(now)
-			}
-			c.bytes.Add(uint64(len(f.JPEG)))
-			lastSeq, lastSent = f.Seq, now
-			continue
 		}
 		select {
 		case <-newer: // nil while the fps cap holds back

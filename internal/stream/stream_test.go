@@ -187,6 +187,32 @@ func TestServeResendsLastFrameWhenIdle(t *testing.T) {
 	}
 }
 
+// A cap above the source's rate must not make the reader repeat frames,
+// and a cap far below it still gets a keep-alive about once a second.
+func TestServeCapDoesNotChangeKeepalive(t *testing.T) {
+	for _, tc := range []struct {
+		maxFPS          float64
+		minParts, maxPs int
+	}{{1000, 9, 13}, {0.1, 2, 4}} {
+		h := NewHub()
+		rec := &recordingConn{}
+		c := &Client{}
+		ctx, cancel := context.WithCancel(context.Background())
+		served := make(chan struct{})
+		go func() { h.Serve(ctx, rec, c, ReaderOptions{MaxFPS: tc.maxFPS}); close(served) }()
+		for i := 0; i < 10; i++ { // 10 fps for one second
+			h.Publish(testFrame(fmt.Sprintf("%03d", i), time.Now()))
+			time.Sleep(100 * time.Millisecond)
+		}
+		time.Sleep(1600 * time.Millisecond) // then silence: a keep-alive or two
+		cancel()
+		<-served
+		if n := rec.parts(); n < tc.minParts || n > tc.maxPs {
+			t.Errorf("fps=%v: %d parts (%d new, %d repeats), want %d..%d", tc.maxFPS, n, c.frames.Load(), c.repeats.Load(), tc.minParts, tc.maxPs)
+		}
+	}
+}
+
 func TestServeCapsFPSAndSkipsToNewest(t *testing.T) {
 	h := NewHub()
 	rec := &recordingConn{}
