@@ -4,7 +4,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
+
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
 )
 
 // The C sizes of the V4L2 structs on 64-bit Linux (pahole/videodev2.h):
@@ -149,5 +153,67 @@ func TestSelect(t *testing.T) {
 	}
 	if _, err := Select(nil, ""); err != ErrNoCamera {
 		t.Errorf("no cameras: %v", err)
+	}
+}
+
+func TestWriteReport(t *testing.T) {
+	var b strings.Builder
+	d := webcamLike
+	d.ByID = []string{"/dev/v4l/by-id/usb-046d_C920-video-index0"}
+	d.Controls = uvcControls
+	WriteReport(&b, []Device{d})
+	out := b.String()
+	for _, want := range []string{
+		"Camera 0: HD Pro Webcam C920", "by-id    /dev/v4l/by-id/usb-046d_C920-video-index0",
+		"format MJPG", "1920x1080    30, 24, 15 fps", "format H264", "cannot serve",
+		"brightness", "int 0..255 default 128", "auto_exposure", "[1=Manual Mode, 3=Aperture Priority Mode]",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	b.Reset()
+	WriteReport(&b, nil)
+	if !strings.Contains(b.String(), "No camera found") {
+		t.Errorf("empty report: %q", b.String())
+	}
+}
+
+func TestCaptureTimeUsesPlausibleBufferTimestamps(t *testing.T) {
+	var now unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &now)
+	received := time.Now()
+	stamp := func(age time.Duration) v4l2Buffer {
+		ts := unix.NsecToTimeval(now.Nano() - age.Nanoseconds())
+		return v4l2Buffer{flags: bufFlagTimestampMonotonic, timestamp: ts}
+	}
+	got := captureTime(stamp(40*time.Millisecond), received, time.Second)
+	if d := received.Sub(got); d < 30*time.Millisecond || d > 200*time.Millisecond {
+		t.Fatalf("a 40 ms old buffer is dated %v before its dequeue", d)
+	}
+	if got := captureTime(stamp(5*time.Second), received, time.Second); !got.Equal(received) {
+		t.Fatalf("an implausibly old timestamp was used: %v", received.Sub(got))
+	}
+	if got := captureTime(v4l2Buffer{}, received, time.Second); !got.Equal(received) {
+		t.Fatal("a buffer without a monotonic timestamp must be dated when dequeued")
+	}
+}
+
+func TestPickWaitsForTheSameCamera(t *testing.T) {
+	s := New(Options{Spec: "0"}, zap.NewNop())
+	a := Device{Index: 0, Path: "/dev/video0", Name: "Cam A", BusInfo: "usb-1"}
+	b := Device{Index: 1, Path: "/dev/video2", Name: "Cam B", BusInfo: "usb-2"}
+	if d, err := s.pick([]Device{a, b}); err != nil || d.Path != a.Path {
+		t.Fatalf("first pick = %v, %v", d.Path, err)
+	}
+	// Cam A unplugged: Cam B is now index 0, but must not be picked.
+	b.Index = 0
+	if d, err := s.pick([]Device{b}); err == nil || !strings.Contains(err.Error(), "Cam A") {
+		t.Fatalf("pick while the camera is away = %v, %v; want a wait for Cam A", d.Path, err)
+	}
+	// Cam A back under another node name.
+	a.Path, a.Index = "/dev/video4", 1
+	if d, err := s.pick([]Device{b, a}); err != nil || d.Path != "/dev/video4" {
+		t.Fatalf("pick after replug = %v, %v", d.Path, err)
 	}
 }

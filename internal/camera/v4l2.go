@@ -270,10 +270,14 @@ type stream struct {
 	fd      int
 	buffers [][]byte
 	on      bool
+	// maxAge is the oldest a buffer timestamp may plausibly be when we
+	// dequeue it; see captureTime.
+	maxAge time.Duration
 }
 
-// startStream maps count buffers, queues them and starts capture.
-func startStream(fd int, count int) (*stream, error) {
+// startStream maps count buffers, queues them and starts capture. fps, if
+// known, bounds the plausible age of buffer timestamps.
+func startStream(fd int, count int, fps float64) (*stream, error) {
 	req := v4l2RequestBuffers{count: uint32(count), typ: bufTypeVideoCapture, memory: memoryMMAP}
 	if err := xioctl(fd, vidiocReqBufs, unsafe.Pointer(&req)); err != nil {
 		return nil, fmt.Errorf("VIDIOC_REQBUFS: %w", err)
@@ -281,7 +285,7 @@ func startStream(fd int, count int) (*stream, error) {
 	if req.count < 1 {
 		return nil, errors.New("VIDIOC_REQBUFS: the driver granted no buffers")
 	}
-	s := &stream{fd: fd}
+	s := &stream{fd: fd, maxAge: time.Second}
 	for i := uint32(0); i < req.count; i++ {
 		b := v4l2Buffer{index: i, typ: bufTypeVideoCapture, memory: memoryMMAP}
 		if err := xioctl(fd, vidiocQueryBuf, unsafe.Pointer(&b)); err != nil {
@@ -305,8 +309,14 @@ func startStream(fd int, count int) (*stream, error) {
 		return nil, fmt.Errorf("VIDIOC_STREAMON: %w", err)
 	}
 	s.on = true
+	if fps > 0 {
+		s.maxAge = time.Duration(float64(2*time.Second)/fps) + 200*time.Millisecond
+	}
 	return s, nil
 }
+
+// errDisconnected means the device went away (unplugged).
+var errDisconnected = errors.New("camera disconnected")
 
 // errNoFrame means the wait timed out without a frame.
 var errNoFrame = errors.New("no frame within the timeout")
@@ -327,8 +337,11 @@ func (s *stream) next(timeout time.Duration) ([]byte, time.Time, uint32, error) 
 	if n == 0 {
 		return nil, time.Time{}, 0, errNoFrame
 	}
-	if fds[0].Revents&(unix.POLLERR|unix.POLLHUP|unix.POLLNVAL) != 0 && fds[0].Revents&unix.POLLIN == 0 {
-		return nil, time.Time{}, 0, fmt.Errorf("device error (poll events %#x)", fds[0].Revents)
+	if ev := fds[0].Revents; ev&(unix.POLLERR|unix.POLLHUP|unix.POLLNVAL) != 0 && ev&unix.POLLIN == 0 {
+		if ev&unix.POLLHUP != 0 {
+			return nil, time.Time{}, 0, errDisconnected
+		}
+		return nil, time.Time{}, 0, fmt.Errorf("camera reported an error (poll events %#x)", ev)
 	}
 	b := v4l2Buffer{typ: bufTypeVideoCapture, memory: memoryMMAP}
 	if err := xioctl(s.fd, vidiocDQBuf, unsafe.Pointer(&b)); err != nil {
@@ -347,13 +360,16 @@ func (s *stream) next(timeout time.Duration) ([]byte, time.Time, uint32, error) 
 	if err := xioctl(s.fd, vidiocQBuf, unsafe.Pointer(&b)); err != nil {
 		return nil, time.Time{}, 0, fmt.Errorf("VIDIOC_QBUF: %w", err)
 	}
-	return data, captureTime(b, received), b.sequence, nil
+	return data, captureTime(b, received, s.maxAge), b.sequence, nil
 }
 
 // captureTime converts a buffer's monotonic timestamp to wall-clock time.
 // Drivers stamp the moment the frame was captured, which is earlier than
-// when we dequeued it by up to a frame interval.
-func captureTime(b v4l2Buffer, received time.Time) time.Time {
+// when we dequeued it by up to a frame interval or two. A timestamp older
+// than maxAge is a driver quirk (vivid stamps the first buffers after a
+// restart with a stale time) and is replaced by the dequeue time, so that
+// X-Timestamp never claims a frame is seconds old when it is not.
+func captureTime(b v4l2Buffer, received time.Time, maxAge time.Duration) time.Time {
 	if b.flags&bufFlagTimestampMask != bufFlagTimestampMonotonic {
 		return received
 	}
@@ -362,8 +378,8 @@ func captureTime(b v4l2Buffer, received time.Time) time.Time {
 		return received
 	}
 	age := time.Duration(now.Nano() - b.timestamp.Nano())
-	if age < 0 || age > 10*time.Second {
-		return received // implausible: a driver bug must not skew X-Timestamp
+	if age < 0 || age > maxAge {
+		return received
 	}
 	return received.Add(-age)
 }

@@ -118,7 +118,9 @@ func (s *Supervisor) placeholders(ctx context.Context) {
 			state, err, since, size := s.state, s.lastErr, s.since, s.lastSize
 			s.mu.Unlock()
 			show := state == Lost || (state == Starting && now.Sub(since) >= s.StartGrace)
-			if !show || now.Sub(lastPublished) < time.Second {
+			// Once a second during an outage, but at once when a new one
+			// begins: a short outage soon after another must still show.
+			if !show || (now.Sub(lastPublished) < time.Second && since.Before(lastPublished)) {
 				continue
 			}
 			title, reason := "CAMERA OFFLINE", "no frames yet"

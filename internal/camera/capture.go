@@ -1,0 +1,301 @@
+package camera
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/blackjack/webcam"
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+
+	"usbstream/internal/frame"
+	"usbstream/internal/jpeg"
+	"usbstream/internal/source"
+)
+
+// Options configure a camera source.
+type Options struct {
+	// Spec selects the camera, as -camera does (see Select).
+	Spec    string
+	Request Request
+	// Transform rotates and flips every frame.
+	Transform jpeg.Transform
+	// Quality is the JPEG quality for frames usbStream encodes.
+	Quality int
+	// Controls are set after every open, in order, after the exposure
+	// settings derived from ManExp and Exposure (the original's options).
+	Controls         []ControlSetting
+	ManExp, Exposure *float64
+	// Demand reports whether anyone may want frames now; raw frames are not
+	// encoded while it is false (the camera keeps streaming, so the sensor
+	// stays exposed correctly for the next viewer). Nil means always.
+	Demand func() bool
+}
+
+// buffers is the mmap queue depth: enough that the driver never waits for
+// us, few enough that a dequeued frame is at most a frame old.
+const buffers = 3
+
+// frameTimeout is how long a silent camera is given before it counts as
+// lost; cameras deliver at least a few frames per second.
+const frameTimeout = 2 * time.Second
+
+// Source captures frames from a V4L2 camera. It implements source.Source.
+type Source struct {
+	opt Options
+	log *zap.Logger
+
+	mu       sync.Mutex
+	info     source.Info
+	identity *identity // the camera found first, reopened after an unplug
+	devices  []Device
+	choice   Choice
+	notes    string
+}
+
+// identity is how a camera is recognised when it comes back, possibly
+// under another /dev/videoN.
+type identity struct {
+	byID          string
+	name, busInfo string
+}
+
+// New returns a camera source; nothing is opened until Run.
+func New(opt Options, log *zap.Logger) *Source {
+	if opt.Quality <= 0 {
+		opt.Quality = 85
+	}
+	return &Source{opt: opt, log: log, info: source.Info{Kind: "camera", Device: "waiting for camera",
+		FPS: opt.Request.FPS}}
+}
+
+// Info describes the camera in use, or the one last used.
+func (s *Source) Info() source.Info {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.info
+}
+
+// Devices returns the cameras found at the last discovery.
+func (s *Source) Devices() []Device {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.devices
+}
+
+// Run opens the camera and captures until ctx ends or the camera fails.
+func (s *Source) Run(ctx context.Context, sink source.Sink) error {
+	devices, err := List()
+	s.mu.Lock()
+	s.devices = devices
+	s.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("waiting for camera: %w", err)
+	}
+	dev, err := s.pick(devices)
+	if err != nil {
+		if errors.Is(err, ErrNoCamera) {
+			return fmt.Errorf("waiting for camera: %w", err)
+		}
+		return err
+	}
+	choice, err := Negotiate(dev, s.opt.Request)
+	if err != nil {
+		return err
+	}
+	return s.capture(ctx, dev, choice, sink)
+}
+
+// pick finds the camera: the configured one the first time, the same
+// physical camera afterwards (by-id link, else name and bus, else the
+// configured spec again).
+func (s *Source) pick(devices []Device) (Device, error) {
+	s.mu.Lock()
+	id := s.identity
+	s.mu.Unlock()
+	if id != nil {
+		for _, d := range devices {
+			if id.byID != "" && len(d.ByID) > 0 && d.ByID[0] == id.byID {
+				return d, nil
+			}
+		}
+		for _, d := range devices {
+			if d.Name == id.name && d.BusInfo == id.busInfo {
+				return d, nil
+			}
+		}
+		// Never substitute another camera for the one that went away: by
+		// index, "-camera 0" would now name a different device.
+		return Device{}, fmt.Errorf("waiting for camera %q (%s) to come back", id.name, id.busInfo)
+	}
+	d, err := Select(devices, s.opt.Spec)
+	if err != nil {
+		return d, err
+	}
+	newID := &identity{name: d.Name, busInfo: d.BusInfo}
+	if len(d.ByID) > 0 {
+		newID.byID = d.ByID[0]
+	}
+	s.mu.Lock()
+	s.identity = newID
+	s.mu.Unlock()
+	return d, nil
+}
+
+func (s *Source) capture(ctx context.Context, dev Device, choice Choice, sink source.Sink) error {
+	cam, err := webcam.Open(dev.Path)
+	if err != nil {
+		return fmt.Errorf("%s: cannot open: %w", dev.Path, err)
+	}
+	defer cam.Close()
+	if _, _, _, err := cam.SetImageFormat(webcam.PixelFormat(choice.fourcc), uint32(choice.Width), uint32(choice.Height)); err != nil {
+		return fmt.Errorf("%s: cannot set %s %dx%d: %w", dev.Path, choice.Format, choice.Width, choice.Height, err)
+	}
+	if s.opt.Request.FPS > 0 {
+		if err := cam.SetFramerate(float32(s.opt.Request.FPS)); err != nil {
+			s.log.Debug("camera does not accept a frame rate", zap.String("device", dev.Path), zap.Error(err))
+		}
+	}
+	restore := s.applyControls(cam, dev)
+	defer restore()
+
+	fd, err := unix.Open(dev.Path, unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("%s: cannot open: %w", dev.Path, err)
+	}
+	defer unix.Close(fd)
+	got, err := getFormat(fd)
+	if err != nil {
+		return fmt.Errorf("%s: %w", dev.Path, err)
+	}
+	fps, _ := cam.GetFramerate()
+	st, err := startStream(fd, buffers, float64(fps))
+	if err != nil {
+		return fmt.Errorf("%s: %w", dev.Path, err)
+	}
+	defer st.close()
+
+	s.publishInfo(dev, choice, got, float64(fps))
+	return s.loop(ctx, st, got, sink)
+}
+
+// publishInfo records and logs what was requested and what was obtained.
+func (s *Source) publishInfo(dev Device, choice Choice, got pixFormat, fps float64) {
+	w, h := got.Width, got.Height
+	if s.opt.Transform.Rotate == 90 || s.opt.Transform.Rotate == 270 {
+		w, h = h, w
+	}
+	info := source.Info{Kind: "camera", Device: dev.Path, Name: dev.Name, Format: FourCC(got.FourCC),
+		Width: w, Height: h, FPS: fps}
+	if info.FPS <= 0 {
+		info.FPS = choice.FPS
+	}
+	for _, f := range dev.Formats {
+		for _, sz := range f.Sizes {
+			info.Modes = append(info.Modes, source.Mode{Format: f.FourCC, Width: sz.Width, Height: sz.Height, FPS: sz.FPS})
+		}
+	}
+	notes := strings.Join(choice.Notes, "; ")
+	s.mu.Lock()
+	s.info, s.choice = info, choice
+	changed := s.notes != notes
+	s.notes = notes
+	s.mu.Unlock()
+	if changed && notes != "" {
+		s.log.Warn(notes, zap.String("device", dev.Path))
+	}
+	s.log.Info("camera opened", zap.String("device", dev.Path), zap.String("name", dev.Name),
+		zap.String("requested", fmt.Sprintf("%s %dx%d %.4g fps", s.opt.Request.Format, s.opt.Request.Width, s.opt.Request.Height, s.opt.Request.FPS)),
+		zap.String("obtained", fmt.Sprintf("%s %dx%d %.4g fps", FourCC(got.FourCC), got.Width, got.Height, fps)))
+}
+
+// loop dequeues frames until the camera fails or ctx ends. Each frame is
+// copied out of its buffer (which goes straight back to the driver), then
+// passed through (MJPEG) or encoded (raw) once, for every client.
+func (s *Source) loop(ctx context.Context, st *stream, got pixFormat, sink source.Sink) error {
+	format := FourCC(got.FourCC)
+	raw := format != "MJPG" && format != "JPEG"
+	var pool *encodePool
+	if raw {
+		pool = newEncodePool(ctx, min(runtime.NumCPU(), 4), func(out any, err error) {
+			if err != nil {
+				sink.Dropped(err)
+				return
+			}
+			sink.Frame(out.(*frame.Frame))
+		})
+		defer pool.close()
+	}
+	var silentSince time.Time
+	for ctx.Err() == nil {
+		data, captured, _, err := st.next(250 * time.Millisecond)
+		if errors.Is(err, errNoFrame) {
+			if silentSince.IsZero() {
+				silentSince = time.Now()
+			} else if time.Since(silentSince) > frameTimeout {
+				return fmt.Errorf("camera delivered no frame for %s", frameTimeout)
+			}
+			continue
+		}
+		if err != nil {
+			if errors.Is(err, unix.ENODEV) {
+				return errDisconnected
+			}
+			return err
+		}
+		silentSince = time.Time{}
+		if !raw {
+			s.passThrough(data, captured, sink)
+			continue
+		}
+		if s.opt.Demand != nil && !s.opt.Demand() {
+			continue // nobody watching: keep the sensor running, skip the encode
+		}
+		r := jpeg.Raw{Format: format, Width: got.Width, Height: got.Height, Stride: got.BytesPerLine, Data: data}
+		accepted := pool.submit(func() (any, error) {
+			jpg, err := jpeg.EncodeRaw(r, s.opt.Quality, s.opt.Transform)
+			if err != nil {
+				return nil, err
+			}
+			w, h := r.Width, r.Height
+			if s.opt.Transform.Rotate == 90 || s.opt.Transform.Rotate == 270 {
+				w, h = h, w
+			}
+			return &frame.Frame{JPEG: jpg, Captured: captured, Width: w, Height: h}, nil
+		})
+		if !accepted {
+			sink.Dropped(errPoolFull)
+		}
+	}
+	return nil
+}
+
+// passThrough serves an MJPEG frame as the camera sent it, after dropping
+// truncated frames and adding the Huffman tables many UVC cameras omit.
+func (s *Source) passThrough(data []byte, captured time.Time, sink source.Sink) {
+	data = jpeg.Trim(data)
+	if err := jpeg.Check(data); err != nil {
+		sink.Dropped(err)
+		return
+	}
+	data = jpeg.EnsureHuffmanTables(data)
+	if !s.opt.Transform.IsIdentity() {
+		out, err := jpeg.TransformJPEG(data, s.opt.Transform, s.opt.Quality)
+		if err != nil {
+			sink.Dropped(err)
+			return
+		}
+		data = out
+	}
+	w, h, err := jpeg.Dimensions(data)
+	if err != nil {
+		sink.Dropped(err)
+		return
+	}
+	sink.Frame(&frame.Frame{JPEG: data, Captured: captured, Width: w, Height: h})
+}

@@ -1,0 +1,170 @@
+package camera
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/blackjack/webcam"
+	"go.uber.org/zap"
+)
+
+// ControlSetting is one requested control value: Name is v4l2-ctl's key
+// (exposure_time_absolute) or the driver's display name; Value is a number,
+// a menu entry's name, or on/off/true/false for booleans.
+type ControlSetting struct {
+	Name  string
+	Value string
+}
+
+// controlIO is the part of an open camera that reads and writes controls.
+type controlIO interface {
+	GetControl(id webcam.ControlID) (int32, error)
+	SetControl(id webcam.ControlID, value int32) error
+}
+
+// findControl looks a control up by key or display name, any case.
+func findControl(controls []Control, name string) (Control, bool) {
+	key := controlKey(name)
+	for _, c := range controls {
+		if c.Key == key || strings.EqualFold(c.Name, name) {
+			return c, true
+		}
+	}
+	return Control{}, false
+}
+
+// resolveValue turns a setting's text into the control's integer value,
+// with an error that states the valid values.
+func resolveValue(c Control, text string) (int64, error) {
+	text = strings.TrimSpace(text)
+	if c.Type == "bool" {
+		switch strings.ToLower(text) {
+		case "1", "true", "on", "yes":
+			return 1, nil
+		case "0", "false", "off", "no":
+			return 0, nil
+		}
+		return 0, fmt.Errorf("control %s=%s: want on or off", c.Key, text)
+	}
+	for _, m := range c.Menu {
+		if strings.EqualFold(m.Name, text) || controlKey(m.Name) == controlKey(text) {
+			return m.Index, nil
+		}
+	}
+	v, err := strconv.ParseInt(text, 10, 64)
+	if err != nil {
+		if len(c.Menu) > 0 {
+			return 0, fmt.Errorf("control %s=%s: want one of %s", c.Key, text, menuChoices(c))
+		}
+		return 0, fmt.Errorf("control %s=%s: want a whole number from %d to %d", c.Key, text, c.Min, c.Max)
+	}
+	if v < c.Min || v > c.Max {
+		return 0, fmt.Errorf("control %s=%d is out of range: %d to %d (default %d)", c.Key, v, c.Min, c.Max, c.Default)
+	}
+	if len(c.Menu) > 0 {
+		for _, m := range c.Menu {
+			if m.Index == v {
+				return v, nil
+			}
+		}
+		return 0, fmt.Errorf("control %s=%d: want one of %s", c.Key, v, menuChoices(c))
+	}
+	return v, nil
+}
+
+func menuChoices(c Control) string {
+	var parts []string
+	for _, m := range c.Menu {
+		parts = append(parts, fmt.Sprintf("%d (%s)", m.Index, m.Name))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// exposureSettings maps the original's OpenCV-style -manexp/-exposure onto
+// the camera's V4L2 controls: 0.25 or 1 selects manual exposure, 0.75 or 3
+// automatic; -exposure applies only together with -manexp, as before.
+func exposureSettings(controls []Control, manexp, exposure *float64) ([]ControlSetting, error) {
+	if manexp == nil {
+		return nil, nil
+	}
+	auto, ok := findControl(controls, "exposure_auto")
+	if !ok {
+		auto, ok = findControl(controls, "auto_exposure")
+	}
+	if !ok {
+		return nil, fmt.Errorf("-manexp: the camera has no auto-exposure control")
+	}
+	var mode int64
+	switch *manexp {
+	case 0.25, 1:
+		mode = 1 // V4L2_EXPOSURE_MANUAL
+	case 0.75, 3:
+		mode = 3 // V4L2_EXPOSURE_APERTURE_PRIORITY: what UVC cameras call auto
+		if _, err := resolveValue(auto, "3"); err != nil {
+			mode = 0 // V4L2_EXPOSURE_AUTO
+		}
+	default:
+		return nil, fmt.Errorf("-manexp %g: want 0.25 or 1 (manual) or 0.75 or 3 (automatic)", *manexp)
+	}
+	settings := []ControlSetting{{Name: auto.Key, Value: strconv.FormatInt(mode, 10)}}
+	if exposure != nil {
+		abs, ok := findControl(controls, "exposure_absolute")
+		if !ok {
+			abs, ok = findControl(controls, "exposure_time_absolute")
+		}
+		if !ok {
+			return settings, fmt.Errorf("-exposure: the camera has no absolute exposure control")
+		}
+		settings = append(settings, ControlSetting{Name: abs.Key, Value: strconv.FormatInt(int64(*exposure), 10)})
+	}
+	return settings, nil
+}
+
+// applyControls sets the requested controls on an opened camera and returns
+// a function that puts back the values found before, as the original did
+// for exposure. Problems are logged; they never stop the stream.
+func (s *Source) applyControls(cam controlIO, dev Device) (restore func()) {
+	settings, err := exposureSettings(dev.Controls, s.opt.ManExp, s.opt.Exposure)
+	if err != nil {
+		s.log.Warn(err.Error(), zap.String("device", dev.Path))
+	}
+	settings = append(settings, s.opt.Controls...)
+	type saved struct {
+		c Control
+		v int32
+	}
+	var undo []saved
+	for _, set := range settings {
+		c, ok := findControl(dev.Controls, set.Name)
+		if !ok {
+			s.log.Warn("unknown camera control "+set.Name, zap.String("device", dev.Path), zap.String("controls", controlKeys(dev.Controls)))
+			continue
+		}
+		v, err := resolveValue(c, set.Value)
+		if err != nil {
+			s.log.Warn(err.Error(), zap.String("device", dev.Path))
+			continue
+		}
+		if old, err := cam.GetControl(webcam.ControlID(c.ID)); err == nil {
+			undo = append(undo, saved{c, old})
+			s.log.Info("camera control", zap.String("control", c.Key), zap.Int32("was", old), zap.Int64("set", v))
+		}
+		if err := cam.SetControl(webcam.ControlID(c.ID), int32(v)); err != nil {
+			s.log.Warn("cannot set camera control", zap.String("control", c.Key), zap.Int64("value", v), zap.Error(err))
+		}
+	}
+	return func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			cam.SetControl(webcam.ControlID(undo[i].c.ID), undo[i].v)
+		}
+	}
+}
+
+func controlKeys(controls []Control) string {
+	var keys []string
+	for _, c := range controls {
+		keys = append(keys, c.Key)
+	}
+	return strings.Join(keys, " ")
+}

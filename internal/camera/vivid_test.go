@@ -1,0 +1,357 @@
+package camera
+
+// Tests against the real vivid V4L2 driver. They run inside the qemu VM
+// that tools/vmtest boots (VMTEST=1), via tools/vmtest/camera.sh; anywhere
+// else they are skipped.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"image"
+	stdjpeg "image/jpeg"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/blackjack/webcam"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"usbstream/internal/frame"
+	"usbstream/internal/jpeg"
+	"usbstream/internal/source"
+	"usbstream/internal/source/sourcetest"
+)
+
+const vividDisconnect = 0x00f0f041
+
+func needVivid(t *testing.T) []Device {
+	t.Helper()
+	if os.Getenv("VMTEST") == "" {
+		t.Skip("needs the vivid driver: run tools/vmtest/camera.sh")
+	}
+	devs, err := List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return devs
+}
+
+// The VM loads vivid with n_devs=2 node_types=0x1,0x1: two capture nodes
+// and nothing else.
+func TestVividDiscovery(t *testing.T) {
+	devs := needVivid(t)
+	if len(devs) != 2 || devs[0].Path != "/dev/video0" || devs[1].Path != "/dev/video1" {
+		t.Fatalf("found %d cameras: %+v", len(devs), devs)
+	}
+	for _, d := range devs {
+		t.Logf("%s: name %q driver %q bus %q", d.Path, d.Name, d.Driver, d.BusInfo)
+		if d.Driver != "vivid" {
+			t.Errorf("%s: driver %q", d.Path, d.Driver)
+		}
+		var formats []string
+		for _, f := range d.Formats {
+			formats = append(formats, f.FourCC)
+		}
+		for _, want := range []string{"YUYV", "NV12", "YU12", "GREY", "RGB3"} {
+			if !slices.Contains(formats, want) {
+				t.Errorf("%s lacks format %s (has %v)", d.Path, want, formats)
+			}
+		}
+		var yuyv Format
+		for _, f := range d.Formats {
+			if f.FourCC == "YUYV" {
+				yuyv = f
+			}
+		}
+		found := false
+		for _, s := range yuyv.Sizes {
+			if s.Width == 640 && s.Height == 480 {
+				found = len(s.FPS) > 0
+			}
+		}
+		if !found {
+			t.Errorf("%s: YUYV has no 640x480 with frame rates: %+v", d.Path, yuyv.Sizes)
+		}
+		b, ok := findControl(d.Controls, "brightness")
+		if !ok || b.Max <= b.Min || b.Value == nil {
+			t.Errorf("%s: brightness control %+v", d.Path, b)
+		}
+	}
+}
+
+func TestVividNegotiation(t *testing.T) {
+	devs := needVivid(t)
+	d := devs[0]
+	for _, tc := range []struct {
+		req  Request
+		want string
+	}{
+		{Request{Format: "YUYV", Width: 1280, Height: 720, FPS: 25}, "YUYV 1280x720"},
+		{Request{Format: "YUYV", Width: 1920, Height: 1800, FPS: 25}, "YUYV 1920x1080"}, // -size 2
+		{Request{Format: "NV12", Width: 640, Height: 480, FPS: 25}, "NV12 640x480"},
+		{Request{Format: "MJPG", Width: 640, Height: 480, FPS: 25}, "YUYV 640x480"}, // vivid has no MJPG
+	} {
+		c, err := Negotiate(d, tc.req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.Format + " " + sizeString(c.Width, c.Height); got != tc.want {
+			t.Errorf("%+v: got %s (%v), want %s", tc.req, got, c.Notes, tc.want)
+		}
+	}
+}
+
+func sizeString(w, h int) string {
+	return strings.Join([]string{itoaTest(w), itoaTest(h)}, "x")
+}
+
+func itoaTest(n int) string { return string(appendInt(nil, n)) }
+
+func appendInt(b []byte, n int) []byte {
+	if n >= 10 {
+		b = appendInt(b, n/10)
+	}
+	return append(b, byte('0'+n%10))
+}
+
+// captureFrames runs a camera source until it delivered n frames.
+func captureFrames(t *testing.T, opt Options, n int) []*frame.Frame {
+	t.Helper()
+	s := New(opt, zap.NewNop())
+	rec := &sourcetest.Recorder{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, rec) }()
+	rec.WaitFrames(t, n)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	return rec.Frames()
+}
+
+func decodeFrame(t *testing.T, f *frame.Frame) image.Image {
+	t.Helper()
+	img, err := stdjpeg.Decode(bytes.NewReader(f.JPEG))
+	if err != nil {
+		t.Fatalf("frame is not a JPEG: %v", err)
+	}
+	if b := img.Bounds(); b.Dx() != f.Width || b.Dy() != f.Height {
+		t.Fatalf("frame says %dx%d, image is %v", f.Width, f.Height, b)
+	}
+	return img
+}
+
+func TestVividCaptureEncodesEachRawFormat(t *testing.T) {
+	needVivid(t)
+	for _, format := range []string{"YUYV", "NV12", "YU12", "GREY", "RGB3"} {
+		t.Run(format, func(t *testing.T) {
+			frames := captureFrames(t, Options{Spec: "0", Request: Request{Format: format, Width: 640, Height: 480, FPS: 25}}, 3)
+			for _, f := range frames {
+				img := decodeFrame(t, f)
+				if b := img.Bounds(); b.Dx() != 640 || b.Dy() != 480 {
+					t.Fatalf("%s frame is %v", format, b)
+				}
+				if age := time.Since(f.Captured); age < 0 || age > 5*time.Second {
+					t.Fatalf("capture time %v is %v from now", f.Captured, age)
+				}
+			}
+		})
+	}
+}
+
+// vivid's default pattern is vertical colour bars: rotated by 90 degrees
+// clockwise they run top to bottom, and what was on the left is on top.
+func TestVividRotate90(t *testing.T) {
+	needVivid(t)
+	req := Request{Format: "YUYV", Width: 640, Height: 480, FPS: 25}
+	plain := decodeFrame(t, captureFrames(t, Options{Spec: "0", Request: req}, 2)[1])
+	rot := decodeFrame(t, captureFrames(t, Options{Spec: "0", Request: req, Transform: jpeg.Transform{Rotate: 90}}, 2)[1])
+	if b := rot.Bounds(); b.Dx() != 480 || b.Dy() != 640 {
+		t.Fatalf("rotated frame is %v, want 480x640", b)
+	}
+	// Sample the middle row of bars (away from vivid's text overlay).
+	for _, x := range []int{40, 200, 360, 520, 600} {
+		y := 300
+		want := plain.At(x, y)
+		// 90 clockwise: (x, y) goes to (H-1-y, x).
+		got := rot.At(480-1-y, x)
+		if !near(want, got, 40) {
+			t.Errorf("pixel (%d,%d) = %v, rotated pixel = %v", x, y, want, got)
+		}
+	}
+}
+
+func near(a, b interface{ RGBA() (r, g, b, a uint32) }, tol int) bool {
+	ar, ag, ab, _ := a.RGBA()
+	br, bg, bb, _ := b.RGBA()
+	d := func(x, y uint32) int {
+		v := int(x>>8) - int(y>>8)
+		if v < 0 {
+			v = -v
+		}
+		return v
+	}
+	return d(ar, br) <= tol && d(ag, bg) <= tol && d(ab, bb) <= tol
+}
+
+func TestVividControlsSetAndReadBack(t *testing.T) {
+	devs := needVivid(t)
+	b, _ := findControl(devs[0].Controls, "brightness")
+	want := b.Min + (b.Max-b.Min)/4
+	s := New(Options{Spec: "0", Request: Request{Format: "YUYV", Width: 320, Height: 240, FPS: 25},
+		Controls: []ControlSetting{{Name: "Brightness", Value: itoaTest(int(want))}}}, zap.NewNop())
+	rec := &sourcetest.Recorder{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, rec) }()
+	rec.WaitFrames(t, 1)
+	after, _ := List()
+	c, _ := findControl(after[0].Controls, "brightness")
+	cancel()
+	<-done
+	if c.Value == nil || *c.Value != want {
+		t.Fatalf("brightness while streaming = %v, want %d", c.Value, want)
+	}
+	restored, _ := List()
+	r, _ := findControl(restored[0].Controls, "brightness")
+	if *r.Value != *b.Value {
+		t.Fatalf("brightness after stop = %d, want the original %d restored", *r.Value, *b.Value)
+	}
+}
+
+func TestVividSelectByIndexAndName(t *testing.T) {
+	devs := needVivid(t)
+	for i, d := range devs {
+		got, err := Select(devs, itoaTest(i))
+		if err != nil || got.Path != d.Path {
+			t.Fatalf("index %d: %v %v", i, got.Path, err)
+		}
+		if got, err := Select(devs, d.Path); err != nil || got.Path != d.Path {
+			t.Fatalf("path %s: %v %v", d.Path, got.Path, err)
+		}
+	}
+	if devs[0].Name != devs[1].Name {
+		for _, d := range devs {
+			if got, err := Select(devs, strings.ToUpper(d.Name)); err != nil || got.Path != d.Path {
+				t.Fatalf("name %q: %v %v", d.Name, got.Path, err)
+			}
+		}
+	} else if _, err := Select(devs, devs[0].Name); err == nil || !strings.Contains(err.Error(), "matches 2") {
+		t.Fatalf("two cameras named %q: %v, want an ambiguity error listing both", devs[0].Name, err)
+	}
+}
+
+// pressDisconnect makes vivid behave like an unplugged USB camera.
+func pressDisconnect(t *testing.T, path string) {
+	t.Helper()
+	cam, err := webcam.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cam.Close()
+	if err := cam.SetControl(vividDisconnect, 1); err != nil {
+		t.Fatalf("Disconnect: %v", err)
+	}
+}
+
+// latestCollector is the hub's role: it keeps what the supervisor publishes.
+type latestCollector struct {
+	mu     sync.Mutex
+	frames []*frame.Frame
+}
+
+func (l *latestCollector) Publish(f *frame.Frame) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.frames = append(l.frames, f)
+}
+
+func (l *latestCollector) since(t time.Time) (real, placeholders int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, f := range l.frames {
+		if f.Captured.Before(t) {
+			continue
+		}
+		if f.Placeholder {
+			placeholders++
+		} else {
+			real++
+		}
+	}
+	return
+}
+
+func openFDs() int {
+	entries, _ := os.ReadDir("/proc/self/fd")
+	return len(entries)
+}
+
+// Unplug and replug 20 times: placeholders while it is gone, camera frames
+// again within 2 s of each reopen, and no fd or goroutine growth.
+func TestVividDisconnectCycles(t *testing.T) {
+	needVivid(t)
+	out := &latestCollector{}
+	log := zaptest.NewLogger(t, zaptest.Level(zap.DebugLevel))
+	src := New(Options{Spec: "0", Request: Request{Format: "YUYV", Width: 320, Height: 240, FPS: 25}}, log)
+	sup := source.NewSupervisor(src, out, jpeg.Placeholder, log)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { sup.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	waitReal := func(after time.Time, within time.Duration) {
+		t.Helper()
+		deadline := after.Add(within)
+		for {
+			if real, _ := out.since(after); real > 0 {
+				return
+			}
+			if time.Now().After(deadline) {
+				st := sup.Status()
+				t.Fatalf("no camera frame within %v (state %s since %v, error %q)", within, st.State, st.Since, st.Error)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitReal(time.Now(), 10*time.Second)
+	var fds0, gor0 int
+	for cycle := 0; cycle < 20; cycle++ {
+		if cycle == 2 { // after the first reopens: steady state
+			fds0, gor0 = openFDs(), runtime.NumGoroutine()
+		}
+		pressed := time.Now()
+		pressDisconnect(t, "/dev/video0")
+		t.Logf("cycle %d: Disconnect pressed", cycle)
+		// The source notices, the supervisor serves a placeholder...
+		deadline := pressed.Add(5 * time.Second)
+		for {
+			if _, ph := out.since(pressed); ph > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				st := sup.Status()
+				t.Fatalf("cycle %d: no placeholder after Disconnect (state %s since %v, error %q)", cycle, st.State, st.Since, st.Error)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		lost := time.Now()
+		// ...and reopens the camera: frames within 2 s of the reopen.
+		waitReal(lost, 3*time.Second)
+		t.Logf("cycle %d: placeholder after %v, frames again %v later", cycle, lost.Sub(pressed).Round(time.Millisecond),
+			time.Since(lost).Round(time.Millisecond))
+	}
+	time.Sleep(200 * time.Millisecond)
+	if fds, gor := openFDs(), runtime.NumGoroutine(); fds > fds0 || gor > gor0+2 {
+		t.Fatalf("after 20 cycles: %d fds (was %d), %d goroutines (was %d)", fds, fds0, gor, gor0)
+	}
+}
+
+var _ = errors.New
