@@ -12,7 +12,9 @@ const maxEncodeSide = 1<<16 - 1
 // Encode encodes img as a baseline JPEG at quality 1..100. *image.YCbCr,
 // *image.Gray and *image.RGBA are encoded without a per-pixel colour
 // conversion through image.Image; sources should render into a 4:2:0
-// *image.YCbCr, which is what the output uses anyway.
+// *image.YCbCr, which is what the output uses anyway (image/jpeg writes
+// 4:2:0 for every colour image; libjpeg-turbo keeps a YCbCr image's
+// subsampling and writes 4:2:0 for the others).
 //
 // The returned slice is newly allocated and belongs to the caller, so it can
 // be handed to the hub while img is reused for the next frame.
@@ -31,7 +33,7 @@ func Encode(img image.Image, quality int) ([]byte, error) {
 	if quality < 1 || quality > 100 {
 		return nil, fmt.Errorf("JPEG quality %d is out of range 1..100", quality)
 	}
-	// The implementation is chosen by build tags (encode_go.go for now); it
-	// may assume the checks above.
+	// The implementation is chosen by build tags (encode_go.go, or
+	// encode_turbo.go with -tags turbojpeg); it may assume the checks above.
 	return encode(img, quality)
 }

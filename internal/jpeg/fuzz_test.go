@@ -2,6 +2,7 @@ package jpeg_test
 
 import (
 	"bytes"
+	"image"
 	stdjpeg "image/jpeg"
 	"testing"
 
@@ -11,12 +12,20 @@ import (
 // The committed seeds live in testdata/fuzz/Fuzz*; these add frames the
 // encoder makes today so the corpus follows the implementation.
 func fuzzSeeds(f *testing.F) {
-	small := mustEncode(f, testImage(16, 16))
-	f.Add(small)
-	f.Add(append(bytes.Clone(small), 0, 0, 0, 0))
-	f.Add(small[:len(small)/2])
-	f.Add(withExifThumbnail(small, small))
-	f.Add([]byte{0xFF, 0xD8, 0xFF, 0xD9})
+	for _, b := range seedFrames(f) {
+		f.Add(b)
+	}
+}
+
+func seedFrames(t testing.TB) [][]byte {
+	small := mustEncode(t, testImage(16, 16))
+	return [][]byte{
+		small,
+		append(bytes.Clone(small), 0, 0, 0, 0),
+		small[:len(small)/2],
+		withExifThumbnail(small, small),
+		{0xFF, 0xD8, 0xFF, 0xD9},
+	}
 }
 
 func FuzzCheck(f *testing.F) {
@@ -58,6 +67,123 @@ func FuzzDimensions(f *testing.F) {
 		// Where image/jpeg also reads a header, both must agree on it.
 		if cfg, err := stdjpeg.DecodeConfig(bytes.NewReader(b)); err == nil && (cfg.Width != w || cfg.Height != h) {
 			t.Fatalf("Dimensions = %dx%d, image/jpeg reads %dx%d", w, h, cfg.Width, cfg.Height)
+		}
+	})
+}
+
+// fuzzMaxPixels keeps the fuzzers fast: a short input whose header claims
+// a large picture would make every run decode megapixels of nothing. The
+// package's own limits are tested in TestTransformJPEGRejects.
+const fuzzMaxPixels = 1 << 20
+
+func claimsTooMuch(b []byte) bool {
+	w, h, err := jpeg.Dimensions(b)
+	return err == nil && w*h > fuzzMaxPixels
+}
+
+func FuzzEnsureHuffmanTables(f *testing.F) {
+	fuzzSeeds(f)
+	bare := stdEncode(f, noiseImage(24, 16, 9))
+	f.Add(stripDHT(f, bare))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		out := jpeg.EnsureHuffmanTables(b)
+		switch len(out) - len(b) {
+		case 0:
+			if len(b) > 0 && &out[0] != &b[0] {
+				t.Fatal("unchanged output is a copy, not the input")
+			}
+		case 420: // the four Annex K tables in one segment
+			if !insertedOnce(b, out) {
+				t.Fatal("output is not the input with one DHT segment inserted")
+			}
+			if again := jpeg.EnsureHuffmanTables(out); len(again) != len(out) {
+				t.Fatal("tables inserted twice")
+			}
+		default:
+			t.Fatalf("output is %d bytes for %d of input", len(out), len(b))
+		}
+		if claimsTooMuch(b) {
+			return
+		}
+		if orig, err := stdjpeg.Decode(bytes.NewReader(b)); err == nil {
+			fixed, err := stdjpeg.Decode(bytes.NewReader(out))
+			if err != nil {
+				t.Fatalf("input decodes but output does not: %v", err)
+			}
+			if !sameImage(orig, fixed) {
+				t.Fatal("output decodes to other pixels than the input")
+			}
+		}
+	})
+}
+
+// insertedOnce reports whether out is in with one DHT segment of 420 bytes
+// inserted at some offset.
+func insertedOnce(in, out []byte) bool {
+	for i := 0; i+420 <= len(out); i++ {
+		if out[i] == 0xFF && out[i+1] == 0xC4 && out[i+2] == 0x01 && out[i+3] == 0xA2 &&
+			bytes.Equal(out[:i], in[:min(i, len(in))]) && bytes.Equal(out[i+420:], in[min(i, len(in)):]) {
+			return true
+		}
+	}
+	return false
+}
+
+func sameImage(a, b image.Image) bool {
+	if a.Bounds() != b.Bounds() {
+		return false
+	}
+	r := a.Bounds()
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			if a.At(x, y) != b.At(x, y) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func FuzzTransformJPEG(f *testing.F) {
+	for i, b := range seedFrames(f) {
+		f.Add(b, uint8(i), uint8(i/4), uint8(70))
+	}
+	ragged := mustEncode(f, noiseImage(20, 12, 10))
+	for i := range uint8(8) {
+		f.Add(ragged, i, i/4, uint8(50))
+	}
+	f.Fuzz(func(t *testing.T, b []byte, rot, flips, quality uint8) {
+		tr := jpeg.Transform{Rotate: 90 * int(rot%4), FlipH: flips&1 != 0, FlipV: flips&2 != 0}
+		q := 1 + int(quality)%100
+		if tr.IsIdentity() {
+			out, err := jpeg.TransformJPEG(b, tr, q)
+			if err != nil || len(out) != len(b) || (len(b) > 0 && &out[0] != &b[0]) {
+				t.Fatalf("identity transform returned %d bytes, %v; want its input", len(out), err)
+			}
+			return
+		}
+		if claimsTooMuch(jpeg.EnsureHuffmanTables(b)) {
+			return
+		}
+		for _, fn := range []func([]byte, jpeg.Transform, int) ([]byte, error){jpeg.TransformJPEG, jpeg.TransformJPEGDecodeEncode} {
+			out, err := fn(b, tr, q)
+			if err != nil {
+				continue
+			}
+			w, h, err := jpeg.Dimensions(jpeg.EnsureHuffmanTables(b))
+			if err != nil {
+				t.Fatalf("transformed an input whose size cannot be read: %v", err)
+			}
+			if tr.Rotate%180 != 0 {
+				w, h = h, w
+			}
+			img, err := stdjpeg.Decode(bytes.NewReader(out))
+			if err != nil {
+				t.Fatalf("output does not decode: %v", err)
+			}
+			if got := img.Bounds().Size(); got != image.Pt(w, h) {
+				t.Fatalf("output is %v, want %dx%d", got, w, h)
+			}
 		}
 	})
 }

@@ -1,0 +1,404 @@
+//go:build turbojpeg && cgo
+
+package jpeg
+
+/*
+// Dynamic linking against Debian's libturbojpeg0. Release builds will link
+// libturbojpeg.a statically instead (e.g. -l:libturbojpeg.a here, or
+// -ldflags '-linkmode external -extldflags -static'), so the binary runs on
+// a Duet SBC image without the library installed: change it here.
+#cgo LDFLAGS: -lturbojpeg
+
+#include <stdlib.h>
+#include <turbojpeg.h>
+
+// jconfig.h (libjpeg-turbo's build configuration) carries the version the
+// TurboJPEG 2.x header lacks; it comes with libjpeg62-turbo-dev, which not
+// every build machine has.
+#if defined(__has_include)
+#if __has_include(<jconfig.h>)
+#include <jconfig.h>
+#endif
+#endif
+static int usbtj_version(void) {
+#ifdef LIBJPEG_TURBO_VERSION_NUMBER
+	return LIBJPEG_TURBO_VERSION_NUMBER;
+#else
+	return 0;
+#endif
+}
+
+// usbtj is one TurboJPEG instance and what it owns, kept in C memory so that
+// Go never hands C a pointer to Go memory holding C pointers (and so that
+// out-parameters do not make Go locals escape to the heap).
+typedef struct {
+	tjhandle h;
+	// Output buffer, allocated and grown by TurboJPEG and handed back to it
+	// on the next call, so a steady stream of frames stops allocating in C.
+	unsigned char *buf;
+	unsigned long size;
+	// Header of the last usbtj_header call.
+	int width, height, subsamp, colorspace;
+} usbtj;
+
+// A transformer instance can also compress and decompress, so one pool of
+// them serves every operation.
+static usbtj *usbtj_new(void) {
+	usbtj *s = calloc(1, sizeof *s);
+	if (s == NULL) return NULL;
+	s->h = tjInitTransform();
+	if (s->h == NULL) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static void usbtj_free(usbtj *s) {
+	tjDestroy(s->h);
+	tjFree(s->buf);
+	free(s);
+}
+
+// The plane and stride arrays live on the C stack: built in Go they would
+// be Go memory holding Go pointers, which cgo forbids passing.
+static int usbtj_compress_planes(usbtj *s, const unsigned char *y, const unsigned char *cb,
+		const unsigned char *cr, int ys, int cs, int width, int height, int subsamp, int quality) {
+	const unsigned char *planes[3] = {y, cb, cr};
+	int strides[3] = {ys, cs, cs};
+	return tjCompressFromYUVPlanes(s->h, planes, width, strides, height, subsamp,
+		&s->buf, &s->size, quality, 0);
+}
+
+static int usbtj_compress_packed(usbtj *s, const unsigned char *pix, int width, int pitch,
+		int height, int format, int subsamp, int quality) {
+	return tjCompress2(s->h, pix, width, pitch, height, format, &s->buf, &s->size,
+		subsamp, quality, 0);
+}
+
+static int usbtj_header(usbtj *s, const unsigned char *jpg, unsigned long n) {
+	return tjDecompressHeader3(s->h, jpg, n, &s->width, &s->height, &s->subsamp, &s->colorspace);
+}
+
+// Warnings (corrupt or truncated data) stop decoding: a frame the camera
+// mangled is dropped like image/jpeg drops it, not published half grey.
+static int usbtj_decompress_planes(usbtj *s, const unsigned char *jpg, unsigned long n,
+		unsigned char *y, unsigned char *cb, unsigned char *cr, int ys, int cs, int width, int height) {
+	unsigned char *planes[3] = {y, cb, cr};
+	int strides[3] = {ys, cs, cs};
+	return tjDecompressToYUVPlanes(s->h, jpg, n, planes, width, strides, height,
+		TJFLAG_STOPONWARNING);
+}
+
+static int usbtj_decompress_rgb(usbtj *s, const unsigned char *jpg, unsigned long n,
+		unsigned char *dst, int width, int height) {
+	return tjDecompress2(s->h, jpg, n, dst, width, width * 3, height, TJPF_RGB,
+		TJFLAG_STOPONWARNING);
+}
+
+static int usbtj_transform(usbtj *s, const unsigned char *jpg, unsigned long n, int op) {
+	tjtransform t = {0};
+	t.op = op;
+	// PERFECT: fail rather than leave untransformed edge strips (TRIM
+	// would crop them, which TransformJPEG promises never to do).
+	// COPYNONE: an EXIF orientation or thumbnail would be wrong afterwards.
+	t.options = TJXOPT_PERFECT | TJXOPT_COPYNONE;
+	return tjTransform(s->h, jpg, n, 1, &s->buf, &s->size, &t, TJFLAG_STOPONWARNING);
+}
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"image/draw"
+	"runtime"
+	"sync"
+	"unsafe"
+)
+
+// Implementation names the JPEG codec compiled in, for the startup log. The
+// version is that of the headers built against, which is the library's
+// own when it is linked statically.
+func Implementation() string {
+	v := int(C.usbtj_version())
+	if v == 0 {
+		return "libjpeg-turbo (version unknown)"
+	}
+	return fmt.Sprintf("libjpeg-turbo %d.%d.%d", v/1000000, v/1000%1000, v%1000)
+}
+
+// tj is a pooled TurboJPEG instance. A TurboJPEG handle must not be used
+// by two goroutines at once, and creating one allocates over 100 KB of
+// libjpeg state, so every call borrows one from the pool. Instances the
+// pool drops are freed by a cleanup once unreachable.
+type tj struct {
+	s       *C.usbtj
+	cleanup runtime.Cleanup
+}
+
+var tjPool = sync.Pool{New: func() any {
+	if t := newTJ(); t != nil {
+		return t
+	}
+	return nil // a typed nil would pass getTJ's check
+}}
+
+func newTJ() *tj {
+	s := C.usbtj_new()
+	if s == nil {
+		return nil
+	}
+	t := &tj{s: s}
+	t.cleanup = runtime.AddCleanup(t, func(s *C.usbtj) { C.usbtj_free(s) }, s)
+	return t
+}
+
+// free releases t at once instead of when the garbage collector finds it
+// unreachable; t must not be used afterwards. Only the leak test needs it.
+func (t *tj) free() {
+	t.cleanup.Stop()
+	C.usbtj_free(t.s)
+	t.s = nil
+}
+
+func getTJ() (*tj, error) {
+	t, _ := tjPool.Get().(*tj)
+	if t == nil {
+		return nil, errors.New("libjpeg-turbo: cannot create a TurboJPEG instance")
+	}
+	return t, nil
+}
+
+// put returns t to the pool. It must come after t's last C call: it is
+// what keeps t reachable, so that the cleanup cannot free t.s mid-call.
+func (t *tj) put() { tjPool.Put(t) }
+
+// err describes the failure of the last call on t. The message lives in the
+// handle, so err must run before t goes back to the pool and another
+// goroutine's call overwrites it.
+func (t *tj) err(op string) error {
+	return fmt.Errorf("libjpeg-turbo %s: %s", op, C.GoString(C.tjGetErrorStr2(t.s.h)))
+}
+
+// output copies the JPEG the last call left in t's buffer into Go memory:
+// the one allocation per frame.
+func (t *tj) output() []byte {
+	return C.GoBytes(unsafe.Pointer(t.s.buf), C.int(t.s.size))
+}
+
+func cbytes(b []byte) *C.uchar { return (*C.uchar)(unsafe.SliceData(b)) }
+
+// encode is the libjpeg-turbo encoder: YCbCr and Gray pictures are
+// compressed from their planes, keeping their subsampling, RGBA from its
+// pixels, and anything else after converting to RGBA.
+func encode(img image.Image, quality int) ([]byte, error) {
+	if p, ok := planesOf(img); ok {
+		if !p.aligned() {
+			// TurboJPEG reads whole chroma samples, past an odd edge.
+			q, buf := p.transformed(orient{})
+			defer putScratch(buf)
+			p = q
+		}
+		return encodePlanes(&p, quality)
+	}
+	b := img.Bounds()
+	rgba, ok := img.(*image.RGBA)
+	if !ok {
+		buf := getScratch(4 * b.Dx() * b.Dy())
+		defer putScratch(buf)
+		rgba = &image.RGBA{Pix: *buf, Stride: 4 * b.Dx(), Rect: b}
+		draw.Draw(rgba, b, img, b.Min, draw.Src)
+	}
+	pix := rgba.Pix[rgba.PixOffset(b.Min.X, b.Min.Y):]
+	// image/jpeg ignores alpha as well; RGBX reads the same bytes.
+	return compressPacked(pix, b.Dx(), b.Dy(), rgba.Stride, C.TJPF_RGBX, quality)
+}
+
+func encodePlanes(p *planes, quality int) ([]byte, error) {
+	t, err := getTJ()
+	if err != nil {
+		return nil, err
+	}
+	defer t.put()
+	return t.compressPlanes(p, quality)
+}
+
+func encodePacked(pix []byte, w, h, stride int, bgr bool, quality int) ([]byte, error) {
+	format := C.int(C.TJPF_RGB)
+	if bgr {
+		format = C.TJPF_BGR
+	}
+	return compressPacked(pix, w, h, stride, format, quality)
+}
+
+// compressPacked encodes packed pixels as 4:2:0, what image/jpeg writes and
+// what the raw YUV formats become.
+func compressPacked(pix []byte, w, h, stride int, format C.int, quality int) ([]byte, error) {
+	t, err := getTJ()
+	if err != nil {
+		return nil, err
+	}
+	defer t.put()
+	return t.compressPacked(pix, w, h, stride, format, C.TJSAMP_420, quality)
+}
+
+func (t *tj) compressPlanes(p *planes, quality int) ([]byte, error) {
+	if C.usbtj_compress_planes(t.s, cbytes(p.y), cbytes(p.cb), cbytes(p.cr), C.int(p.ys), C.int(p.cs),
+		C.int(p.w), C.int(p.h), C.int(p.sub), C.int(quality)) != 0 {
+		return nil, t.err("encode")
+	}
+	return t.output(), nil
+}
+
+func (t *tj) compressPacked(pix []byte, w, h, stride int, format, sub C.int, quality int) ([]byte, error) {
+	if C.usbtj_compress_packed(t.s, cbytes(pix), C.int(w), C.int(stride), C.int(h), format,
+		sub, C.int(quality)) != 0 {
+		return nil, t.err("encode")
+	}
+	return t.output(), nil
+}
+
+// tjxop maps an orient to TurboJPEG's lossless transform operation.
+func (o orient) tjxop() C.int {
+	switch o {
+	case orient{mirrorX: true}:
+		return C.TJXOP_HFLIP
+	case orient{mirrorY: true}:
+		return C.TJXOP_VFLIP
+	case orient{mirrorX: true, mirrorY: true}:
+		return C.TJXOP_ROT180
+	case orient{swap: true}:
+		return C.TJXOP_TRANSPOSE
+	case orient{swap: true, mirrorX: true}:
+		return C.TJXOP_ROT90
+	case orient{swap: true, mirrorY: true}:
+		return C.TJXOP_ROT270
+	case orient{swap: true, mirrorX: true, mirrorY: true}:
+		return C.TJXOP_TRANSVERSE
+	}
+	return C.TJXOP_NONE
+}
+
+// mcuSize is TurboJPEG's MCU size per subsampling (tjMCUWidth and
+// tjMCUHeight, indexed by TJSAMP).
+var mcuSize = [...][2]int{{8, 8}, {16, 8}, {16, 16}, {8, 8}, {8, 16}, {32, 8}}
+
+// perfect reports whether the lossless transform o of a w×h frame with the
+// given subsampling moves only whole MCUs. A partial MCU on the right or
+// bottom edge cannot end up on the left or top edge, where o would put it.
+func (o orient) perfect(w, h int, sub int) bool {
+	if sub < 0 || sub >= len(mcuSize) {
+		return false
+	}
+	right := w%mcuSize[sub][0] == 0  // no partial MCUs on the right edge
+	bottom := h%mcuSize[sub][1] == 0 // nor on the bottom edge
+	// The right edge goes left or top when x is mirrored into the output;
+	// the bottom edge when y is.
+	if o.swap {
+		return (!o.mirrorY || right) && (!o.mirrorX || bottom)
+	}
+	return (!o.mirrorX || right) && (!o.mirrorY || bottom)
+}
+
+// autoLossless says whether TransformJPEG's auto strategy uses the lossless
+// transform where it is perfect. It does not: decode-encode was faster at
+// every size measured (BenchmarkTransformJPEG, development machine: 2-core
+// EPYC VM, libjpeg-turbo 2.1.5, 4:2:2 camera-like frames at quality 80,
+// medians of 10 runs, ms per frame):
+//
+//	                      640x480      1280x720     1920x1080
+//	                      90°   180°   90°   180°   90°    180°
+//	lossless              2.10  1.81   6.34  5.19   17.8   12.1
+//	decode-encode         1.59  1.50   4.97  4.59   12.5   11.2
+//	lossless, one arena   1.16  0.95   3.63  3.00   19.7*  6.9
+//
+// (* bimodal: 9.8 in its fast runs.)
+//
+// Lossless skips the DCTs, but libjpeg allocates the whole picture's
+// coefficients (twice, for a quarter turn: 17 MB at 1080p) on every call,
+// and glibc's default allocator gives that memory back to the kernel after
+// each frame, so every frame page-faults it in again; its times also swing
+// between runs by 2x. Decode-encode works in pooled Go scratch planes.
+// With glibc.malloc.arena_max=1 (last row) or fixed mmap/trim thresholds
+// lossless is 25-40 % faster, but for quarter turns at 1080p, at the cost of each malloc arena keeping that
+// memory resident: a process-wide choice for the application to make, after
+// which this should be measured again on the SBC.
+const autoLossless = false
+
+func transformJPEG(jpg []byte, w, h int, o orient, quality int, s strategy) ([]byte, error) {
+	t, err := getTJ()
+	if err != nil {
+		return nil, err
+	}
+	defer t.put()
+	return t.transform(jpg, w, h, o, quality, s)
+}
+
+func (t *tj) transform(jpg []byte, w, h int, o orient, quality int, s strategy) ([]byte, error) {
+	if C.usbtj_header(t.s, cbytes(jpg), C.ulong(len(jpg))) != 0 {
+		return nil, t.err("read header")
+	}
+	if int(t.s.width) != w || int(t.s.height) != h {
+		// Dimensions and libjpeg read the same header; disagreeing means
+		// it is corrupt in a way neither should guess about.
+		return nil, fmt.Errorf("corrupt JPEG: header sizes disagree (%dx%d, libjpeg-turbo %dx%d)", w, h, t.s.width, t.s.height)
+	}
+	sub := int(t.s.subsamp)
+	lossless := o.perfect(w, h, sub)
+	switch s {
+	case strategyLossless:
+		if !lossless {
+			return nil, fmt.Errorf("%w: a %dx%d frame has partial MCUs on an edge this transform moves", errNoLossless, w, h)
+		}
+	case strategyAuto:
+		lossless = lossless && autoLossless
+	default:
+		lossless = false
+	}
+	if lossless {
+		if C.usbtj_transform(t.s, cbytes(jpg), C.ulong(len(jpg)), o.tjxop()) == 0 {
+			return t.output(), nil
+		}
+		if s == strategyLossless {
+			return nil, t.err("lossless transform")
+		}
+		// The header promised whole MCUs; whatever libjpeg disliked, the
+		// decoder gets the same bytes next and reports it if it is fatal.
+	}
+	cs := int(t.s.colorspace)
+	if (cs == C.TJCS_YCbCr || cs == C.TJCS_GRAY) && (sub == int(sub444) || sub == int(sub422) ||
+		sub == int(sub420) || sub == int(subGray) || sub == int(sub440)) {
+		return t.transformPlanes(jpg, w, h, subsamp(sub), o, quality)
+	}
+	return t.transformRGB(jpg, w, h, o, quality)
+}
+
+// transformPlanes decodes into planes, transforms them and encodes them,
+// with no colour conversion either way.
+func (t *tj) transformPlanes(jpg []byte, w, h int, sub subsamp, o orient, quality int) ([]byte, error) {
+	p, buf := newPlanes(w, h, sub)
+	defer putScratch(buf)
+	if C.usbtj_decompress_planes(t.s, cbytes(jpg), C.ulong(len(jpg)), cbytes(p.y), cbytes(p.cb), cbytes(p.cr),
+		C.int(p.ys), C.int(p.cs), C.int(w), C.int(h)) != 0 {
+		return nil, t.err("decode")
+	}
+	q, qbuf := p.transformed(o)
+	defer putScratch(qbuf)
+	return t.compressPlanes(&q, quality)
+}
+
+// transformRGB handles what has no plane layout here (4:1:1, RGB or CMYK
+// JPEGs; cameras send none of them) through packed RGB.
+func (t *tj) transformRGB(jpg []byte, w, h int, o orient, quality int) ([]byte, error) {
+	buf := getScratch(2 * 3 * w * h)
+	defer putScratch(buf)
+	src, dst := (*buf)[:3*w*h], (*buf)[3*w*h:]
+	if C.usbtj_decompress_rgb(t.s, cbytes(jpg), C.ulong(len(jpg)), cbytes(src), C.int(w), C.int(h)) != 0 {
+		return nil, t.err("decode")
+	}
+	tw, th := o.size(w, h)
+	transformPlane(dst, 3*tw, src, 3*w, w, h, 3, o)
+	return t.compressPacked(dst, tw, th, 3*tw, C.TJPF_RGB, C.TJSAMP_420, quality)
+}

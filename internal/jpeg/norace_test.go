@@ -1,0 +1,5 @@
+//go:build !race
+
+package jpeg_test
+
+const raceEnabled = false
