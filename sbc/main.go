@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"usbstream/internal/app"
+	"usbstream/internal/camera"
 	"usbstream/internal/config"
 	"usbstream/internal/logging"
 )
@@ -52,8 +53,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	if cfg.ListCameras {
-		fmt.Fprintln(stderr, "usbStream: -list needs V4L2 camera support, which this build does not have yet")
-		return exitFailure
+		devices, err := camera.List()
+		if err != nil {
+			fmt.Fprintf(stderr, "usbStream: %v\n", err)
+			return exitFailure
+		}
+		camera.WriteReport(stdout, devices)
+		return exitOK
 	}
 
 	log, closeLog, warning := logging.New(cfg.Verbose, cfg.LogFile)

@@ -633,3 +633,55 @@ func TestStalledRequestIsClosedButStreamsLive(t *testing.T) {
 		}
 	}
 }
+
+// The default source is the camera. With none attached (as on this machine
+// unless the VM tests run) the server runs, serves the placeholder, and
+// says it is waiting for the camera.
+func TestNoCameraIsWaitingNotFailing(t *testing.T) {
+	if devs, _ := filepath.Glob("/dev/video*"); len(devs) > 0 {
+		t.Skip("this machine has video devices")
+	}
+	s := start(t)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st := getStatus(t, s)
+		if st.Source.State == "lost" && strings.HasPrefix(st.Source.Error, "waiting for camera") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status %+v, want lost / waiting for camera", st.Source)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	resp, err := http.Get(s.base + "/snapshot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 503 {
+		t.Fatalf("snapshot without a camera: %d", resp.StatusCode)
+	}
+	decodeJPEG(t, body)
+	if out := s.output.String(); strings.Contains(out, "WARN") {
+		t.Fatalf("waiting for a camera logged a warning:\n%s", out)
+	}
+	if got := mustGetJSON(t, s.base+"/cameras"); got != "[]" {
+		t.Fatalf("/cameras = %s, want []", got)
+	}
+	out, err := exec.Command(binary, "-list").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "No camera found") {
+		t.Fatalf("-list: %v\n%s", err, out)
+	}
+}
+
+func mustGetJSON(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return strings.TrimSpace(string(b))
+}

@@ -10,12 +10,14 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"go.uber.org/zap"
 
+	"usbstream/internal/camera"
 	"usbstream/internal/config"
 	"usbstream/internal/frame"
 	"usbstream/internal/httpapi"
@@ -51,43 +53,47 @@ type App struct {
 func New(cfg *config.Config, version string, log *zap.Logger) *App {
 	a := &App{cfg: cfg, version: version, log: log, started: time.Now(),
 		hub: stream.NewHub(), clients: stream.NewRegistry()}
-	a.sup = source.NewSupervisor(newSource(cfg), a.hub, jpeg.Placeholder, log.Named("source"))
+	log.Info("JPEG encoder: " + jpeg.Implementation())
+	a.sup = source.NewSupervisor(a.newSource(cfg), a.hub, jpeg.Placeholder, log.Named("source"))
 	a.api = httpapi.New(a.hub, a.clients, a.Status, a.placeholder, httpapi.Options{
 		User: cfg.User, Password: cfg.Password, AllowOrigin: cfg.AllowOrigin, Version: version,
+		Cameras: func() (any, error) { return camera.List() },
 	}, log.Named("http"))
 	return a
 }
 
 // newSource picks the frame source the config asks for.
-func newSource(cfg *config.Config) source.Source {
+func (a *App) newSource(cfg *config.Config) source.Source {
+	size := cfg.Resolution
+	if size.IsZero() && cfg.Size >= 0 {
+		size = config.SizeTable[cfg.Size]
+	}
 	switch cfg.Source.Kind {
 	case "test":
-		size := cfg.Resolution
-		switch {
-		case !size.IsZero():
-		case cfg.Size >= 0:
-			size = config.SizeTable[cfg.Size]
-		default:
+		if size.IsZero() {
 			size = config.Resolution{Width: 1280, Height: 720}
 		}
 		return testpattern.New(size.Width, size.Height, cfg.Framerate, cfg.Quality)
 	case "file":
 		return filereplay.New(cfg.Source.Path, cfg.Framerate)
-	default:
-		return noCamera{}
 	}
-}
-
-// noCamera stands in for V4L2 capture, which this build does not have yet:
-// it keeps the server up with a placeholder that says so.
-type noCamera struct{}
-
-func (noCamera) Info() source.Info {
-	return source.Info{Kind: "camera", Device: "none"}
-}
-
-func (noCamera) Run(ctx context.Context, _ source.Sink) error {
-	return errors.New("this build has no V4L2 camera support yet; use -source test or -source file:PATH")
+	t := jpeg.Transform{Rotate: cfg.Rotate, FlipH: strings.Contains(cfg.Flip, "h"), FlipV: strings.Contains(cfg.Flip, "v")}
+	if !t.IsIdentity() && !strings.HasPrefix(jpeg.Implementation(), "libjpeg-turbo") {
+		a.log.Warn("rotating and flipping with the pure-Go JPEG code is slow: decode, rotate and encode per frame; " +
+			"release builds use libjpeg-turbo")
+	}
+	controls := make([]camera.ControlSetting, len(cfg.Controls))
+	for i, c := range cfg.Controls {
+		controls[i] = camera.ControlSetting{Name: c.Name, Value: c.Value}
+	}
+	return camera.New(camera.Options{
+		Spec:      cfg.Camera,
+		Request:   camera.Request{Format: cfg.Format, Width: size.Width, Height: size.Height, FPS: cfg.Framerate},
+		Transform: t, Quality: cfg.Quality, Controls: controls, ManExp: cfg.ManExp, Exposure: cfg.Exposure,
+		// Raw frames are encoded only while someone watches, or did within
+		// the last 10 s (a timelapse polling snapshots).
+		Demand: func() bool { return a.clients.Wanted(time.Now(), 10*time.Second) },
+	}, a.log.Named("camera"))
 }
 
 // PortInUseError reports that the HTTP port is taken.

@@ -95,12 +95,12 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 	s.devices = devices
 	s.mu.Unlock()
 	if err != nil {
-		return fmt.Errorf("waiting for camera: %w", err)
+		return source.Absent(fmt.Errorf("waiting for camera: %w", err))
 	}
 	dev, err := s.pick(devices)
 	if err != nil {
 		if errors.Is(err, ErrNoCamera) {
-			return fmt.Errorf("waiting for camera: %w", err)
+			return source.Absent(fmt.Errorf("waiting for camera: %w", err))
 		}
 		return err
 	}
@@ -131,7 +131,7 @@ func (s *Source) pick(devices []Device) (Device, error) {
 		}
 		// Never substitute another camera for the one that went away: by
 		// index, "-camera 0" would now name a different device.
-		return Device{}, fmt.Errorf("waiting for camera %q (%s) to come back", id.name, id.busInfo)
+		return Device{}, source.Absent(fmt.Errorf("waiting for camera %q (%s) to come back", id.name, id.busInfo))
 	}
 	d, err := Select(devices, s.opt.Spec)
 	if err != nil {

@@ -118,7 +118,7 @@ func list(devDir string) ([]Device, error) {
 	}
 	sort.Slice(nodes, func(i, j int) bool { return nodeNumber(nodes[i]) < nodeNumber(nodes[j]) })
 	links := stableLinks(filepath.Join(devDir, "v4l"))
-	var devices []Device
+	devices := []Device{} // JSON [] rather than null when there is none
 	var problems []string
 	for _, node := range nodes {
 		d, ok, err := probe(node)

@@ -14,6 +14,7 @@ const (
 	routeStream
 	routeSnapshot
 	routeStatus
+	routeCameras
 	routeFavicon
 )
 
@@ -41,6 +42,8 @@ func classify(path string, query url.Values) route {
 		return routeSnapshot
 	case hasNameSuffix(path, "/status"):
 		return routeStatus
+	case hasNameSuffix(path, "/cameras"):
+		return routeCameras
 	case path == "/favicon.ico":
 		return routeFavicon
 	}

@@ -40,6 +40,8 @@ type Options struct {
 	SnapshotWait time.Duration
 	// Version is shown in the Server header.
 	Version string
+	// Cameras lists the cameras and what they support, for /cameras.
+	Cameras func() (any, error)
 }
 
 // DefaultSnapshotWait is how long a snapshot waits for a frame newer than
@@ -125,7 +127,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case routeSnapshot:
 		s.serveSnapshot(w, r)
 	case routeStatus:
-		s.serveStatus(w, r)
+		s.serveJSON(w, s.status())
+	case routeCameras:
+		if s.opt.Cameras == nil {
+			http.Error(w, "camera discovery is not available", http.StatusNotFound)
+			return
+		}
+		list, err := s.opt.Cameras()
+		if err != nil {
+			http.Error(w, "cannot list cameras: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		s.serveJSON(w, list)
 	case routeViewer:
 		noCache(h)
 		h.Set("Content-Type", "text/html; charset=utf-8")
@@ -333,10 +346,10 @@ func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request) {
-	body, err := json.MarshalIndent(s.status(), "", "  ")
+func (s *Server) serveJSON(w http.ResponseWriter, v any) {
+	body, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
-		http.Error(w, "cannot encode status: "+err.Error(), http.StatusInternalServerError)
+		http.Error(w, "cannot encode JSON: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
 	body = append(body, '\n')

@@ -91,6 +91,7 @@ func TestClassify(t *testing.T) {
 		"/?action=snapshot_0.123&dummy=0.55": routeSnapshot,
 		"/status":                            routeStatus,
 		"/status.json":                       routeStatus,
+		"/cameras?dummy=2":                   routeCameras,
 		"/favicon.ico":                       routeFavicon,
 		"/streams":                           routeNotFound,
 		"/terminate":                         routeNotFound,

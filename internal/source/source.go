@@ -5,6 +5,7 @@ package source
 
 import (
 	"context"
+	"errors"
 
 	"usbstream/internal/frame"
 )
@@ -76,3 +77,18 @@ const (
 	// Stopped: the process is shutting down.
 	Stopped State = "stopped"
 )
+
+// ErrAbsent marks a Run error that means "not there yet" (no camera
+// plugged in) rather than a failure: the supervisor waits for the source
+// without warning about it.
+var ErrAbsent = errors.New("source absent")
+
+// Absent wraps err so that errors.Is(err, ErrAbsent) holds; the message is
+// err's own.
+func Absent(err error) error { return absentError{err} }
+
+type absentError struct{ err error }
+
+func (e absentError) Error() string        { return e.err.Error() }
+func (e absentError) Unwrap() error        { return e.err }
+func (e absentError) Is(target error) bool { return target == ErrAbsent }

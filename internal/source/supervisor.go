@@ -171,6 +171,8 @@ func (s *Supervisor) setState(state State, err error) {
 	case state == Lost && prev == Lost:
 		// The same outage with a new reason: worth a line, not a warning.
 		s.log.Info("source still unavailable", zap.String("device", info.Device), zap.Error(err))
+	case state == Lost && errors.Is(err, ErrAbsent):
+		s.log.Info("waiting for the source; serving a placeholder meanwhile", zap.String("device", info.Device), zap.Error(err))
 	case state == Lost:
 		s.log.Warn("source lost; serving a placeholder and retrying every "+s.RetryInterval.String(),
 			zap.String("device", info.Device), zap.Error(err))

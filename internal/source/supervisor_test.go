@@ -3,6 +3,7 @@ package source
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -135,5 +136,16 @@ func TestSupervisorServesPlaceholderWhileLostThenRecovers(t *testing.T) {
 	defer src.mu.Unlock()
 	if src.runs != 4 {
 		t.Fatalf("source ran %d times, want 3 failures + 1 success", src.runs)
+	}
+}
+
+func TestAbsentKeepsMessageAndIsRecognised(t *testing.T) {
+	base := errors.New("no camera found")
+	err := fmt.Errorf("context: %w", Absent(base))
+	if !errors.Is(err, ErrAbsent) || !errors.Is(err, base) || err.Error() != "context: no camera found" {
+		t.Fatalf("Absent: %v (is absent %v, is base %v)", err, errors.Is(err, ErrAbsent), errors.Is(err, base))
+	}
+	if errors.Is(base, ErrAbsent) {
+		t.Fatal("a plain error counts as absent")
 	}
 }
