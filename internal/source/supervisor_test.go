@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -113,14 +114,19 @@ func TestSupervisorServesPlaceholderWhileLostThenRecovers(t *testing.T) {
 	if st.Error != "" || st.FramesCaptured < 20 || st.FramesDropped != 1 || st.LastFrameAt == nil {
 		t.Fatalf("streaming status = %+v", st)
 	}
-	// No placeholder once frames flow: count them, wait, compare.
+	// No placeholder once frames flow: count them, wait, compare. The
+	// measured rate must match the rate the frame counter shows over the
+	// same time, whatever speed this machine manages.
 	_, before := out.counts()
-	time.Sleep(1200 * time.Millisecond)
+	c1, t1 := sup.Status().FramesCaptured, time.Now()
+	time.Sleep(2 * time.Second)
+	st2 := sup.Status()
+	actual := float64(st2.FramesCaptured-c1) / time.Since(t1).Seconds()
 	if _, after := out.counts(); after != before {
 		t.Fatalf("placeholders kept coming while streaming: %d → %d", before, after)
 	}
-	if fps := sup.Status().MeasuredFPS; fps < 50 || fps > 110 {
-		t.Fatalf("measured fps = %v for a 100 fps source", fps)
+	if fps := st2.MeasuredFPS; fps <= 0 || fps > 110 || math.Abs(fps-actual) > max(5, actual/2) {
+		t.Fatalf("measured fps = %v, but frames arrived at %.1f/s", fps, actual)
 	}
 
 	cancel()
