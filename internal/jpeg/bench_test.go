@@ -9,10 +9,11 @@ import (
 	"usbstream/internal/jpeg"
 )
 
-// Run with and without the libjpeg-turbo build:
+// Run with and without the libjpeg-turbo build, and take the median of
+// the five runs (the VM's timings vary by several per cent run to run):
 //
-//	go test -run '^$' -bench . -benchtime 2s ./internal/jpeg
-//	go test -tags turbojpeg -run '^$' -bench . -benchtime 2s ./internal/jpeg
+//	go test -run '^$' -bench . -benchtime 1s -count 5 ./internal/jpeg
+//	go test -tags turbojpeg -run '^$' -bench . -benchtime 1s -count 5 ./internal/jpeg
 
 var benchSizes = []image.Point{{640, 480}, {1280, 720}, {1920, 1080}}
 

@@ -76,7 +76,11 @@ static int usbtj_compress_packed(usbtj *s, const unsigned char *pix, int width, 
 		subsamp, quality, 0);
 }
 
+// tjDecompressHeader3 returns success without setting anything when the
+// data ends before a scan ("tables only"); zeroed fields make that visible.
 static int usbtj_header(usbtj *s, const unsigned char *jpg, unsigned long n) {
+	s->width = s->height = 0;
+	s->subsamp = s->colorspace = -1;
 	return tjDecompressHeader3(s->h, jpg, n, &s->width, &s->height, &s->subsamp, &s->colorspace);
 }
 
@@ -136,6 +140,12 @@ func Implementation() string {
 type tj struct {
 	s       *C.usbtj
 	cleanup runtime.Cleanup
+	// failed is set by any failed call. TurboJPEG 2.1 does not always reset
+	// a handle after an error (a header cut short leaves the next header
+	// read on that handle returning no size), so failed handles are freed
+	// instead of pooled. Failures are corrupt frames: rare enough that a new
+	// handle for the next frame costs nothing that matters.
+	failed bool
 }
 
 var tjPool = sync.Pool{New: func() any {
@@ -171,14 +181,21 @@ func getTJ() (*tj, error) {
 	return t, nil
 }
 
-// put returns t to the pool. It must come after t's last C call: it is
-// what keeps t reachable, so that the cleanup cannot free t.s mid-call.
-func (t *tj) put() { tjPool.Put(t) }
+// put returns t to the pool, or frees it after a failure. It must come
+// after t's last C call: it is what keeps t reachable, so that the cleanup
+// cannot free t.s mid-call.
+func (t *tj) put() {
+	if t.failed {
+		t.free()
+		return
+	}
+	tjPool.Put(t)
+}
 
-// err describes the failure of the last call on t. The message lives in the
-// handle, so err must run before t goes back to the pool and another
-// goroutine's call overwrites it.
+// err describes the failure of the last call on t and marks t failed. The
+// message lives in the handle, so err must run before t.put.
 func (t *tj) err(op string) error {
+	t.failed = true
 	return fmt.Errorf("libjpeg-turbo %s: %s", op, C.GoString(C.tjGetErrorStr2(t.s.h)))
 }
 
@@ -283,13 +300,15 @@ func (o orient) tjxop() C.int {
 
 // mcuSize is TurboJPEG's MCU size per subsampling (tjMCUWidth and
 // tjMCUHeight, indexed by TJSAMP).
-var mcuSize = [...][2]int{{8, 8}, {16, 8}, {16, 16}, {8, 8}, {8, 16}, {32, 8}}
+var mcuSize = [...][2]int{{8, 8}, {16, 8}, {16, 16}, {8, 8}, {8, 16}}
 
 // perfect reports whether the lossless transform o of a w×h frame with the
 // given subsampling moves only whole MCUs. A partial MCU on the right or
 // bottom edge cannot end up on the left or top edge, where o would put it.
+// Only the subsamplings planes has (TJSAMP 0..4) qualify: a quarter turn of
+// 4:1:1 would give 1x4 subsampling, which image/jpeg and others reject.
 func (o orient) perfect(w, h int, sub int) bool {
-	if sub < 0 || sub >= len(mcuSize) {
+	if sub < int(sub444) || sub > int(sub440) {
 		return false
 	}
 	right := w%mcuSize[sub][0] == 0  // no partial MCUs on the right edge
@@ -317,14 +336,19 @@ func (o orient) perfect(w, h int, sub int) bool {
 // (* bimodal: 9.8 in its fast runs.)
 //
 // Lossless skips the DCTs, but libjpeg allocates the whole picture's
-// coefficients (twice, for a quarter turn: 17 MB at 1080p) on every call,
-// and glibc's default allocator gives that memory back to the kernel after
-// each frame, so every frame page-faults it in again; its times also swing
-// between runs by 2x. Decode-encode works in pooled Go scratch planes.
-// With glibc.malloc.arena_max=1 (last row) or fixed mmap/trim thresholds
-// lossless is 25-40 % faster, but for quarter turns at 1080p, at the cost of each malloc arena keeping that
-// memory resident: a process-wide choice for the application to make, after
-// which this should be measured again on the SBC.
+// coefficients on every call (8 MB for 1080p 4:2:2, twice that when the
+// transform needs a second array), and glibc's default allocator gives the
+// memory back to the kernel after each frame, so every frame page-faults it
+// in again; its times also swing by 2x between runs. Decode-encode works in
+// pooled Go scratch planes. Only 180° at 1080p is close: a later 5-run
+// session measured lossless 10.6 against 12.1. There the tie goes to
+// decode-encode, whose times vary by a few per cent.
+//
+// With glibc.malloc.arena_max=1 (last row) or fixed mmap and trim
+// thresholds, lossless is 25-40 % faster except for quarter turns at 1080p,
+// at the cost of every malloc arena keeping that memory resident. That is a
+// process-wide choice for the application; after it, measure again on the
+// SBC and set this from the figures.
 const autoLossless = false
 
 func transformJPEG(jpg []byte, w, h int, o orient, quality int, s strategy) ([]byte, error) {
@@ -341,9 +365,10 @@ func (t *tj) transform(jpg []byte, w, h int, o orient, quality int, s strategy) 
 		return nil, t.err("read header")
 	}
 	if int(t.s.width) != w || int(t.s.height) != h {
-		// Dimensions and libjpeg read the same header; disagreeing means
-		// it is corrupt in a way neither should guess about.
-		return nil, fmt.Errorf("corrupt JPEG: header sizes disagree (%dx%d, libjpeg-turbo %dx%d)", w, h, t.s.width, t.s.height)
+		// Dimensions and libjpeg read the same header, so disagreeing
+		// means libjpeg found no scan after it: the frame was cut short.
+		t.failed = true
+		return nil, fmt.Errorf("corrupt JPEG: no image data after the %dx%d frame header", w, h)
 	}
 	sub := int(t.s.subsamp)
 	lossless := o.perfect(w, h, sub)
@@ -358,14 +383,12 @@ func (t *tj) transform(jpg []byte, w, h int, o orient, quality int, s strategy) 
 		lossless = false
 	}
 	if lossless {
-		if C.usbtj_transform(t.s, cbytes(jpg), C.ulong(len(jpg)), o.tjxop()) == 0 {
-			return t.output(), nil
-		}
-		if s == strategyLossless {
+		// Whole MCUs were checked above, so a failure is corrupt data, which
+		// decoding would reject as well.
+		if C.usbtj_transform(t.s, cbytes(jpg), C.ulong(len(jpg)), o.tjxop()) != 0 {
 			return nil, t.err("lossless transform")
 		}
-		// The header promised whole MCUs; whatever libjpeg disliked, the
-		// decoder gets the same bytes next and reports it if it is fatal.
+		return t.output(), nil
 	}
 	cs := int(t.s.colorspace)
 	if (cs == C.TJCS_YCbCr || cs == C.TJCS_GRAY) && (sub == int(sub444) || sub == int(sub422) ||

@@ -2,6 +2,7 @@ package jpeg_test
 
 import (
 	"bytes"
+	"errors"
 	"image"
 	stdjpeg "image/jpeg"
 	"testing"
@@ -152,6 +153,10 @@ func FuzzTransformJPEG(f *testing.F) {
 	for i := range uint8(8) {
 		f.Add(ragged, i, i/4, uint8(50))
 	}
+	// After every input a valid frame must still transform: nothing a
+	// hostile frame does may leak into the next one (libjpeg-turbo handles
+	// are pooled, scratch buffers too).
+	canary := mustEncode(f, noiseImage(24, 16, 14))
 	f.Fuzz(func(t *testing.T, b []byte, rot, flips, quality uint8) {
 		tr := jpeg.Transform{Rotate: 90 * int(rot%4), FlipH: flips&1 != 0, FlipV: flips&2 != 0}
 		q := 1 + int(quality)%100
@@ -165,7 +170,9 @@ func FuzzTransformJPEG(f *testing.F) {
 		if claimsTooMuch(jpeg.EnsureHuffmanTables(b)) {
 			return
 		}
-		for _, fn := range []func([]byte, jpeg.Transform, int) ([]byte, error){jpeg.TransformJPEG, jpeg.TransformJPEGDecodeEncode} {
+		for _, fn := range []func([]byte, jpeg.Transform, int) ([]byte, error){
+			jpeg.TransformJPEG, jpeg.TransformJPEGDecodeEncode, jpeg.TransformJPEGLossless,
+		} {
 			out, err := fn(b, tr, q)
 			if err != nil {
 				continue
@@ -183,6 +190,11 @@ func FuzzTransformJPEG(f *testing.F) {
 			}
 			if got := img.Bounds().Size(); got != image.Pt(w, h) {
 				t.Fatalf("output is %v, want %dx%d", got, w, h)
+			}
+		}
+		for _, fn := range []func([]byte, jpeg.Transform, int) ([]byte, error){jpeg.TransformJPEG, jpeg.TransformJPEGLossless} {
+			if _, err := fn(canary, jpeg.Transform{Rotate: 90}, 80); err != nil && !errors.Is(err, jpeg.ErrNoLossless) {
+				t.Fatalf("a valid frame fails after this input: %v", err)
 			}
 		}
 	})

@@ -9,11 +9,11 @@ import (
 
 // allOrients lists the eight orientations by their three flags.
 func allOrients() []orient {
-	var os []orient
+	var all []orient
 	for i := range 8 {
-		os = append(os, orient{swap: i&4 != 0, mirrorX: i&2 != 0, mirrorY: i&1 != 0})
+		all = append(all, orient{swap: i&4 != 0, mirrorX: i&2 != 0, mirrorY: i&1 != 0})
 	}
-	return os
+	return all
 }
 
 // TestTransformPlaneMatchesDefinition compares the block and word kernels
@@ -66,8 +66,10 @@ func TestTransformPlaneMatchesDefinition(t *testing.T) {
 	}
 }
 
+// TestOrientOfTransform: quarter turns, and only they, swap width and
+// height, and the four rotations with and without a flip reach all eight
+// orientations. Where each pixel goes is TestEncodeRawOrientation's job.
 func TestOrientOfTransform(t *testing.T) {
-	// Rotations compose: four quarter turns, or two half turns, are none.
 	for _, fh := range []bool{false, true} {
 		for _, fv := range []bool{false, true} {
 			for _, r := range []int{0, 90, 180, 270} {

@@ -13,7 +13,7 @@ import (
 )
 
 // TestNoCMemoryLeak runs every libjpeg-turbo operation, and its failure
-// paths, hundreds of times on one instance and checks that the C heap stops
+// paths (which replace the instance), hundreds of times and checks that the C heap stops
 // growing after the first frames and returns to where it was once the
 // instance is freed. glibc gives each thread its own heap arena and
 // mallinfo2 reports the main one only, so the test re-runs itself with a
@@ -106,6 +106,12 @@ func TestNoCMemoryLeak(t *testing.T) {
 		} {
 			if _, err := tj.transform(in.jpg, in.w, in.h, rot90, 80, in.s); (err != nil) != in.wantErr {
 				t.Fatalf("transform: error %v, want error %v", err, in.wantErr)
+			}
+			if tj.failed { // as put does: a failed instance is replaced
+				tj.free()
+				if tj = newTJ(); tj == nil {
+					t.Fatal("cannot create a TurboJPEG instance")
+				}
 			}
 		}
 	}

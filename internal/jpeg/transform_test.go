@@ -80,8 +80,8 @@ func tname(t jpeg.Transform) string {
 	return s
 }
 
-// checkCorners decodes out and checks that it is the w×h picture turned as
-// tc says: its size, and the colour at each output quadrant's centre and
+// checkCorners decodes out and checks that it is the w×h quadrants picture
+// after tr: its size, and the colour at each output quadrant's centre and
 // near its outer corner (3 pixels in, clear of JPEG edge effects). Grey
 // outputs are compared by luma.
 func checkCorners(t *testing.T, out []byte, w, h int, tr jpeg.Transform, corners string) {
@@ -239,10 +239,11 @@ func TestTransformJPEGOrientation(t *testing.T) {
 	}
 }
 
-// TestLosslessWhenPerfect pins down when the lossless path is taken: with
-// libjpeg-turbo, for every transform of a frame made of whole MCUs and for
-// the transforms of other frames that move no partial MCU to the top or
-// left; never with pure Go.
+// TestLosslessWhenPerfect pins down when the lossless transform is possible:
+// with libjpeg-turbo, for every transform of a frame made of whole MCUs and
+// for the transforms of other frames that move no partial MCU to the top or
+// left; never with pure Go. (TransformJPEG itself does not use it; see
+// autoLossless.)
 func TestLosslessWhenPerfect(t *testing.T) {
 	aligned := mustEncode(t, ycbcrPicture(quadrants(64, 48), 64, 48, image.YCbCrSubsampleRatio420))
 	ragged := mustEncode(t, ycbcrPicture(quadrants(72, 40), 72, 40, image.YCbCrSubsampleRatio420))
@@ -429,5 +430,26 @@ func TestTransformJPEGWithoutDHT(t *testing.T) {
 			t.Fatalf("%s: %v", tname(tc.t), err)
 		}
 		checkCorners(t, out, 64, 48, tc.t, tc.corners)
+	}
+}
+
+// TestRejectedFrameDoesNotSpoilTheNext alternates frames cut short at
+// several points with a valid one: whatever state a failure leaves behind
+// (libjpeg-turbo handles are reused) must not reach the next frame.
+func TestRejectedFrameDoesNotSpoilTheNext(t *testing.T) {
+	valid := mustEncode(t, noiseImage(64, 48, 13))
+	for _, n := range []int{100, 200, 300, len(valid) / 2, len(valid) - 10} {
+		for range 5 {
+			if _, err := jpeg.TransformJPEG(valid[:n], jpeg.Transform{Rotate: 90}, 80); err == nil {
+				t.Fatalf("frame cut to %d bytes: no error", n)
+			}
+			out, err := jpeg.TransformJPEG(valid, jpeg.Transform{Rotate: 90}, 80)
+			if err != nil {
+				t.Fatalf("valid frame after one cut to %d bytes: %v", n, err)
+			}
+			if w, h, err := jpeg.Dimensions(out); err != nil || w != 48 || h != 64 {
+				t.Fatalf("valid frame after one cut to %d bytes: %dx%d, %v", n, w, h, err)
+			}
+		}
 	}
 }
