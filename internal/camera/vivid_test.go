@@ -7,12 +7,12 @@ package camera
 import (
 	"bytes"
 	"context"
-	"errors"
 	"image"
 	stdjpeg "image/jpeg"
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -107,18 +107,7 @@ func TestVividNegotiation(t *testing.T) {
 	}
 }
 
-func sizeString(w, h int) string {
-	return strings.Join([]string{itoaTest(w), itoaTest(h)}, "x")
-}
-
-func itoaTest(n int) string { return string(appendInt(nil, n)) }
-
-func appendInt(b []byte, n int) []byte {
-	if n >= 10 {
-		b = appendInt(b, n/10)
-	}
-	return append(b, byte('0'+n%10))
-}
+func sizeString(w, h int) string { return strconv.Itoa(w) + "x" + strconv.Itoa(h) }
 
 // captureFrames runs a camera source until it delivered n frames.
 func captureFrames(t *testing.T, opt Options, n int) []*frame.Frame {
@@ -206,7 +195,7 @@ func TestVividControlsSetAndReadBack(t *testing.T) {
 	b, _ := findControl(devs[0].Controls, "brightness")
 	want := b.Min + (b.Max-b.Min)/4
 	s := New(Options{Spec: "0", Request: Request{Format: "YUYV", Width: 320, Height: 240, FPS: 25},
-		Controls: []ControlSetting{{Name: "Brightness", Value: itoaTest(int(want))}}}, zap.NewNop())
+		Controls: []ControlSetting{{Name: "Brightness", Value: strconv.Itoa(int(want))}}}, zap.NewNop())
 	rec := &sourcetest.Recorder{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -229,7 +218,7 @@ func TestVividControlsSetAndReadBack(t *testing.T) {
 func TestVividSelectByIndexAndName(t *testing.T) {
 	devs := needVivid(t)
 	for i, d := range devs {
-		got, err := Select(devs, itoaTest(i))
+		got, err := Select(devs, strconv.Itoa(i))
 		if err != nil || got.Path != d.Path {
 			t.Fatalf("index %d: %v %v", i, got.Path, err)
 		}
@@ -353,5 +342,3 @@ func TestVividDisconnectCycles(t *testing.T) {
 		t.Fatalf("after 20 cycles: %d fds (was %d), %d goroutines (was %d)", fds, fds0, gor, gor0)
 	}
 }
-
-var _ = errors.New

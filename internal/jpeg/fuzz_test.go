@@ -6,6 +6,7 @@ import (
 	"image"
 	stdjpeg "image/jpeg"
 	"testing"
+	"usbstream/internal/jpeg/jpegtest"
 
 	"usbstream/internal/jpeg"
 )
@@ -24,7 +25,7 @@ func seedFrames(t testing.TB) [][]byte {
 		small,
 		append(bytes.Clone(small), 0, 0, 0, 0),
 		small[:len(small)/2],
-		withExifThumbnail(small, small),
+		jpegtest.WithExifThumbnail(small, small),
 		{0xFF, 0xD8, 0xFF, 0xD9},
 	}
 }

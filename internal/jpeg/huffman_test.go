@@ -5,6 +5,7 @@ import (
 	"image"
 	stdjpeg "image/jpeg"
 	"testing"
+	"usbstream/internal/jpeg/jpegtest"
 
 	"usbstream/internal/jpeg"
 )
@@ -87,7 +88,7 @@ func TestEnsureHuffmanTablesIsAnnexK(t *testing.T) {
 
 func TestEnsureHuffmanTablesLeavesOthersAlone(t *testing.T) {
 	valid := stdEncode(t, noiseImage(32, 32, 6))
-	withThumb := withExifThumbnail(valid, stripDHT(t, valid)) // the thumbnail lacks tables, the frame has them
+	withThumb := jpegtest.WithExifThumbnail(valid, stripDHT(t, valid)) // the thumbnail lacks tables, the frame has them
 	soi := []byte{0xFF, 0xD8}
 	for _, tc := range []struct {
 		name string

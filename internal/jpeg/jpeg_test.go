@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"usbstream/internal/jpeg/jpegtest"
 
 	"usbstream/internal/jpeg"
 )
@@ -169,33 +170,10 @@ func segment(m byte, payload []byte) []byte {
 	return append(b, payload...)
 }
 
-// withExifThumbnail returns frame with an APP1 EXIF segment, holding thumb
-// as its embedded thumbnail, inserted right after SOI: the layout cameras
-// and phones write.
-func withExifThumbnail(frame, thumb []byte) []byte {
-	var tiff bytes.Buffer
-	le := binary.LittleEndian
-	tiff.WriteString("II*\x00")
-	binary.Write(&tiff, le, uint32(8))  // IFD0 offset
-	binary.Write(&tiff, le, uint16(0))  // IFD0: no entries
-	binary.Write(&tiff, le, uint32(14)) // IFD1 offset
-	binary.Write(&tiff, le, uint16(2))  // IFD1: thumbnail offset and length
-	const thumbAt = 14 + 2 + 2*12 + 4
-	binary.Write(&tiff, le, []uint16{0x0201, 4})
-	binary.Write(&tiff, le, []uint32{1, thumbAt})
-	binary.Write(&tiff, le, []uint16{0x0202, 4})
-	binary.Write(&tiff, le, []uint32{1, uint32(len(thumb))})
-	binary.Write(&tiff, le, uint32(0))
-	tiff.Write(thumb)
-	app1 := segment(0xE1, append([]byte("Exif\x00\x00"), tiff.Bytes()...))
-	out := append([]byte{0xFF, 0xD8}, app1...)
-	return append(out, frame[2:]...)
-}
-
 func TestDimensions(t *testing.T) {
 	baseline := mustEncode(t, testImage(320, 240))
 	thumb := mustEncode(t, testImage(40, 30))
-	withThumb := withExifThumbnail(baseline, thumb)
+	withThumb := jpegtest.WithExifThumbnail(baseline, thumb)
 	progressive, err := os.ReadFile("testdata/progressive.jpg")
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"usbstream/internal/jpeg/jpegtest"
 	"usbstream/internal/source"
 	"usbstream/internal/source/sourcetest"
 )
@@ -123,7 +124,7 @@ func TestFolderChangesBetweenPasses(t *testing.T) {
 // truncated last frame.
 func mjpeg(t *testing.T) (stream []byte, frames [][]byte) {
 	f1 := testJPEG(t, 64, 48, 1)
-	f2 := withExifThumbnail(testJPEG(t, 72, 48, 2), testJPEG(t, 16, 12, 9))
+	f2 := jpegtest.WithExifThumbnail(testJPEG(t, 72, 48, 2), testJPEG(t, 16, 12, 9))
 	f3 := testJPEG(t, 80, 48, 3)
 	f4 := testJPEG(t, 88, 48, 4)
 	garbage := []byte("\x00\x01junk\xff\xff\xff\xd8no marker follows\xff\xd9\xff")

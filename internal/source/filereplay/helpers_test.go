@@ -1,9 +1,7 @@
 package filereplay
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"image"
 	"image/color"
 	"sync"
@@ -33,31 +31,6 @@ func testJPEG(t testing.TB, w, h int, seed uint8) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-// withExifThumbnail inserts an APP1 EXIF segment holding thumb, a complete
-// JPEG with its own FF D8 and FF D9, right after frame's SOI.
-func withExifThumbnail(frame, thumb []byte) []byte {
-	var tiff bytes.Buffer
-	le := binary.LittleEndian
-	tiff.WriteString("II*\x00")
-	binary.Write(&tiff, le, uint32(8))  // IFD0 offset
-	binary.Write(&tiff, le, uint16(0))  // IFD0: no entries
-	binary.Write(&tiff, le, uint32(14)) // IFD1 offset
-	binary.Write(&tiff, le, uint16(2))  // IFD1: thumbnail offset and length
-	const thumbAt = 14 + 2 + 2*12 + 4
-	binary.Write(&tiff, le, []uint16{0x0201, 4})
-	binary.Write(&tiff, le, []uint32{1, thumbAt})
-	binary.Write(&tiff, le, []uint16{0x0202, 4})
-	binary.Write(&tiff, le, []uint32{1, uint32(len(thumb))})
-	binary.Write(&tiff, le, uint32(0))
-	tiff.Write(thumb)
-	payload := append([]byte("Exif\x00\x00"), tiff.Bytes()...)
-	app1 := []byte{0xFF, 0xE1, 0, 0}
-	binary.BigEndian.PutUint16(app1[2:], uint16(len(payload)+2))
-	out := append([]byte{0xFF, 0xD8}, app1...)
-	out = append(out, payload...)
-	return append(out, frame[2:]...)
 }
 
 // manualClock lets a test decide when each frame is due: Run sends one frame

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"usbstream/internal/jpeg/jpegtest"
 
 	"usbstream/internal/jpeg"
 )
@@ -45,7 +46,7 @@ func scanFrame(data []byte) []byte {
 
 func TestSplitter(t *testing.T) {
 	a, b, c := testJPEG(t, 64, 48, 1), testJPEG(t, 72, 48, 2), testJPEG(t, 80, 48, 3)
-	thumb := withExifThumbnail(b, a)
+	thumb := jpegtest.WithExifThumbnail(b, a)
 	escapes := scanFrame([]byte{1, 2, 0xFF, 0x00, 3, 0xFF, 0xD0, 4, 0xFF, 0xD7, 5, 0xFF, 0x00})
 	withFill := scanFrame([]byte{1, 0xFF, 0xFF, 0xFF, 0xD3, 2})
 	const (
@@ -109,7 +110,7 @@ func TestSplitterSizeLimit(t *testing.T) {
 	com := bytes.Repeat(cat([]byte{0xFF, 0xFE, 0xFF, 0xFF}, make([]byte, 65533)), 3)
 	bigHeaders := cat(small[:2], com, small[2:])
 	// A thumbnail inside the skipped frame must not surface as a frame.
-	bigThumb := withExifThumbnail(bigScan, small)
+	bigThumb := jpegtest.WithExifThumbnail(bigScan, small)
 
 	limit := len(small) + 1000
 	if len(bigScan) <= limit {
@@ -175,7 +176,7 @@ func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 func FuzzSplitter(f *testing.F) {
 	a, b := testJPEG(f, 16, 16, 1), testJPEG(f, 24, 16, 2)
 	f.Add(cat(a, b))
-	f.Add(cat(withExifThumbnail(a, b), []byte("junk"), b[:50]))
+	f.Add(cat(jpegtest.WithExifThumbnail(a, b), []byte("junk"), b[:50]))
 	f.Add(scanFrame([]byte{1, 0xFF, 0x00, 0xFF, 0xD0, 0xFF, 0xFF, 0xD1}))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		const limit = 4096
