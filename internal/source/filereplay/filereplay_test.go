@@ -104,7 +104,7 @@ func TestFolderChangesBetweenPasses(t *testing.T) {
 	waitFrames(t, rec, 1)
 	write(t, filepath.Join(dir, "3.jpg"), testJPEG(t, 96, 48, 3))
 	for range 3 {
-		c.ticks <- time.Time{}
+		c.Ticks <- time.Time{}
 	}
 	waitFrames(t, rec, 4)
 	cancel()

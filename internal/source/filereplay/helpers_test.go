@@ -4,7 +4,6 @@ import (
 	"context"
 	"image"
 	"image/color"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,23 +32,10 @@ func testJPEG(t testing.TB, w, h int, seed uint8) []byte {
 	return b
 }
 
-// manualClock lets a test decide when each frame is due: Run sends one frame
-// per value on ticks, and now advances by a millisecond per call.
-type manualClock struct {
-	ticks chan time.Time
-	mu    sync.Mutex
-	t     time.Time
-}
-
-func useManualClock(s *Source) *manualClock {
-	c := &manualClock{ticks: make(chan time.Time), t: time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)}
-	s.now = func() time.Time {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		c.t = c.t.Add(time.Millisecond)
-		return c.t
-	}
-	s.newTicker = func(time.Duration) (<-chan time.Time, func()) { return c.ticks, func() {} }
+// useManualClock steps s's frames by hand; its clock advances 1 ms per read.
+func useManualClock(s *Source) *sourcetest.ManualClock {
+	c := sourcetest.NewManualClock(time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC), time.Millisecond)
+	s.now, s.newTicker = c.Now, c.NewTicker
 	return c
 }
 
@@ -66,7 +52,7 @@ func runFrames(t *testing.T, s *Source, n int) *sourcetest.Recorder {
 	// previous frame has been handed to the sink.
 	for range n - 1 {
 		select {
-		case c.ticks <- time.Time{}:
+		case c.Ticks <- time.Time{}:
 		case err := <-done:
 			t.Fatalf("Run returned early after %d frames: %v", rec.Count(), err)
 		}

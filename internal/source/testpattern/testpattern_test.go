@@ -19,23 +19,18 @@ import (
 
 var _ source.Source = (*Source)(nil)
 
-// manualClock lets a test decide when each frame is due: Run renders one
-// frame per value sent on ticks, and now advances by step on every call.
-type manualClock struct {
-	ticks chan time.Time
-	t     time.Time
-	step  time.Duration
-}
+var clockStart, clockStep = time.Date(2024, 5, 6, 7, 8, 9, 0, time.Local), 40 * time.Millisecond
 
-func useManualClock(s *Source) *manualClock {
-	c := &manualClock{ticks: make(chan time.Time), t: time.Date(2024, 5, 6, 7, 8, 9, 0, time.Local), step: 40 * time.Millisecond}
-	s.now = func() time.Time { c.t = c.t.Add(c.step); return c.t }
-	s.newTicker = func(time.Duration) (<-chan time.Time, func()) { return c.ticks, func() {} }
+// useManualClock steps s's frames by hand; its clock advances 40 ms (one
+// frame at 25 fps) per read.
+func useManualClock(s *Source) *sourcetest.ManualClock {
+	c := sourcetest.NewManualClock(clockStart, clockStep)
+	s.now, s.newTicker = c.Now, c.NewTicker
 	return c
 }
 
 // runFrames runs s until it has produced n frames, then cancels it.
-func runFrames(t *testing.T, s *Source, c *manualClock, n int) *sourcetest.Recorder {
+func runFrames(t *testing.T, s *Source, c *sourcetest.ManualClock, n int) *sourcetest.Recorder {
 	t.Helper()
 	rec := &sourcetest.Recorder{}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -45,7 +40,7 @@ func runFrames(t *testing.T, s *Source, c *manualClock, n int) *sourcetest.Recor
 	// returns once the previous frame has been handed to the sink.
 	for range n - 1 {
 		select {
-		case c.ticks <- time.Time{}:
+		case c.Ticks <- time.Time{}:
 		case err := <-done:
 			t.Fatalf("Run returned early: %v", err)
 		}
@@ -90,7 +85,6 @@ func TestFrames(t *testing.T) {
 	const w, h = 640, 480
 	s := New(w, h, 25, 85)
 	c := useManualClock(s)
-	start := c.t
 	rec := runFrames(t, s, c, 5)
 	if len(rec.Drops()) != 0 {
 		t.Fatalf("dropped %v", rec.Drops())
@@ -111,7 +105,7 @@ func TestFrames(t *testing.T) {
 		if got := img.Bounds().Size(); got != image.Pt(w, h) {
 			t.Fatalf("frame %d decodes to %v", n, got)
 		}
-		if want := start.Add(time.Duration(n) * c.step); !f.Captured.Equal(want) {
+		if want := clockStart.Add(time.Duration(n) * clockStep); !f.Captured.Equal(want) {
 			t.Fatalf("frame %d Captured = %v, want %v", n, f.Captured, want)
 		}
 		// The box is where the geometry says, and moves one step per frame.
