@@ -101,12 +101,12 @@ func TestFolderChangesBetweenPasses(t *testing.T) {
 	go func() { done <- s.Run(ctx, rec) }()
 	// The first pass was listed before frame 1 was sent; the second is
 	// listed after 2.jpg is dropped, on the first tick.
-	waitFrames(t, rec, 1)
+	rec.WaitFrames(t, 1)
 	write(t, filepath.Join(dir, "3.jpg"), testJPEG(t, 96, 48, 3))
 	for range 3 {
 		c.Ticks <- time.Time{}
 	}
-	waitFrames(t, rec, 4)
+	rec.WaitFrames(t, 4)
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -316,21 +316,7 @@ func TestCancel(t *testing.T) {
 
 	// With the real ticker: frames flow, cancel ends Run. The deadlines only
 	// catch a hang; they do not measure speed.
-	s := New(path, 200)
-	rec = &sourcetest.Recorder{}
-	ctx, cancel = context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, rec) }()
-	rec.WaitFrames(t, 3)
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return after cancel")
-	}
+	sourcetest.RunUntil(t, New(path, 200).Run, 3)
 }
 
 func TestDefaults(t *testing.T) {

@@ -39,35 +39,10 @@ func useManualClock(s *Source) *sourcetest.ManualClock {
 	return c
 }
 
-// runFrames runs s until it has published n frames, then cancels it. It
-// fails the test if Run returns before that.
+// runFrames runs s by hand until it has published n frames, then cancels it.
 func runFrames(t *testing.T, s *Source, n int) *sourcetest.Recorder {
 	t.Helper()
-	c := useManualClock(s)
-	rec := &sourcetest.Recorder{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, rec) }()
-	// The first frame needs no tick; each unbuffered send returns once the
-	// previous frame has been handed to the sink.
-	for range n - 1 {
-		select {
-		case c.Ticks <- time.Time{}:
-		case err := <-done:
-			t.Fatalf("Run returned early after %d frames: %v", rec.Count(), err)
-		}
-	}
-	// The last frame is read after the last tick: wait for it before
-	// cancelling, as Run does not publish a frame it read after a cancel.
-	waitFrames(t, rec, n)
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Run = %v, want nil after cancel", err)
-	}
-	if got := rec.Count(); got != n {
-		t.Fatalf("got %d frames, want %d", got, n)
-	}
-	return rec
+	return sourcetest.RunFrames(t, s.Run, useManualClock(s), n)
 }
 
 // runErr runs s, which is expected to fail without needing a tick.
@@ -83,18 +58,5 @@ func runErr(t *testing.T, s *Source) (error, *sourcetest.Recorder) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not fail")
 		return nil, nil
-	}
-}
-
-// waitFrames waits until rec holds n frames; the deadline only catches a
-// hang.
-func waitFrames(t *testing.T, rec *sourcetest.Recorder, n int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for rec.Count() < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out with %d of %d frames", rec.Count(), n)
-		}
-		time.Sleep(time.Millisecond)
 	}
 }

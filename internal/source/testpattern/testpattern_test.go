@@ -29,30 +29,10 @@ func useManualClock(s *Source) *sourcetest.ManualClock {
 	return c
 }
 
-// runFrames runs s until it has produced n frames, then cancels it.
+// runFrames runs s by hand until it has produced n frames, then cancels it.
 func runFrames(t *testing.T, s *Source, c *sourcetest.ManualClock, n int) *sourcetest.Recorder {
 	t.Helper()
-	rec := &sourcetest.Recorder{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, rec) }()
-	// The first frame needs no tick; the sends are unbuffered, so each one
-	// returns once the previous frame has been handed to the sink.
-	for range n - 1 {
-		select {
-		case c.Ticks <- time.Time{}:
-		case err := <-done:
-			t.Fatalf("Run returned early: %v", err)
-		}
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Run = %v, want nil after cancel", err)
-	}
-	if got := rec.Count(); got != n {
-		t.Fatalf("got %d frames, want %d", got, n)
-	}
-	return rec
+	return sourcetest.RunFrames(t, s.Run, c, n)
 }
 
 func decode(t *testing.T, f *frame.Frame) image.Image {
@@ -203,20 +183,7 @@ func TestCancelledBeforeStart(t *testing.T) {
 // ends Run. The deadlines only catch a hang; they do not measure speed.
 func TestRunRealClock(t *testing.T) {
 	s := New(160, 120, 100, 80)
-	rec := &sourcetest.Recorder{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, rec) }()
-	rec.WaitFrames(t, 3)
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Run = %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return after cancel")
-	}
+	rec := sourcetest.RunUntil(t, s.Run, 3)
 	for i := 1; i < len(rec.Frames()); i++ {
 		if !rec.Frames()[i].Captured.After(rec.Frames()[i-1].Captured) {
 			t.Fatalf("frame %d Captured %v is not after %v", i, rec.Frames()[i].Captured, rec.Frames()[i-1].Captured)
