@@ -130,7 +130,7 @@ func (a *App) Run(ctx context.Context) error {
 		IdleTimeout:       30 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
-		ErrorLog:          mustStdLog(a.log.Named("http")),
+		ErrorLog:          debugStdLog(a.log.Named("http")),
 	}
 
 	var wg sync.WaitGroup
@@ -156,9 +156,9 @@ func (a *App) Run(ctx context.Context) error {
 	return err
 }
 
-// mustStdLog routes net/http's own complaints (bad requests, TLS probes
+// debugStdLog routes net/http's own complaints (bad requests, TLS probes
 // from scanners) to debug level: they are about clients, not usbStream.
-func mustStdLog(log *zap.Logger) *stdlog.Logger {
+func debugStdLog(log *zap.Logger) *stdlog.Logger {
 	l, err := zap.NewStdLogAt(log, zap.DebugLevel)
 	if err != nil {
 		return zap.NewStdLog(log)

@@ -20,13 +20,12 @@ type Request struct {
 
 // Choice is what negotiation settled on, with why.
 type Choice struct {
-	Format        string  `json:"format"`
-	Width         int     `json:"width"`
-	Height        int     `json:"height"`
-	FPS           float64 `json:"fps"` // the camera's rate closest to the request, 0 if it lists none
-	Notes         []string
-	fourcc        uint32
-	passesThrough bool
+	Format string  `json:"format"`
+	Width  int     `json:"width"`
+	Height int     `json:"height"`
+	FPS    float64 `json:"fps"` // the camera's rate closest to the request, 0 if it lists none
+	Notes  []string
+	fourcc uint32
 }
 
 // MinDefaultFPS is the lowest rate the default size rule accepts: the
@@ -64,7 +63,6 @@ func Negotiate(d Device, r Request) (Choice, error) {
 		c.Notes = append(c.Notes, note)
 	}
 	c.Format, c.fourcc = f.FourCC, fourCCCode(f.FourCC)
-	c.passesThrough = f.FourCC == "MJPG" || f.FourCC == "JPEG"
 
 	size, note := pickSize(f, r)
 	if note != "" {
