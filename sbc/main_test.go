@@ -34,6 +34,12 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	// In the V4L2 VM there is no Go toolchain: tools/vmtest/camera.sh
+	// builds the binary on the host and names it here.
+	if prebuilt := os.Getenv("USBSTREAM_BINARY"); prebuilt != "" {
+		binary = prebuilt
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "usbstream-e2e")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -437,16 +443,27 @@ func TestFileSourcePassesJPEGsThrough(t *testing.T) {
 type statusDoc struct {
 	Source struct {
 		Kind, State, Error, Device string
-		Width, Height              int
-		TargetFPS                  float64 `json:"targetFps"`
-		MeasuredFPS                float64 `json:"measuredFps"`
-		FramesCaptured             uint64  `json:"framesCaptured"`
+		Name, Format               string
+		Notes                      []string
+		Requested                  *struct {
+			Format        string
+			Width, Height int
+			FPS           float64
+		}
+		Width, Height  int
+		TargetFPS      float64 `json:"targetFps"`
+		MeasuredFPS    float64 `json:"measuredFps"`
+		FramesCaptured uint64  `json:"framesCaptured"`
 	} `json:"source"`
 	Clients []struct {
 		Path   string
 		Kind   string
 		Frames uint64
 	} `json:"clients"`
+	Process struct {
+		Goroutines, OpenFiles int
+		RSSBytes              int64
+	}
 }
 
 func getStatus(t *testing.T, s *server) statusDoc {

@@ -78,10 +78,6 @@ func (a *App) newSource(cfg *config.Config) source.Source {
 		return filereplay.New(cfg.Source.Path, cfg.Framerate)
 	}
 	t := jpeg.Transform{Rotate: cfg.Rotate, FlipH: strings.Contains(cfg.Flip, "h"), FlipV: strings.Contains(cfg.Flip, "v")}
-	if !t.IsIdentity() && !strings.HasPrefix(jpeg.Implementation(), "libjpeg-turbo") {
-		a.log.Warn("rotating and flipping with the pure-Go JPEG code is slow: decode, rotate and encode per frame; " +
-			"release builds use libjpeg-turbo")
-	}
 	controls := make([]camera.ControlSetting, len(cfg.Controls))
 	for i, c := range cfg.Controls {
 		controls[i] = camera.ControlSetting{Name: c.Name, Value: c.Value}
@@ -178,6 +174,7 @@ func (a *App) Status() status.Status {
 			Auth: a.cfg.User != ""},
 		Clients: a.clients.List(now),
 		Config:  status.Config{File: a.cfg.File, LoadedAt: a.started, OK: true},
+		Process: status.ReadProcess(),
 	}
 }
 

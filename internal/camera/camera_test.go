@@ -121,6 +121,17 @@ func TestNegotiate(t *testing.T) {
 	}
 }
 
+func TestNegotiatePassesOverFormatsThatFailed(t *testing.T) {
+	c, err := negotiate(webcamLike, Request{Format: "MJPG", FPS: 24}, map[string]bool{"MJPG": true})
+	if err != nil || c.Format != "YUYV" || !strings.Contains(strings.Join(c.Notes, ";"), "did not deliver") {
+		t.Fatalf("MJPG failed: %+v %v, want YUYV with a note", c, err)
+	}
+	_, err = negotiate(webcamLike, Request{Format: "MJPG"}, map[string]bool{"MJPG": true, "YUYV": true})
+	if err == nil || !strings.Contains(err.Error(), "no usable frame in any format") {
+		t.Fatalf("every format failed: %v", err)
+	}
+}
+
 func TestNegotiateNoServableFormat(t *testing.T) {
 	d := Device{Path: "/dev/video9", Formats: []Format{{FourCC: "H264", Sizes: []Size{{Width: 1920, Height: 1080}}}}}
 	_, err := Negotiate(d, Request{Format: "MJPG"})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime"
 	"strings"
 	"sync"
@@ -45,6 +46,27 @@ const buffers = 3
 // lost; cameras deliver at least a few frames per second.
 const frameTimeout = 2 * time.Second
 
+// firstFrameTimeout is how long a newly opened format may take to deliver
+// its first usable frame (auto exposure settles first on some cameras)
+// before the next format is tried.
+const firstFrameTimeout = 5 * time.Second
+
+// deliveryError: the camera accepted a format but delivered nothing usable.
+type deliveryError struct {
+	format string
+	wait   time.Duration
+	err    error // the driver's refusal, if it refused outright
+}
+
+func (e *deliveryError) Error() string {
+	if e.err != nil {
+		return fmt.Sprintf("the camera lists %s but refused it: %v", e.format, e.err)
+	}
+	return fmt.Sprintf("the camera lists %s but delivered no usable frame in %s", e.format, e.wait)
+}
+
+func (e *deliveryError) Unwrap() error { return e.err }
+
 // Source captures frames from a V4L2 camera. It implements source.Source.
 type Source struct {
 	opt Options
@@ -56,6 +78,10 @@ type Source struct {
 	devices  []Device
 	choice   Choice
 	notes    string
+	warned   map[string]bool
+	// failedFormats are formats this camera listed but did not deliver;
+	// negotiation passes over them.
+	failedFormats map[string]bool
 }
 
 // identity is how a camera is recognised when it comes back, possibly
@@ -71,7 +97,7 @@ func New(opt Options, log *zap.Logger) *Source {
 		opt.Quality = 85
 	}
 	return &Source{opt: opt, log: log, info: source.Info{Kind: "camera", Device: "waiting for camera",
-		FPS: opt.Request.FPS}}
+		FPS: opt.Request.FPS, Requested: opt.Request.status()}}
 }
 
 // Info describes the camera in use, or the one last used.
@@ -104,11 +130,32 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 		}
 		return err
 	}
-	choice, err := Negotiate(dev, s.opt.Request)
+	s.mu.Lock()
+	avoid := maps.Clone(s.failedFormats)
+	s.mu.Unlock()
+	choice, err := negotiate(dev, s.opt.Request, avoid)
 	if err != nil {
+		if len(avoid) > 0 {
+			// Every format failed once; the camera may have been busy, so
+			// start over from the preferred one.
+			s.mu.Lock()
+			s.failedFormats = nil
+			s.mu.Unlock()
+			return fmt.Errorf("%w; trying every format again", err)
+		}
 		return err
 	}
-	return s.capture(ctx, dev, choice, sink)
+	err = s.capture(ctx, dev, choice, sink)
+	if de := (*deliveryError)(nil); errors.As(err, &de) {
+		s.mu.Lock()
+		if s.failedFormats == nil {
+			s.failedFormats = map[string]bool{}
+		}
+		s.failedFormats[de.format] = true
+		s.mu.Unlock()
+		s.log.Warn(de.Error()+"; trying the next format", zap.String("device", dev.Path))
+	}
+	return err
 }
 
 // pick finds the camera: the configured one the first time, the same
@@ -154,12 +201,21 @@ func (s *Source) capture(ctx context.Context, dev Device, choice Choice, sink so
 	}
 	defer cam.Close()
 	if _, _, _, err := cam.SetImageFormat(webcam.PixelFormat(choice.fourcc), uint32(choice.Width), uint32(choice.Height)); err != nil {
+		if errors.Is(err, unix.EINVAL) {
+			return &deliveryError{format: choice.Format, err: err}
+		}
 		return fmt.Errorf("%s: cannot set %s %dx%d: %w", dev.Path, choice.Format, choice.Width, choice.Height, err)
 	}
 	if s.opt.Request.FPS > 0 {
 		if err := cam.SetFramerate(float32(s.opt.Request.FPS)); err != nil {
 			s.log.Debug("camera does not accept a frame rate", zap.String("device", dev.Path), zap.Error(err))
 		}
+	}
+	soft, unflip := s.cameraFlip(cam, dev, s.opt.Transform)
+	defer unflip()
+	if compressed(choice.Format) && !soft.IsIdentity() && !strings.HasPrefix(jpeg.Implementation(), "libjpeg-turbo") {
+		s.warnOnce("slowRotate", "rotating MJPEG frames with the pure-Go JPEG code is slow (decode, rotate and "+
+			"encode per frame); release builds use libjpeg-turbo, or let the camera send YUYV")
 	}
 	restore := s.applyControls(cam, dev)
 	defer restore()
@@ -181,17 +237,17 @@ func (s *Source) capture(ctx context.Context, dev Device, choice Choice, sink so
 	defer st.close()
 
 	s.publishInfo(dev, choice, got, float64(fps))
-	return s.loop(ctx, st, got, sink)
+	return s.loop(ctx, st, got, soft, sink)
 }
 
 // publishInfo records and logs what was requested and what was obtained.
 func (s *Source) publishInfo(dev Device, choice Choice, got pixFormat, fps float64) {
 	w, h := got.Width, got.Height
-	if s.opt.Transform.Rotate == 90 || s.opt.Transform.Rotate == 270 {
+	if s.opt.Transform.SwapsSize() {
 		w, h = h, w
 	}
 	info := source.Info{Kind: "camera", Device: dev.Path, Name: dev.Name, Format: FourCC(got.FourCC),
-		Width: w, Height: h, FPS: fps}
+		Width: w, Height: h, FPS: fps, Requested: s.opt.Request.status(), Notes: choice.Notes}
 	if info.FPS <= 0 {
 		info.FPS = choice.FPS
 	}
@@ -217,9 +273,9 @@ func (s *Source) publishInfo(dev Device, choice Choice, got pixFormat, fps float
 // loop dequeues frames until the camera fails or ctx ends. Each frame is
 // copied out of its buffer (which goes straight back to the driver), then
 // passed through (MJPEG) or encoded (raw) once, for every client.
-func (s *Source) loop(ctx context.Context, st *stream, got pixFormat, sink source.Sink) error {
+func (s *Source) loop(ctx context.Context, st *stream, got pixFormat, soft jpeg.Transform, sink source.Sink) error {
 	format := FourCC(got.FourCC)
-	raw := format != "MJPG" && format != "JPEG"
+	raw := !compressed(format)
 	var pool *encodePool
 	if raw {
 		pool = newEncodePool(ctx, min(runtime.NumCPU(), 4), func(out any, err error) {
@@ -231,15 +287,26 @@ func (s *Source) loop(ctx context.Context, st *stream, got pixFormat, sink sourc
 		})
 		defer pool.close()
 	}
-	var silentSince time.Time
+	// A camera that streams but never delivers a usable frame in this format
+	// (common with MJPEG on a busy USB bus) gets a deliveryError, so Run
+	// tries the next format; one that stops later is lost, and reopened.
+	opened, lastGood, delivered := time.Now(), time.Now(), false
+	// -framerate caps the output too, for cameras that only offer faster
+	// rates; frames over the cap are dropped before any work is done.
+	rateCap := source.NewRateCap(s.opt.Request.FPS)
 	for ctx.Err() == nil {
+		if !delivered && time.Since(opened) > firstFrameTimeout {
+			return &deliveryError{format: format, wait: firstFrameTimeout}
+		}
+		if delivered && time.Since(lastGood) > frameTimeout {
+			return fmt.Errorf("camera delivered no usable frame for %s", frameTimeout)
+		}
 		data, captured, _, err := st.next(250 * time.Millisecond)
 		if errors.Is(err, errNoFrame) {
-			if silentSince.IsZero() {
-				silentSince = time.Now()
-			} else if time.Since(silentSince) > frameTimeout {
-				return fmt.Errorf("camera delivered no frame for %s", frameTimeout)
-			}
+			continue
+		}
+		if errors.Is(err, errBadBuffer) {
+			sink.Dropped(err)
 			continue
 		}
 		if err != nil {
@@ -248,22 +315,32 @@ func (s *Source) loop(ctx context.Context, st *stream, got pixFormat, sink sourc
 			}
 			return err
 		}
-		silentSince = time.Time{}
+		if raw && len(data) < got.SizeImage {
+			sink.Dropped(fmt.Errorf("short %s frame: %d of %d bytes", format, len(data), got.SizeImage))
+			continue
+		}
 		if !raw {
-			s.passThrough(data, captured, sink)
+			if rateCap.Allow(captured) && s.passThrough(data, captured, soft, sink) {
+				delivered, lastGood = true, time.Now()
+			}
+			continue
+		}
+		delivered, lastGood = true, time.Now()
+		if !rateCap.Allow(captured) {
 			continue
 		}
 		if s.opt.Demand != nil && !s.opt.Demand() {
-			continue // nobody watching: keep the sensor running, skip the encode
+			sink.Idle(captured) // nobody watching: keep the sensor running, skip the encode
+			continue
 		}
 		r := jpeg.Raw{Format: format, Width: got.Width, Height: got.Height, Stride: got.BytesPerLine, Data: data}
 		accepted := pool.submit(func() (any, error) {
-			jpg, err := jpeg.EncodeRaw(r, s.opt.Quality, s.opt.Transform)
+			jpg, err := jpeg.EncodeRaw(r, s.opt.Quality, soft)
 			if err != nil {
 				return nil, err
 			}
 			w, h := r.Width, r.Height
-			if s.opt.Transform.Rotate == 90 || s.opt.Transform.Rotate == 270 {
+			if soft.SwapsSize() {
 				w, h = h, w
 			}
 			return &frame.Frame{JPEG: jpg, Captured: captured, Width: w, Height: h}, nil
@@ -275,27 +352,45 @@ func (s *Source) loop(ctx context.Context, st *stream, got pixFormat, sink sourc
 	return nil
 }
 
+// compressed reports whether frames in format f are JPEGs already.
+func compressed(f string) bool { return f == "MJPG" || f == "JPEG" }
+
+// warnOnce logs msg as a warning the first time key comes up.
+func (s *Source) warnOnce(key, msg string) {
+	s.mu.Lock()
+	if s.warned == nil {
+		s.warned = map[string]bool{}
+	}
+	seen := s.warned[key]
+	s.warned[key] = true
+	s.mu.Unlock()
+	if !seen {
+		s.log.Warn(msg)
+	}
+}
+
 // passThrough serves an MJPEG frame as the camera sent it, after dropping
 // truncated frames and adding the Huffman tables many UVC cameras omit.
-func (s *Source) passThrough(data []byte, captured time.Time, sink source.Sink) {
+func (s *Source) passThrough(data []byte, captured time.Time, soft jpeg.Transform, sink source.Sink) bool {
 	data = jpeg.Trim(data)
 	if err := jpeg.Check(data); err != nil {
 		sink.Dropped(err)
-		return
+		return false
 	}
 	data = jpeg.EnsureHuffmanTables(data)
-	if !s.opt.Transform.IsIdentity() {
-		out, err := jpeg.TransformJPEG(data, s.opt.Transform, s.opt.Quality)
+	if !soft.IsIdentity() {
+		out, err := jpeg.TransformJPEG(data, soft, s.opt.Quality)
 		if err != nil {
 			sink.Dropped(err)
-			return
+			return false
 		}
 		data = out
 	}
 	w, h, err := jpeg.Dimensions(data)
 	if err != nil {
 		sink.Dropped(err)
-		return
+		return false
 	}
 	sink.Frame(&frame.Frame{JPEG: data, Captured: captured, Width: w, Height: h})
+	return true
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/blackjack/webcam"
 	"go.uber.org/zap"
+
+	"usbstream/internal/jpeg"
 )
 
 // ControlSetting is one requested control value: Name is v4l2-ctl's key
@@ -159,6 +161,55 @@ func (s *Source) applyControls(cam controlIO, dev Device) (restore func()) {
 			cam.SetControl(webcam.ControlID(undo[i].c.ID), undo[i].v)
 		}
 	}
+}
+
+// cameraFlip leaves a mirror-only transform (-flip, -rotate 180) to the
+// camera's own flip controls, which cost nothing per frame, and returns what
+// software must still do plus a function that puts the controls back. Each
+// flip toggles the camera's current setting, so a sensor that the maker
+// mounted mirrored stays corrected. Quarter turns stay in software.
+func (s *Source) cameraFlip(cam controlIO, dev Device, t jpeg.Transform) (jpeg.Transform, func()) {
+	noop := func() {}
+	h, v, ok := t.Mirrors()
+	if !ok || (!h && !v) {
+		return t, noop
+	}
+	var flips []Control
+	for _, f := range []struct {
+		key  string
+		want bool
+	}{{"horizontal_flip", h}, {"vertical_flip", v}} {
+		if !f.want {
+			continue
+		}
+		c, found := findControl(dev.Controls, f.key)
+		if !found || c.Min != 0 || c.Max != 1 {
+			return t, noop
+		}
+		flips = append(flips, c)
+	}
+	var old []int32
+	restore := func() {
+		for i := len(old) - 1; i >= 0; i-- {
+			cam.SetControl(webcam.ControlID(flips[i].ID), old[i])
+		}
+	}
+	var keys []string
+	for _, c := range flips {
+		v, err := cam.GetControl(webcam.ControlID(c.ID))
+		if err == nil {
+			err = cam.SetControl(webcam.ControlID(c.ID), 1-min(max(v, 0), 1))
+		}
+		if err != nil {
+			restore()
+			s.log.Info("the camera's flip control failed; flipping in software", zap.String("control", c.Key), zap.Error(err))
+			return t, noop
+		}
+		old = append(old, v)
+		keys = append(keys, c.Key)
+	}
+	s.log.Info("flipping in the camera", zap.String("device", dev.Path), zap.Strings("controls", keys))
+	return jpeg.Transform{}, restore
 }
 
 func controlKeys(controls []Control) string {

@@ -6,6 +6,8 @@ import (
 
 	"github.com/blackjack/webcam"
 	"go.uber.org/zap"
+
+	"usbstream/internal/jpeg"
 )
 
 var uvcControls = []Control{
@@ -92,5 +94,44 @@ func TestApplyControlsAndRestore(t *testing.T) {
 	restore()
 	if cam[0x00980900] != 128 || cam[0x009a0901] != 3 {
 		t.Fatalf("after restore: %v, want the values found before", cam)
+	}
+}
+
+func TestCameraFlipUsesFlipControls(t *testing.T) {
+	flipControls := append([]Control{
+		{ID: 0x00980914, Key: "horizontal_flip", Name: "Horizontal Flip", Type: "bool", Max: 1},
+		{ID: 0x00980915, Key: "vertical_flip", Name: "Vertical Flip", Type: "bool", Max: 1},
+	}, uvcControls...)
+	s := New(Options{}, zap.NewNop())
+	for _, tc := range []struct {
+		tr         jpeg.Transform
+		controls   []Control
+		hw, vw     int32 // flip control values while streaming
+		softwareOK bool  // software transform left is the identity
+	}{
+		{jpeg.Transform{FlipH: true}, flipControls, 1, 0, true},
+		{jpeg.Transform{Rotate: 180}, flipControls, 1, 1, true},
+		{jpeg.Transform{Rotate: 180, FlipV: true}, flipControls, 1, 0, true},
+		{jpeg.Transform{Rotate: 90}, flipControls, 0, 0, false},
+		{jpeg.Transform{FlipV: true}, uvcControls, 0, 0, false}, // the camera has no flip: software
+	} {
+		cam := fakeControls{0x00980914: 0, 0x00980915: 0}
+		soft, restore := s.cameraFlip(cam, Device{Controls: tc.controls}, tc.tr)
+		if soft.IsIdentity() != tc.softwareOK || (!tc.softwareOK && soft != tc.tr) {
+			t.Errorf("%+v: software does %+v", tc.tr, soft)
+		}
+		if cam[0x00980914] != tc.hw || cam[0x00980915] != tc.vw {
+			t.Errorf("%+v: flips %v, want h=%d v=%d", tc.tr, cam, tc.hw, tc.vw)
+		}
+		restore()
+		if cam[0x00980914] != 0 || cam[0x00980915] != 0 {
+			t.Errorf("%+v: after restore %v", tc.tr, cam)
+		}
+	}
+	// Flips toggle what the camera already does.
+	cam := fakeControls{0x00980914: 0, 0x00980915: 1}
+	s.cameraFlip(cam, Device{Controls: flipControls}, jpeg.Transform{FlipV: true})
+	if cam[0x00980915] != 0 {
+		t.Errorf("vertical flip of a camera already flipped: %v", cam)
 	}
 }

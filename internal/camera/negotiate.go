@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"usbstream/internal/source"
 )
 
 // Request is what the configuration asks of a camera.
@@ -16,6 +18,10 @@ type Request struct {
 	Width, Height int
 	// FPS is the wanted frame rate.
 	FPS float64
+}
+
+func (r Request) status() *source.Request {
+	return &source.Request{Format: r.Format, Width: r.Width, Height: r.Height, FPS: r.FPS}
 }
 
 // Choice is what negotiation settled on, with why.
@@ -53,9 +59,13 @@ func servable(f string) bool {
 //     largest size that reaches MinDefaultFPS;
 //   - rate: the offered rate closest to the request, preferring at least
 //     the requested rate.
-func Negotiate(d Device, r Request) (Choice, error) {
+func Negotiate(d Device, r Request) (Choice, error) { return negotiate(d, r, nil) }
+
+// negotiate is Negotiate passing over the formats in avoid, which the
+// camera lists but failed to deliver.
+func negotiate(d Device, r Request, avoid map[string]bool) (Choice, error) {
 	var c Choice
-	f, note, err := pickFormat(d, r.Format)
+	f, note, err := pickFormat(d, r.Format, avoid)
 	if err != nil {
 		return c, err
 	}
@@ -73,10 +83,10 @@ func Negotiate(d Device, r Request) (Choice, error) {
 	return c, nil
 }
 
-func pickFormat(d Device, want string) (Format, string, error) {
+func pickFormat(d Device, want string, avoid map[string]bool) (Format, string, error) {
 	find := func(name string) (Format, bool) {
 		for _, f := range d.Formats {
-			if f.FourCC == name && len(f.Sizes) > 0 {
+			if f.FourCC == name && len(f.Sizes) > 0 && !avoid[name] {
 				return f, true
 			}
 		}
@@ -90,11 +100,16 @@ func pickFormat(d Device, want string) (Format, string, error) {
 	for _, name := range candidates {
 		if f, ok := find(name); ok {
 			why := "the camera does not offer it"
-			if _, has := find(want); has {
+			if avoid[want] {
+				why = "the camera did not deliver it"
+			} else if _, has := find(want); has {
 				why = "usbStream cannot serve it"
 			}
 			return f, fmt.Sprintf("format %s requested but %s; using %s", want, why, name), nil
 		}
+	}
+	if len(avoid) > 0 {
+		return Format{}, "", fmt.Errorf("%s delivered no usable frame in any format usbStream can serve", d.Path)
 	}
 	var offered []string
 	for _, f := range d.Formats {

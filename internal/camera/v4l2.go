@@ -32,6 +32,7 @@ const (
 	ctrlFlagNextCtrl     = 0x80000000
 	ctrlFlagNextCompound = 0x40000000
 
+	bufFlagError              = 0x0040
 	bufFlagTimestampMask      = 0xe000
 	bufFlagTimestampMonotonic = 0x2000
 )
@@ -321,6 +322,10 @@ var errDisconnected = errors.New("camera disconnected")
 // errNoFrame means the wait timed out without a frame.
 var errNoFrame = errors.New("no frame within the timeout")
 
+// errBadBuffer means the driver flagged the buffer as corrupted (USB
+// packet loss, mostly): the frame is dropped, the stream goes on.
+var errBadBuffer = errors.New("the driver marked the frame as corrupted")
+
 // next waits up to timeout for a frame, copies it out, requeues the buffer
 // at once and returns the copy with its capture time in wall-clock time.
 // Copying is what lets the frame outlive the buffer: it is handed to every
@@ -359,6 +364,9 @@ func (s *stream) next(timeout time.Duration) ([]byte, time.Time, uint32, error) 
 	}
 	if err := xioctl(s.fd, vidiocQBuf, unsafe.Pointer(&b)); err != nil {
 		return nil, time.Time{}, 0, fmt.Errorf("VIDIOC_QBUF: %w", err)
+	}
+	if b.flags&bufFlagError != 0 {
+		return nil, time.Time{}, b.sequence, errBadBuffer
 	}
 	return data, captureTime(b, received, s.maxAge), b.sequence, nil
 }

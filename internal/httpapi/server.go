@@ -336,6 +336,9 @@ func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "image/jpeg")
 	h.Set("Content-Length", strconv.Itoa(len(f.JPEG)))
 	h.Set("X-Timestamp", string(stream.AppendTimestamp(nil, f)))
+	if f.Placeholder {
+		h.Set(stream.PlaceholderHeader, "1")
+	}
 	w.WriteHeader(code)
 	if r.Method == http.MethodHead {
 		return

@@ -63,6 +63,23 @@ func (t Transform) orient() (orient, error) {
 
 func (o orient) identity() bool { return o == orient{} }
 
+// Mirrors reports whether t is at most a horizontal and a vertical mirror
+// (no quarter turn), and which: such a transform can be left to a camera's
+// own flip controls. Rotate 180 is both mirrors.
+func (t Transform) Mirrors() (h, v, ok bool) {
+	o, err := t.orient()
+	if err != nil || o.swap {
+		return false, false, false
+	}
+	return o.mirrorX, o.mirrorY, true
+}
+
+// SwapsSize reports whether t turns a W×H picture into H×W.
+func (t Transform) SwapsSize() bool {
+	o, err := t.orient()
+	return err == nil && o.swap
+}
+
 // size returns the size of a w×h picture after o.
 func (o orient) size(w, h int) (int, int) {
 	if o.swap {

@@ -148,6 +148,30 @@ func TestTransformIsIdentity(t *testing.T) {
 	}
 }
 
+func TestTransformMirrors(t *testing.T) {
+	for _, tc := range []struct {
+		t             jpeg.Transform
+		h, v, ok, swp bool
+	}{
+		{jpeg.Transform{}, false, false, true, false},
+		{jpeg.Transform{FlipH: true}, true, false, true, false},
+		{jpeg.Transform{FlipV: true}, false, true, true, false},
+		{jpeg.Transform{Rotate: 180}, true, true, true, false},
+		{jpeg.Transform{Rotate: 180, FlipH: true}, false, true, true, false},
+		{jpeg.Transform{Rotate: 90}, false, false, false, true},
+		{jpeg.Transform{Rotate: 270, FlipV: true}, false, false, false, true},
+		{jpeg.Transform{Rotate: 45}, false, false, false, false},
+	} {
+		h, v, ok := tc.t.Mirrors()
+		if h != tc.h || v != tc.v || ok != tc.ok {
+			t.Errorf("%+v.Mirrors() = %v %v %v, want %v %v %v", tc.t, h, v, ok, tc.h, tc.v, tc.ok)
+		}
+		if got := tc.t.SwapsSize(); got != tc.swp {
+			t.Errorf("%+v.SwapsSize() = %v, want %v", tc.t, got, tc.swp)
+		}
+	}
+}
+
 func TestTransformRejectsBadRotation(t *testing.T) {
 	jpg := mustEncode(t, testImage(32, 32))
 	raw := rawFrame(quadrants(16, 16), 16, 16, "GREY", 0)

@@ -6,6 +6,7 @@ package source
 import (
 	"context"
 	"errors"
+	"time"
 
 	"usbstream/internal/frame"
 )
@@ -31,6 +32,9 @@ type Sink interface {
 	// Dropped counts a frame the source captured but could not use (truncated
 	// JPEG, decode error, ...). reason is logged at debug level.
 	Dropped(reason error)
+	// Idle counts a frame the camera delivered that was not encoded because
+	// nobody wants frames now: the source is healthy, just unwatched.
+	Idle(captured time.Time)
 }
 
 // Info is a source's self-description. JSON names are part of the status
@@ -51,8 +55,20 @@ type Info struct {
 	Height int `json:"height"`
 	// FPS is the frame rate the source aims for.
 	FPS float64 `json:"targetFps"`
+	// Requested is what the configuration asked of a device, which the
+	// fields above may differ from; Notes say why.
+	Requested *Request `json:"requested,omitempty"`
+	Notes     []string `json:"notes,omitempty"`
 	// Modes lists what the device can deliver; empty for generated sources.
 	Modes []Mode `json:"modes,omitempty"`
+}
+
+// Request is a configuration's wish; zero fields mean "the default rule".
+type Request struct {
+	Format string  `json:"format"`
+	Width  int     `json:"width"`
+	Height int     `json:"height"`
+	FPS    float64 `json:"fps"`
 }
 
 // Mode is one format and size a device supports, with its frame rates.

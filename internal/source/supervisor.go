@@ -130,10 +130,19 @@ func (s *Supervisor) placeholders(ctx context.Context) {
 			if err != nil {
 				reason = err.Error()
 			}
-			if f := s.renderPlaceholder(size, title, reason, now); f != nil {
+			f := s.renderPlaceholder(size, title, reason, now)
+			if f == nil {
+				continue
+			}
+			// Publish only if the outage is still the one rendered: a camera
+			// frame that arrived meanwhile must not be followed by an
+			// "offline" picture. Frames mark the state under the same lock.
+			s.mu.Lock()
+			if s.state == state && s.since.Equal(since) {
 				s.out.Publish(f)
 				lastPublished = now
 			}
+			s.mu.Unlock()
 		}
 	}
 }
@@ -163,9 +172,13 @@ func (s *Supervisor) setState(state State, err error) {
 		s.state, s.lastErr, s.since = state, err, time.Now()
 	}
 	s.mu.Unlock()
-	if !changed {
-		return
+	if changed {
+		s.logState(prev, state, err)
 	}
+}
+
+// logState tells the user about a state change, at a level that fits it.
+func (s *Supervisor) logState(prev, state State, err error) {
 	info := s.src.Info()
 	switch {
 	case state == Lost && prev == Lost:
@@ -207,19 +220,34 @@ func (s *Supervisor) Status() Status {
 type sink struct{ s *Supervisor }
 
 func (k sink) Frame(f *frame.Frame) {
+	k.captured(f.Width, f.Height)
+	k.s.out.Publish(f)
+}
+
+// Idle: the source is streaming even though it publishes nothing, so that
+// /status does not call an unwatched camera lost.
+func (k sink) Idle(time.Time) { k.captured(0, 0) }
+
+func (k sink) captured(w, h int) {
 	s := k.s
 	now := time.Now()
 	s.rate.Tick(now)
 	s.mu.Lock()
 	s.captured++
 	s.lastFrame = now
-	s.lastSize = [2]int{f.Width, f.Height}
-	first := s.state != Streaming
-	s.mu.Unlock()
-	if first {
-		s.setState(Streaming, nil)
+	if w > 0 && h > 0 {
+		s.lastSize = [2]int{w, h}
 	}
-	s.out.Publish(f)
+	prev := s.state
+	if prev != Streaming {
+		// Set here, under the lock the placeholder goroutine checks, so no
+		// placeholder is published after this frame.
+		s.state, s.lastErr, s.since = Streaming, nil, now
+	}
+	s.mu.Unlock()
+	if prev != Streaming {
+		s.logState(prev, Streaming, nil)
+	}
 }
 
 func (k sink) Dropped(reason error) {

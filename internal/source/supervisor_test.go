@@ -114,6 +114,17 @@ func TestSupervisorServesPlaceholderWhileLostThenRecovers(t *testing.T) {
 	if st.Error != "" || st.FramesCaptured < 20 || st.FramesDropped != 1 || st.LastFrameAt == nil {
 		t.Fatalf("streaming status = %+v", st)
 	}
+	// No placeholder after the first camera frame: a stale "offline"
+	// picture after recovery would flash in every viewer.
+	out.mu.Lock()
+	seenReal := false
+	for i, f := range out.frames {
+		if seenReal && f.Placeholder {
+			t.Errorf("frame %d is a placeholder published after a real frame", i)
+		}
+		seenReal = seenReal || !f.Placeholder
+	}
+	out.mu.Unlock()
 	// No placeholder once frames flow: count them, wait, compare. The
 	// measured rate must match the rate the frame counter shows over the
 	// same time, whatever speed this machine manages.
@@ -153,5 +164,38 @@ func TestAbsentKeepsMessageAndIsRecognised(t *testing.T) {
 	}
 	if errors.Is(base, ErrAbsent) {
 		t.Fatal("a plain error counts as absent")
+	}
+}
+
+// idleSource is a camera nobody watches: it captures but encodes nothing.
+type idleSource struct{}
+
+func (idleSource) Info() Info { return Info{Kind: "camera", Device: "/dev/video0"} }
+func (idleSource) Run(ctx context.Context, sink Sink) error {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-t.C:
+			sink.Idle(now)
+		}
+	}
+}
+
+// An unwatched camera is streaming, not lost, and gets no placeholders.
+func TestSupervisorIdleSourceIsStreaming(t *testing.T) {
+	out := &collector{}
+	sup := NewSupervisor(idleSource{}, out, fakePlaceholder, zap.NewNop())
+	sup.StartGrace = 50 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go sup.Run(ctx)
+	waitUntil(t, "streaming", func() bool { return sup.Status().State == Streaming })
+	time.Sleep(1200 * time.Millisecond)
+	st := sup.Status()
+	if real, placeholders := out.counts(); real != 0 || placeholders != 0 || st.State != Streaming || st.FramesCaptured < 10 {
+		t.Fatalf("published %d frames and %d placeholders; status %+v", real, placeholders, st)
 	}
 }

@@ -19,6 +19,7 @@ type Status struct {
 	HTTP      HTTP                `json:"http"`
 	Clients   []stream.ClientInfo `json:"clients"`
 	Config    Config              `json:"config"`
+	Process   Process             `json:"process"`
 }
 
 // HTTP says where the streams are served.

@@ -25,7 +25,8 @@ var firstBoundary = []byte("--" + Boundary + "\r\n")
 // AppendPartHeader appends the headers of one part to dst. With first set it
 // also opens the body with the boundary line that precedes the first part.
 // Content-Length is always sent: Firefox needs it, and ffmpeg reads faster
-// with it.
+// with it. A placeholder ("camera offline") part says so in PlaceholderHeader,
+// so tools can tell it from a camera picture without looking at it.
 func AppendPartHeader(dst []byte, f *frame.Frame, first bool) []byte {
 	if first {
 		dst = append(dst, firstBoundary...)
@@ -34,8 +35,14 @@ func AppendPartHeader(dst []byte, f *frame.Frame, first bool) []byte {
 	dst = strconv.AppendInt(dst, int64(len(f.JPEG)), 10)
 	dst = append(dst, "\r\nX-Timestamp: "...)
 	dst = AppendTimestamp(dst, f)
+	if f.Placeholder {
+		dst = append(dst, "\r\n"+PlaceholderHeader+": 1"...)
+	}
 	return append(dst, "\r\n\r\n"...)
 }
+
+// PlaceholderHeader marks a stream part or snapshot that is a placeholder.
+const PlaceholderHeader = "X-Placeholder"
 
 // AppendTimestamp appends the capture time as seconds.microseconds, the
 // format of ustreamer's and mjpg-streamer's X-Timestamp.

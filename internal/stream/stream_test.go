@@ -123,6 +123,11 @@ func TestPartHeaderBytes(t *testing.T) {
 	if got != strings.TrimPrefix(want, "--boundarydonotcross\r\n") {
 		t.Fatalf("later part header %q must not repeat the boundary (it follows each JPEG)", got)
 	}
+	f.Placeholder = true
+	got = string(AppendPartHeader(nil, f, false))
+	if want := "Content-Type: image/jpeg\r\nContent-Length: 7\r\nX-Timestamp: 1700000000.123456\r\nX-Placeholder: 1\r\n\r\n"; got != want {
+		t.Fatalf("placeholder part header\n got %q\nwant %q", got, want)
+	}
 	if ts := string(AppendTimestamp(nil, &frame.Frame{Captured: time.Unix(5, 7000)})); ts != "5.000007" {
 		t.Fatalf("timestamp = %q, want 5.000007 (zero-padded micros)", ts)
 	}

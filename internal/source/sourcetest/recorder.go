@@ -14,6 +14,7 @@ type Recorder struct {
 	mu      sync.Mutex
 	frames  []*frame.Frame
 	dropped []error
+	idle    int
 }
 
 // Frame records f.
@@ -28,6 +29,20 @@ func (r *Recorder) Dropped(err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.dropped = append(r.dropped, err)
+}
+
+// Idle records an unencoded frame.
+func (r *Recorder) Idle(time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.idle++
+}
+
+// IdleCount returns how many unencoded frames were reported.
+func (r *Recorder) IdleCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.idle
 }
 
 // Frames returns the frames recorded so far.
