@@ -62,8 +62,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 
-	log, closeLog, warning := logging.New(cfg.Verbose, cfg.LogFile)
-	defer closeLog()
+	// The watcher must know the exact content this configuration came from,
+	// or a save between parsing and watching would be missed.
+	var content []byte
+	if cfg.File != "" {
+		if c, err := config.ReadFile(cfg.File); err == nil {
+			if again, err := config.ParseWithFileContent(args, c); err == nil {
+				cfg, content = again, c
+			}
+		}
+	}
+
+	log, logOut, warning := logging.New(cfg.Verbose, cfg.LogFile)
+	defer logOut.Close()
 	if warning != nil {
 		log.Warn(warning.Error())
 	}
@@ -75,7 +86,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if err := app.New(cfg, version, log).Run(ctx); err != nil {
+	a := app.New(cfg, app.Options{Args: args, Version: version, Log: log, LogOutput: logOut, FileContent: content})
+	if err := a.Run(ctx); err != nil {
 		log.Error(err.Error())
 		return exitFailure
 	}

@@ -4,24 +4,22 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	stdlog "log"
 	"net"
-	"net/http"
 	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"go.uber.org/zap"
 
 	"usbstream/internal/camera"
 	"usbstream/internal/config"
+	"usbstream/internal/dsf"
 	"usbstream/internal/frame"
 	"usbstream/internal/httpapi"
 	"usbstream/internal/jpeg"
+	"usbstream/internal/logging"
 	"usbstream/internal/source"
 	"usbstream/internal/source/filereplay"
 	"usbstream/internal/source/testpattern"
@@ -36,10 +34,22 @@ import (
 // whole timeout. DSF kills a plugin 4 s after SIGTERM; we aim for < 1 s.
 const ShutdownGrace = 250 * time.Millisecond
 
+// Options are what the App needs besides the configuration.
+type Options struct {
+	// Args are the command-line arguments; a reload parses them again with
+	// the config file's new content, so command-line overrides stay.
+	Args      []string
+	Version   string
+	Log       *zap.Logger
+	LogOutput *logging.Output
+	// FileContent is the config file's content as parsed at start, so that
+	// an unchanged file is not reported as a change.
+	FileContent []byte
+}
+
 // App is one running usbStream.
 type App struct {
-	cfg     *config.Config
-	version string
+	opt     Options
 	log     *zap.Logger
 	started time.Time
 
@@ -47,49 +57,39 @@ type App struct {
 	clients *stream.Registry
 	sup     *source.Supervisor
 	api     *httpapi.Server
+	dsf     *dsf.Session // nil with -dsf none
+
+	mu       sync.Mutex
+	cfg      *config.Config
+	cfgState status.Config
+	src      source.Source
+	http     *httpServer // nil while the port cannot be had
+	httpErr  string
 }
 
 // New builds an App from a validated config.
-func New(cfg *config.Config, version string, log *zap.Logger) *App {
-	a := &App{cfg: cfg, version: version, log: log, started: time.Now(),
+func New(cfg *config.Config, opt Options) *App {
+	a := &App{opt: opt, log: opt.Log, started: time.Now(), cfg: cfg,
 		hub: stream.NewHub(), clients: stream.NewRegistry()}
-	log.Info("JPEG encoder: " + jpeg.Implementation())
-	a.sup = source.NewSupervisor(a.newSource(cfg), a.hub, jpeg.Placeholder, log.Named("source"))
+	a.cfgState = status.Config{File: cfg.File, LoadedAt: a.started, OK: true}
+	a.log.Info("JPEG encoder: " + jpeg.Implementation())
+	a.src = a.newSource(cfg)
+	a.sup = source.NewSupervisor(a.src, a.hub, jpeg.Placeholder, a.log.Named("source"))
 	a.api = httpapi.New(a.hub, a.clients, a.Status, a.placeholder, httpapi.Options{
-		User: cfg.User, Password: cfg.Password, AllowOrigin: cfg.AllowOrigin, Version: version,
+		User: cfg.User, Password: cfg.Password, AllowOrigin: cfg.AllowOrigin, Version: opt.Version,
 		Cameras: func() (any, error) { return camera.List() },
-	}, log.Named("http"))
+	}, a.log.Named("http"))
+	if cfg.DSFSocket != "" {
+		a.dsf = a.newDSFSession(cfg.DSFSocket)
+	}
 	return a
 }
 
-// newSource picks the frame source the config asks for.
-func (a *App) newSource(cfg *config.Config) source.Source {
-	size := cfg.Resolution
-	if size.IsZero() && cfg.Size >= 0 {
-		size = config.SizeTable[cfg.Size]
-	}
-	switch cfg.Source.Kind {
-	case "test":
-		if size.IsZero() {
-			size = config.Resolution{Width: 1280, Height: 720}
-		}
-		return testpattern.New(size.Width, size.Height, cfg.Framerate, cfg.Quality)
-	case "file":
-		return filereplay.New(cfg.Source.Path, cfg.Framerate)
-	}
-	t := jpeg.Transform{Rotate: cfg.Rotate, FlipH: strings.Contains(cfg.Flip, "h"), FlipV: strings.Contains(cfg.Flip, "v")}
-	controls := make([]camera.ControlSetting, len(cfg.Controls))
-	for i, c := range cfg.Controls {
-		controls[i] = camera.ControlSetting{Name: c.Name, Value: c.Value}
-	}
-	return camera.New(camera.Options{
-		Spec:      cfg.Camera,
-		Request:   camera.Request{Format: cfg.Format, Width: size.Width, Height: size.Height, FPS: cfg.Framerate},
-		Transform: t, Quality: cfg.Quality, Controls: controls, ManExp: cfg.ManExp, Exposure: cfg.Exposure,
-		// Raw frames are encoded only while someone watches, or did within
-		// the last 10 s (a timelapse polling snapshots).
-		Demand: func() bool { return a.clients.Wanted(time.Now(), 10*time.Second) },
-	}, a.log.Named("camera"))
+// config returns the configuration in force.
+func (a *App) config() *config.Config {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.cfg
 }
 
 // PortInUseError reports that the HTTP port is taken.
@@ -105,47 +105,39 @@ func (e *PortInUseError) Error() string {
 
 func (e *PortInUseError) Unwrap() error { return e.Err }
 
-// Run serves until ctx ends, then stops within ShutdownGrace.
+// Run serves until ctx ends, then stops within about ShutdownGrace (plus
+// the DSF goodbye, at most dsf.ShutdownTimeout).
 func (a *App) Run(ctx context.Context) error {
-	addr := net.JoinHostPort(a.cfg.Host, strconv.Itoa(a.cfg.Port))
-	ln, err := net.Listen("tcp", addr)
-	if errors.Is(err, syscall.EADDRINUSE) {
-		return &PortInUseError{Addr: addr, Err: err}
-	}
+	cfg := a.config()
+	srv, err := a.listen(ctx, cfg.Host, cfg.Port)
 	if err != nil {
-		return fmt.Errorf("cannot listen on %s: %w", addr, err)
+		return err
 	}
-
-	srv := &http.Server{
-		Handler: a.api,
-		// Slowloris: a client gets 5 s to send its request headers. There is
-		// no overall write timeout, which would cut long-lived streams; each
-		// stream write has its own deadline instead.
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       30 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
-		ErrorLog:          debugStdLog(a.log.Named("http")),
-	}
+	a.mu.Lock()
+	a.http = srv
+	a.mu.Unlock()
+	a.logURLs(srv.host, srv.port)
 
 	var wg sync.WaitGroup
 	wg.Go(func() { a.sup.Run(ctx) })
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	a.logURLs(ln.Addr().(*net.TCPAddr).Port)
+	if a.dsf != nil {
+		wg.Go(func() { a.dsf.Run(ctx) })
+		wg.Go(func() { a.publish(ctx) })
+	}
+	if cfg.File != "" {
+		wg.Go(func() { a.watchConfig(ctx) })
+	}
 
 	select {
 	case <-ctx.Done():
-	case err = <-serveErr:
+	case err = <-srv.failed:
 		a.log.Error("HTTP server failed", zap.Error(err))
 	}
-	// Streams end through the cancelled base context; Shutdown then waits
-	// briefly for in-flight snapshots before connections are cut.
-	shutCtx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
-	defer cancel()
-	if srv.Shutdown(shutCtx) != nil {
-		srv.Close()
+	a.mu.Lock()
+	srv = a.http
+	a.mu.Unlock()
+	if srv != nil {
+		srv.shutdown()
 	}
 	wg.Wait()
 	a.log.Info("stopped")
@@ -166,16 +158,33 @@ func debugStdLog(log *zap.Logger) *stdlog.Logger {
 func (a *App) Status() status.Status {
 	now := time.Now()
 	return status.Status{
-		Version:   a.version,
+		Version:   a.opt.Version,
 		StartedAt: a.started,
 		Uptime:    now.Sub(a.started).Round(time.Millisecond).Seconds(),
 		Source:    a.sup.Status(),
-		HTTP: status.HTTP{Host: a.cfg.Host, Port: a.cfg.Port, StreamPath: "/stream", SnapshotPath: "/snapshot",
-			Auth: a.cfg.User != ""},
-		Clients: a.clients.List(now),
-		Config:  status.Config{File: a.cfg.File, LoadedAt: a.started, OK: true},
-		Process: status.ReadProcess(),
+		HTTP:      a.httpStatus(),
+		Clients:   a.clients.List(now),
+		Config:    a.configStatus(),
+		DSF:       a.dsfStatus(),
+		Process:   status.ReadProcess(),
 	}
+}
+
+func (a *App) httpStatus() status.HTTP {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	st := status.HTTP{Host: a.cfg.Host, Port: a.cfg.Port, StreamPath: "/stream", SnapshotPath: "/snapshot",
+		Auth: a.cfg.User != "", Error: a.httpErr}
+	if a.http != nil {
+		st.Host, st.Port = a.http.host, a.http.port
+	}
+	return st
+}
+
+func (a *App) configStatus() status.Config {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.cfgState
 }
 
 // placeholder renders the frame a snapshot gets when no fresh frame came.
@@ -196,9 +205,9 @@ func (a *App) placeholder(reason string) *frame.Frame {
 
 // logURLs tells the user where to point a browser, with the machine's LAN
 // addresses when listening on all interfaces.
-func (a *App) logURLs(port int) {
-	hosts := []string{a.cfg.Host}
-	if ip := net.ParseIP(a.cfg.Host); ip != nil && ip.IsUnspecified() {
+func (a *App) logURLs(host string, port int) {
+	hosts := []string{host}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
 		// 0.0.0.0 listens on IPv4 only; "::" on both.
 		hosts = lanAddresses(ip.To4() == nil)
 	}
@@ -232,4 +241,38 @@ func lanAddresses(withIPv6 bool) []string {
 		}
 	}
 	return append(append(v4, v6...), "127.0.0.1")
+}
+
+// newSource builds the frame source the config asks for.
+func (a *App) newSource(cfg *config.Config) source.Source {
+	size := cfg.Resolution
+	if size.IsZero() && cfg.Size >= 0 {
+		size = config.SizeTable[cfg.Size]
+	}
+	switch cfg.Source.Kind {
+	case "test":
+		if size.IsZero() {
+			size = config.Resolution{Width: 1280, Height: 720}
+		}
+		// The pattern has no "up"; a quarter turn only swaps its size, which
+		// is what a user trying -rotate wants to see.
+		if transformOf(cfg).SwapsSize() {
+			size.Width, size.Height = size.Height, size.Width
+		}
+		return testpattern.New(size.Width, size.Height, cfg.Framerate, cfg.Quality)
+	case "file":
+		return filereplay.New(cfg.Source.Path, cfg.Framerate)
+	}
+	controls := make([]camera.ControlSetting, len(cfg.Controls))
+	for i, c := range cfg.Controls {
+		controls[i] = camera.ControlSetting{Name: c.Name, Value: c.Value}
+	}
+	return camera.New(camera.Options{
+		Spec:      cfg.Camera,
+		Request:   camera.Request{Format: cfg.Format, Width: size.Width, Height: size.Height, FPS: cfg.Framerate},
+		Transform: transformOf(cfg), Quality: cfg.Quality, Controls: controls, ManExp: cfg.ManExp, Exposure: cfg.Exposure,
+		// Raw frames are encoded only while someone watches, or did within
+		// the last 10 s (a timelapse polling snapshots).
+		Demand: func() bool { return a.clients.Wanted(time.Now(), 10*time.Second) },
+	}, a.log.Named("camera"))
 }

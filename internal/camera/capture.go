@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/blackjack/webcam"
@@ -82,6 +83,36 @@ type Source struct {
 	// failedFormats are formats this camera listed but did not deliver;
 	// negotiation passes over them.
 	failedFormats map[string]bool
+
+	live atomic.Pointer[Live]
+}
+
+// Live are the settings a running camera picks up without being reopened
+// (a config reload): clients see the change on the next frame.
+type Live struct {
+	Transform jpeg.Transform
+	Quality   int
+	// FPS caps the frames served; it can only lower the rate the camera was
+	// opened with (raising it needs a reopen, see OpenedFPS).
+	FPS float64
+}
+
+// SetLive changes the live settings.
+func (s *Source) SetLive(l Live) {
+	if l.Quality <= 0 {
+		l.Quality = 85
+	}
+	s.live.Store(&l)
+}
+
+// OpenedFPS is the frame rate the driver gave at the last open, 0 if unknown.
+func (s *Source) OpenedFPS() float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.info.Device == "waiting for camera" {
+		return 0
+	}
+	return s.info.FPS
 }
 
 // identity is how a camera is recognised when it comes back, possibly
@@ -93,11 +124,10 @@ type identity struct {
 
 // New returns a camera source; nothing is opened until Run.
 func New(opt Options, log *zap.Logger) *Source {
-	if opt.Quality <= 0 {
-		opt.Quality = 85
-	}
-	return &Source{opt: opt, log: log, info: source.Info{Kind: "camera", Device: "waiting for camera",
+	s := &Source{opt: opt, log: log, info: source.Info{Kind: "camera", Device: "waiting for camera",
 		FPS: opt.Request.FPS, Requested: opt.Request.status()}}
+	s.SetLive(Live{Transform: opt.Transform, Quality: opt.Quality, FPS: opt.Request.FPS})
+	return s
 }
 
 // Info describes the camera in use, or the one last used.
@@ -206,13 +236,20 @@ func (s *Source) capture(ctx context.Context, dev Device, choice Choice, sink so
 		}
 		return fmt.Errorf("%s: cannot set %s %dx%d: %w", dev.Path, choice.Format, choice.Width, choice.Height, err)
 	}
-	if s.opt.Request.FPS > 0 {
-		if err := cam.SetFramerate(float32(s.opt.Request.FPS)); err != nil {
+	live := s.live.Load()
+	if live.FPS > 0 {
+		if err := cam.SetFramerate(float32(live.FPS)); err != nil {
 			s.log.Debug("camera does not accept a frame rate", zap.String("device", dev.Path), zap.Error(err))
 		}
 	}
-	soft, unflip := s.cameraFlip(cam, dev, s.opt.Transform)
-	defer unflip()
+	soft, unflip := s.cameraFlip(cam, dev, live.Transform)
+	defer func() { unflip() }()
+	retransform := func(t jpeg.Transform) jpeg.Transform {
+		unflip()
+		var soft jpeg.Transform
+		soft, unflip = s.cameraFlip(cam, dev, t)
+		return soft
+	}
 	if compressed(choice.Format) && !soft.IsIdentity() && !strings.HasPrefix(jpeg.Implementation(), "libjpeg-turbo") {
 		s.warnOnce("slowRotate", "rotating MJPEG frames with the pure-Go JPEG code is slow (decode, rotate and "+
 			"encode per frame); release builds use libjpeg-turbo, or let the camera send YUYV")
@@ -236,14 +273,14 @@ func (s *Source) capture(ctx context.Context, dev Device, choice Choice, sink so
 	}
 	defer st.close()
 
-	s.publishInfo(dev, choice, got, float64(fps))
-	return s.loop(ctx, st, got, soft, sink)
+	s.publishInfo(dev, choice, got, float64(fps), live.Transform)
+	return s.loop(ctx, st, got, soft, retransform, sink)
 }
 
 // publishInfo records and logs what was requested and what was obtained.
-func (s *Source) publishInfo(dev Device, choice Choice, got pixFormat, fps float64) {
+func (s *Source) publishInfo(dev Device, choice Choice, got pixFormat, fps float64, t jpeg.Transform) {
 	w, h := got.Width, got.Height
-	if s.opt.Transform.SwapsSize() {
+	if t.SwapsSize() {
 		w, h = h, w
 	}
 	info := source.Info{Kind: "camera", Device: dev.Path, Name: dev.Name, Format: FourCC(got.FourCC),
@@ -273,7 +310,10 @@ func (s *Source) publishInfo(dev Device, choice Choice, got pixFormat, fps float
 // loop dequeues frames until the camera fails or ctx ends. Each frame is
 // copied out of its buffer (which goes straight back to the driver), then
 // passed through (MJPEG) or encoded (raw) once, for every client.
-func (s *Source) loop(ctx context.Context, st *stream, got pixFormat, soft jpeg.Transform, sink source.Sink) error {
+// retransform changes the transform of the open camera and returns what
+// software must do.
+func (s *Source) loop(ctx context.Context, st *stream, got pixFormat, soft jpeg.Transform,
+	retransform func(jpeg.Transform) jpeg.Transform, sink source.Sink) error {
 	format := FourCC(got.FourCC)
 	raw := !compressed(format)
 	var pool *encodePool
@@ -293,13 +333,24 @@ func (s *Source) loop(ctx context.Context, st *stream, got pixFormat, soft jpeg.
 	opened, lastGood, delivered := time.Now(), time.Now(), false
 	// -framerate caps the output too, for cameras that only offer faster
 	// rates; frames over the cap are dropped before any work is done.
-	rateCap := source.NewRateCap(s.opt.Request.FPS)
+	cur := s.live.Load()
+	rateCap := source.NewRateCap(cur.FPS)
 	for ctx.Err() == nil {
 		if !delivered && time.Since(opened) > firstFrameTimeout {
 			return &deliveryError{format: format, wait: firstFrameTimeout}
 		}
 		if delivered && time.Since(lastGood) > frameTimeout {
 			return fmt.Errorf("camera delivered no usable frame for %s", frameTimeout)
+		}
+		if l := s.live.Load(); l != cur {
+			if l.Transform != cur.Transform {
+				soft = retransform(l.Transform)
+				s.reorient(got, l.Transform)
+			}
+			if l.FPS != cur.FPS {
+				rateCap = source.NewRateCap(l.FPS)
+			}
+			cur = l
 		}
 		data, captured, _, err := st.next(250 * time.Millisecond)
 		if errors.Is(err, errNoFrame) {
@@ -320,7 +371,7 @@ func (s *Source) loop(ctx context.Context, st *stream, got pixFormat, soft jpeg.
 			continue
 		}
 		if !raw {
-			if rateCap.Allow(captured) && s.passThrough(data, captured, soft, sink) {
+			if rateCap.Allow(captured) && s.passThrough(data, captured, soft, cur.Quality, sink) {
 				delivered, lastGood = true, time.Now()
 			}
 			continue
@@ -334,8 +385,9 @@ func (s *Source) loop(ctx context.Context, st *stream, got pixFormat, soft jpeg.
 			continue
 		}
 		r := jpeg.Raw{Format: format, Width: got.Width, Height: got.Height, Stride: got.BytesPerLine, Data: data}
+		soft, quality := soft, cur.Quality
 		accepted := pool.submit(func() (any, error) {
-			jpg, err := jpeg.EncodeRaw(r, s.opt.Quality, soft)
+			jpg, err := jpeg.EncodeRaw(r, quality, soft)
 			if err != nil {
 				return nil, err
 			}
@@ -350,6 +402,18 @@ func (s *Source) loop(ctx context.Context, st *stream, got pixFormat, soft jpeg.
 		}
 	}
 	return nil
+}
+
+// reorient updates the published size after a live transform change.
+func (s *Source) reorient(got pixFormat, t jpeg.Transform) {
+	w, h := got.Width, got.Height
+	if t.SwapsSize() {
+		w, h = h, w
+	}
+	s.mu.Lock()
+	s.info.Width, s.info.Height = w, h
+	s.mu.Unlock()
+	s.log.Info("new rotation and flip applied", zap.Int("rotate", t.Rotate), zap.Bool("flipH", t.FlipH), zap.Bool("flipV", t.FlipV))
 }
 
 // compressed reports whether frames in format f are JPEGs already.
@@ -371,7 +435,7 @@ func (s *Source) warnOnce(key, msg string) {
 
 // passThrough serves an MJPEG frame as the camera sent it, after dropping
 // truncated frames and adding the Huffman tables many UVC cameras omit.
-func (s *Source) passThrough(data []byte, captured time.Time, soft jpeg.Transform, sink source.Sink) bool {
+func (s *Source) passThrough(data []byte, captured time.Time, soft jpeg.Transform, quality int, sink source.Sink) bool {
 	data = jpeg.Trim(data)
 	if err := jpeg.Check(data); err != nil {
 		sink.Dropped(err)
@@ -379,7 +443,7 @@ func (s *Source) passThrough(data []byte, captured time.Time, soft jpeg.Transfor
 	}
 	data = jpeg.EnsureHuffmanTables(data)
 	if !soft.IsIdentity() {
-		out, err := jpeg.TransformJPEG(data, soft, s.opt.Quality)
+		out, err := jpeg.TransformJPEG(data, soft, quality)
 		if err != nil {
 			sink.Dropped(err)
 			return false

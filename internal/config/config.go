@@ -82,6 +82,7 @@ type Config struct {
 	Password    string     // -password
 	AllowOrigin string     // -allow-origin: "", "*" or "scheme://host[:port]" in lower case
 	Controls    []Control  // -control name=value settings for the camera, in order
+	DSFSocket   string     // -dsf: DuetControlServer's socket, "" to never connect to DSF
 	File        string     // absolute path of the config file read with -file, "" if none
 	Warnings    []string   // non-fatal remarks to log at start, each naming where the option was given
 	ShowVersion bool       // -version (command line only)
@@ -135,11 +136,16 @@ func Default() Config {
 		LogFile:   defaultLogFile(dsfSysDir),
 		Source:    Source{Kind: "camera"},
 		Quality:   85,
+		DSFSocket: "/run/dsf/dcs.sock",
 	}
 }
 
 // dsfSysDir is where DSF keeps the printer's 0:/sys folder on the SBC.
 const dsfSysDir = "/opt/dsf/sd/sys"
+
+// DefaultDSFLogFile is the default log file on a DSF machine; when DSF
+// resolves 0:/sys elsewhere, the log follows it.
+const DefaultDSFLogFile = dsfSysDir + "/usbStream/usbStream.log"
 
 // defaultLogFile is the original usbStream's default log file, used only on
 // a machine that runs DSF: elsewhere that folder does not exist and creating

@@ -63,7 +63,7 @@ func ptr(f float64) *float64 { return &f }
 
 func TestDefault(t *testing.T) {
 	want := Config{Port: 8085, Host: "0.0.0.0", Camera: "", Rotate: 0, Flip: "", Size: -1, Format: "MJPG",
-		Framerate: 24, Source: Source{Kind: "camera"}, Quality: 85}
+		Framerate: 24, Source: Source{Kind: "camera"}, Quality: 85, DSFSocket: "/run/dsf/dcs.sock"}
 	if got := Default(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Default() = %+v\nwant %+v", got, want)
 	}
@@ -195,6 +195,9 @@ func TestOptionValues(t *testing.T) {
 			"http://192.168.1.10:8080"},
 		{[]string{"-allow-origin", "http://[::1]:8080"}, func(c *Config) any { return c.AllowOrigin }, "http://[::1]:8080"},
 		{[]string{"-allow-origin", ""}, func(c *Config) any { return c.AllowOrigin }, ""},
+
+		{[]string{"-dsf", "none"}, func(c *Config) any { return c.DSFSocket }, ""},
+		{[]string{"-dsf", "/tmp/dcs.sock"}, func(c *Config) any { return c.DSFSocket }, "/tmp/dcs.sock"},
 	}
 	for _, tt := range tests {
 		name := strings.Join(tt.args, " ")

@@ -46,6 +46,7 @@ var options = []*option{
 	{name: "password", secret: true, set: func(c *Config, v, _ string) string { c.Password = v; return "" }},
 	{name: "allow-origin", set: setAllowOrigin},
 	{name: "control", repeat: true, set: addControl},
+	{name: "dsf", set: setDSF},
 	{name: "version", flag: true, cmdline: true,
 		set: func(c *Config, v, _ string) string { return setBool(&c.ShowVersion, v) }},
 	{name: "list", flag: true, cmdline: true,
@@ -75,7 +76,7 @@ var synonyms = map[string]string{
 	"listen": "host", "mirror": "flip", "log": "logfile", "config": "file", "conf": "file",
 	"cfg": "file", "debug": "verbose", "username": "user", "login": "user", "pass": "password",
 	"passwd": "password", "pw": "password", "cors": "allow-origin", "origin": "allow-origin",
-	"fourcc": "format", "pixfmt": "format", "q": "quality", "input": "source",
+	"dcs": "dsf", "socket": "dsf", "fourcc": "format", "pixfmt": "format", "q": "quality", "input": "source",
 }
 
 // suggest returns the known options closest to a mistyped name, e.g.
@@ -373,6 +374,22 @@ func setLogFile(c *Config, v, base string) string {
 		return reason
 	}
 	c.LogFile = p
+	return ""
+}
+
+func setDSF(c *Config, v, base string) string {
+	if v == "none" || v == "off" {
+		c.DSFSocket = ""
+		return ""
+	}
+	if v == "" || strings.HasSuffix(v, "/") {
+		return "must be the path of DSF's socket (e.g. /run/dsf/dcs.sock) or none"
+	}
+	p, reason := resolvePath(v, base)
+	if reason != "" {
+		return reason
+	}
+	c.DSFSocket = p
 	return ""
 }
 

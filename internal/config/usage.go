@@ -56,6 +56,9 @@ New options:
                      such as http://duet.local:8080 (default: not allowed)
   -control N=V       set a camera control, e.g. brightness=128 or auto_exposure=manual_mode;
                      names as v4l2-ctl prints them or as the camera names them; repeatable
+  -dsf PATH          DSF's control socket; usbStream registers its DWC endpoints and status
+                     there when DSF runs, and runs standalone otherwise; none: never
+                     (default /run/dsf/dcs.sock)
   -version           print the version and exit (command line only)
   -list              list the cameras and exit (command line only)
   -h, -help          print this help and exit

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -68,8 +69,13 @@ type Server struct {
 	placeholder func(reason string) *frame.Frame
 	opt         Options
 	log         *zap.Logger
-	userHash    [32]byte
-	passHash    [32]byte
+	access      atomic.Pointer[access] // replaced whole by a config reload
+}
+
+// access is who may read and from which origin.
+type access struct {
+	user, allowOrigin  string
+	userHash, passHash [32]byte
 }
 
 // New returns a server. status builds the /status document; placeholder
@@ -80,18 +86,25 @@ func New(hub *stream.Hub, clients *stream.Registry, status func() status.Status,
 		opt.SnapshotWait = DefaultSnapshotWait
 	}
 	s := &Server{hub: hub, clients: clients, status: status, placeholder: placeholder, opt: opt, log: log}
-	s.userHash = sha256.Sum256([]byte(opt.User))
-	s.passHash = sha256.Sum256([]byte(opt.Password))
+	s.SetAccess(opt.User, opt.Password, opt.AllowOrigin)
 	return s
+}
+
+// SetAccess changes the credentials and the allowed origin for requests
+// from now on; open streams are not affected.
+func (s *Server) SetAccess(user, password, allowOrigin string) {
+	s.access.Store(&access{user: user, allowOrigin: allowOrigin,
+		userHash: sha256.Sum256([]byte(user)), passHash: sha256.Sum256([]byte(password))})
 }
 
 // ServeHTTP routes a request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Server", "usbStream/"+s.opt.Version)
-	if s.opt.AllowOrigin != "" {
-		h.Set("Access-Control-Allow-Origin", s.opt.AllowOrigin)
-		if s.opt.AllowOrigin != "*" {
+	acc := s.access.Load()
+	if acc.allowOrigin != "" {
+		h.Set("Access-Control-Allow-Origin", acc.allowOrigin)
+		if acc.allowOrigin != "*" {
 			h.Add("Vary", "Origin")
 			// A named origin (DWC's page) may send the basic-auth
 			// credentials; browsers refuse credentials with "*".
@@ -103,7 +116,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case http.MethodOptions:
 		// Preflights carry no credentials, so they are answered before auth.
 		h.Set("Allow", "GET, HEAD, OPTIONS")
-		if s.opt.AllowOrigin != "" {
+		if acc.allowOrigin != "" {
 			h.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
 			h.Set("Access-Control-Allow-Headers", "Authorization")
 			h.Set("Access-Control-Max-Age", "600")
@@ -115,7 +128,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed: usbStream only serves GET and HEAD", http.StatusMethodNotAllowed)
 		return
 	}
-	if s.opt.User != "" && !s.authorized(r) {
+	if acc.user != "" && !acc.authorized(r) {
 		h.Set("WWW-Authenticate", `Basic realm="usbStream", charset="UTF-8"`)
 		http.Error(w, "authentication required", http.StatusUnauthorized)
 		return
@@ -153,15 +166,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // authorized checks basic-auth credentials in constant time. Hashing first
 // makes the comparison independent of the lengths as well as the contents.
-func (s *Server) authorized(r *http.Request) bool {
+func (a *access) authorized(r *http.Request) bool {
 	user, pass, ok := r.BasicAuth()
 	if !ok {
 		return false
 	}
 	u := sha256.Sum256([]byte(user))
 	p := sha256.Sum256([]byte(pass))
-	userOK := subtle.ConstantTimeCompare(u[:], s.userHash[:])
-	passOK := subtle.ConstantTimeCompare(p[:], s.passHash[:])
+	userOK := subtle.ConstantTimeCompare(u[:], a.userHash[:])
+	passOK := subtle.ConstantTimeCompare(p[:], a.passHash[:])
 	return userOK&passOK == 1
 }
 
@@ -283,11 +296,7 @@ func (c *flushingConn) SetWriteDeadline(t time.Time) error { return c.rc.SetWrit
 func (c *flushingConn) Close() error                       { return nil }
 
 func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request) {
-	requested := time.Now()
-	// Without max_delay any recent frame will do; an older one (a source
-	// that skips encoding while nobody watches) is worth waiting for.
-	accept := func(f *frame.Frame) bool { return requested.Sub(f.Captured) <= snapshotFresh }
-	strict := false
+	maxDelay := time.Duration(-1)
 	if v := param(r, "max_delay"); v != "" {
 		ms, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || ms < 0 || time.Duration(ms)*time.Millisecond > maxSnapshotDelay {
@@ -295,36 +304,16 @@ func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request) {
 				v, maxSnapshotDelay.Milliseconds())
 			return
 		}
-		accept, strict = stream.CapturedSince(requested.Add(-time.Duration(ms)*time.Millisecond)), true
+		maxDelay = time.Duration(ms) * time.Millisecond
 	}
-	// Registered while waiting, so that a source that skips work while
-	// nobody watches produces a frame for this request.
 	c := s.clients.Add(r.RemoteAddr, r.URL.RequestURI(), "snapshot", 0)
 	defer s.clients.Remove(c)
-
-	wait := s.opt.SnapshotWait
-	if !strict {
-		// A stale frame is returned after a short wait rather than none:
-		// a source that skips work while idle resumes within a frame, and a
-		// slow camera should not make every snapshot wait.
-		wait = min(wait, staleWait)
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), wait)
-	f, err := s.hub.WaitFor(ctx, accept)
-	cancel()
-	if err != nil && r.Context().Err() != nil {
+	f, err := s.Snapshot(r.Context(), maxDelay)
+	if err != nil {
 		// Client gone or shutting down: cut the connection rather than let
 		// net/http answer "200 OK" with an empty body, which wget (and so
 		// DuetLapse3) would save as an image.
 		panic(http.ErrAbortHandler)
-	}
-	if err != nil {
-		if latest, _ := s.hub.Latest(); latest != nil && !strict {
-			f = latest
-		} else {
-			f = s.placeholder(fmt.Sprintf("no fresh frame within %s", s.opt.SnapshotWait))
-			f.Placeholder = true
-		}
 	}
 	code := http.StatusOK
 	if f.Placeholder {
@@ -347,6 +336,44 @@ func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request) {
 	if n, err := w.Write(f.JPEG); err == nil {
 		c.Sent(n)
 	}
+}
+
+// Snapshot returns the frame a snapshot request gets: one captured at most
+// maxDelay before now (waiting up to SnapshotWait for it), or with a
+// negative maxDelay any recent frame. It returns a placeholder frame when
+// none can be had, and an error only when ctx ends first. The caller
+// registers itself as a client while it waits, so that a source that skips
+// work while nobody watches produces a frame.
+func (s *Server) Snapshot(ctx context.Context, maxDelay time.Duration) (*frame.Frame, error) {
+	requested := time.Now()
+	// Without max_delay any recent frame will do; an older one (a source
+	// that skips encoding while nobody watches) is worth waiting for.
+	accept := func(f *frame.Frame) bool { return requested.Sub(f.Captured) <= snapshotFresh }
+	strict := maxDelay >= 0
+	wait := s.opt.SnapshotWait
+	if strict {
+		accept = stream.CapturedSince(requested.Add(-maxDelay))
+	} else {
+		// A stale frame is returned after a short wait rather than none:
+		// a source that skips work while idle resumes within a frame, and a
+		// slow camera should not make every snapshot wait.
+		wait = min(wait, staleWait)
+	}
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	f, err := s.hub.WaitFor(wctx, accept)
+	cancel()
+	if err == nil {
+		return f, nil
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if latest, _ := s.hub.Latest(); latest != nil && !strict {
+		return latest, nil
+	}
+	f = s.placeholder(fmt.Sprintf("no fresh frame within %s", s.opt.SnapshotWait))
+	f.Placeholder = true
+	return f, nil
 }
 
 func (s *Server) serveJSON(w http.ResponseWriter, v any) {

@@ -16,31 +16,112 @@ import (
 // months and its SD card is small.
 const MaxFileSize = 10 << 20
 
+// Output is where the logger writes and at which level; a config reload
+// changes both without recreating the logger that every package holds.
+type Output struct {
+	level zap.AtomicLevel
+	file  switchable
+
+	mu   sync.Mutex
+	path string
+}
+
 // New returns a logger writing to stderr and, when path is set, appending to
 // that file. Debug lines are included when verbose is set. A log file that
 // cannot be opened is not fatal: the logger falls back to stderr and the
 // returned warning says why.
-func New(verbose bool, path string) (log *zap.Logger, closeFn func(), warning error) {
-	level := zap.InfoLevel
-	if verbose {
-		level = zap.DebugLevel
-	}
+func New(verbose bool, path string) (log *zap.Logger, out *Output, warning error) {
+	out = &Output{level: zap.NewAtomicLevel()}
 	encCfg := zap.NewDevelopmentEncoderConfig()
 	encCfg.EncodeTime = zapcore.TimeEncoderOfLayout("2006-01-02 15:04:05.000")
 	enc := zapcore.NewConsoleEncoder(encCfg)
+	log = zap.New(zapcore.NewTee(
+		zapcore.NewCore(enc, zapcore.Lock(os.Stderr), out.level),
+		zapcore.NewCore(enc, &out.file, out.level),
+	))
+	warning = out.Set(verbose, path)
+	return log, out, warning
+}
 
-	cores := []zapcore.Core{zapcore.NewCore(enc, zapcore.Lock(os.Stderr), level)}
-	closeFn = func() {}
-	if path != "" {
-		f, err := OpenFile(path, MaxFileSize)
-		if err != nil {
-			warning = fmt.Errorf("logging to stderr only: %w", err)
-		} else {
-			cores = append(cores, zapcore.NewCore(enc, f, level))
-			closeFn = func() { f.Close() }
-		}
+// Set switches the level and the log file. A file that cannot be opened
+// leaves stderr only, and the error says why.
+func (o *Output) Set(verbose bool, path string) error {
+	if verbose {
+		o.level.SetLevel(zap.DebugLevel)
+	} else {
+		o.level.SetLevel(zap.InfoLevel)
 	}
-	return zap.New(zapcore.NewTee(cores...)), closeFn, warning
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if path == o.path {
+		return nil
+	}
+	o.path = path
+	if path == "" {
+		o.file.swap(nil)
+		return nil
+	}
+	f, err := OpenFile(path, MaxFileSize)
+	if err != nil {
+		o.file.swap(nil)
+		return fmt.Errorf("logging to stderr only: %w", err)
+	}
+	o.file.swap(f)
+	return nil
+}
+
+// Path is the log file in use, "" for none.
+func (o *Output) Path() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.file.current() == nil {
+		return ""
+	}
+	return o.path
+}
+
+// Close closes the log file.
+func (o *Output) Close() { o.file.swap(nil) }
+
+// switchable is a log file that can be replaced (or removed) while loggers
+// write to it.
+type switchable struct {
+	mu sync.RWMutex
+	f  *File
+}
+
+func (s *switchable) Write(p []byte) (int, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.f == nil {
+		return len(p), nil
+	}
+	return s.f.Write(p)
+}
+
+func (s *switchable) Sync() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.f == nil {
+		return nil
+	}
+	return s.f.Sync()
+}
+
+func (s *switchable) swap(f *File) {
+	s.mu.Lock()
+	old := s.f
+	s.f = f
+	s.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
+}
+
+func (s *switchable) current() *File {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.f
 }
 
 // File is an append-only log file that is moved to "<path>.1" (replacing

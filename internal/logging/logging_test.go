@@ -53,8 +53,8 @@ func TestNewFallsBackToStderrWhenFileUnwritable(t *testing.T) {
 	dir := t.TempDir()
 	blocker := filepath.Join(dir, "file")
 	os.WriteFile(blocker, nil, 0o644)
-	log, closeFn, warning := New(false, filepath.Join(blocker, "usbStream.log"))
-	defer closeFn()
+	log, out, warning := New(false, filepath.Join(blocker, "usbStream.log"))
+	defer out.Close()
 	if warning == nil || !strings.Contains(warning.Error(), "stderr only") {
 		t.Fatalf("warning = %v, want a stderr-only warning", warning)
 	}
@@ -62,4 +62,31 @@ func TestNewFallsBackToStderrWhenFileUnwritable(t *testing.T) {
 		t.Fatal("no logger returned")
 	}
 	log.Info("still logs")
+}
+
+func TestOutputSwitchesFileAndLevel(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")
+	log, out, warning := New(false, a)
+	defer out.Close()
+	if warning != nil {
+		t.Fatal(warning)
+	}
+	log.Debug("hidden")
+	log.Info("one")
+	if err := out.Set(true, b); err != nil {
+		t.Fatal(err)
+	}
+	log.Debug("two")
+	if err := out.Set(false, ""); err != nil || out.Path() != "" {
+		t.Fatalf("%v %q", err, out.Path())
+	}
+	log.Info("three")
+	got := func(p string) string { b, _ := os.ReadFile(p); return string(b) }
+	if s := got(a); !strings.Contains(s, "one") || strings.Contains(s, "hidden") || strings.Contains(s, "two") {
+		t.Fatalf("a.log: %q", s)
+	}
+	if s := got(b); !strings.Contains(s, "two") || strings.Contains(s, "three") {
+		t.Fatalf("b.log: %q", s)
+	}
 }

@@ -37,7 +37,10 @@ type Supervisor struct {
 	// shown a placeholder instead of waiting.
 	StartGrace time.Duration
 
+	kick chan struct{} // Replace wakes a retry wait
+
 	mu        sync.Mutex
+	cancelRun context.CancelFunc
 	state     State
 	lastErr   error
 	since     time.Time
@@ -67,6 +70,7 @@ func NewSupervisor(src Source, out Publisher, placeholder PlaceholderFunc, log *
 		src: src, out: out, placeholder: placeholder, log: log,
 		RetryInterval: time.Second,
 		StartGrace:    time.Second,
+		kick:          make(chan struct{}, 1),
 		state:         Starting,
 		since:         time.Now(),
 	}
@@ -87,9 +91,19 @@ func (s *Supervisor) Run(ctx context.Context) {
 	// The state stays Lost across retries (not Starting each time), so an
 	// absent camera is one warning, not one per attempt.
 	for ctx.Err() == nil {
-		err := s.src.Run(ctx, sink{s})
+		s.mu.Lock()
+		src := s.src
+		runCtx, cancel := context.WithCancel(ctx)
+		s.cancelRun = cancel
+		s.mu.Unlock()
+		err := src.Run(runCtx, sink{s})
+		cancel()
 		if ctx.Err() != nil {
 			return
+		}
+		if s.source() != src {
+			s.setState(Starting, nil)
+			continue // replaced: start the new source at once
 		}
 		if err == nil {
 			err = errors.New("source stopped without an error")
@@ -97,9 +111,33 @@ func (s *Supervisor) Run(ctx context.Context) {
 		s.setState(Lost, err)
 		select {
 		case <-time.After(s.RetryInterval):
+		case <-s.kick:
 		case <-ctx.Done():
 		}
 	}
+}
+
+// Replace stops the running source and starts src in its place (a changed
+// configuration). Clients stay connected; they get a placeholder if src
+// takes longer than StartGrace to deliver.
+func (s *Supervisor) Replace(src Source) {
+	s.mu.Lock()
+	s.src = src
+	if s.cancelRun != nil {
+		s.cancelRun()
+	}
+	s.mu.Unlock()
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Source returns the source being run.
+func (s *Supervisor) source() Source {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.src
 }
 
 // placeholders publishes a placeholder once a second while the source is
@@ -150,7 +188,7 @@ func (s *Supervisor) placeholders(ctx context.Context) {
 func (s *Supervisor) renderPlaceholder(size [2]int, title, reason string, now time.Time) *frame.Frame {
 	w, h := size[0], size[1]
 	if w == 0 || h == 0 {
-		info := s.src.Info()
+		info := s.source().Info()
 		w, h = info.Width, info.Height
 	}
 	if w <= 0 || h <= 0 {
@@ -179,7 +217,7 @@ func (s *Supervisor) setState(state State, err error) {
 
 // logState tells the user about a state change, at a level that fits it.
 func (s *Supervisor) logState(prev, state State, err error) {
-	info := s.src.Info()
+	info := s.source().Info()
 	switch {
 	case state == Lost && prev == Lost:
 		// The same outage with a new reason: worth a line, not a warning.
@@ -201,7 +239,7 @@ func (s *Supervisor) logState(prev, state State, err error) {
 // Status returns what the source is doing now.
 func (s *Supervisor) Status() Status {
 	now := time.Now()
-	st := Status{Info: s.src.Info(), MeasuredFPS: s.rate.PerSecond(now)}
+	st := Status{Info: s.source().Info(), MeasuredFPS: s.rate.PerSecond(now)}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st.State, st.Since = s.state, s.since

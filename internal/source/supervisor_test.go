@@ -199,3 +199,56 @@ func TestSupervisorIdleSourceIsStreaming(t *testing.T) {
 		t.Fatalf("published %d frames and %d placeholders; status %+v", real, placeholders, st)
 	}
 }
+
+// sizedSource streams frames of one size until cancelled.
+type sizedSource struct {
+	w       int
+	stopped chan struct{}
+}
+
+func (s *sizedSource) Info() Info { return Info{Kind: "test", Device: "sized", Width: s.w, Height: 10} }
+func (s *sizedSource) Run(ctx context.Context, sink Sink) error {
+	defer close(s.stopped)
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-t.C:
+			sink.Frame(&frame.Frame{JPEG: []byte{0xff, 0xd8, 0xff, 0xd9}, Captured: now, Width: s.w, Height: 10})
+		}
+	}
+}
+
+func TestSupervisorReplaceSwitchesSources(t *testing.T) {
+	a := &sizedSource{w: 11, stopped: make(chan struct{})}
+	b := &sizedSource{w: 22, stopped: make(chan struct{})}
+	out := &collector{}
+	sup := NewSupervisor(a, out, fakePlaceholder, zap.NewNop())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { sup.Run(ctx); close(done) }()
+	waitUntil(t, "frames from the first source", func() bool { r, _ := out.counts(); return r > 3 })
+	sup.Replace(b)
+	select {
+	case <-a.stopped:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the replaced source was not stopped")
+	}
+	waitUntil(t, "frames from the new source", func() bool {
+		out.mu.Lock()
+		defer out.mu.Unlock()
+		return out.frames[len(out.frames)-1].Width == 22
+	})
+	if sup.Status().Width != 22 || sup.Status().State != Streaming {
+		t.Fatalf("status after replace: %+v", sup.Status())
+	}
+	cancel()
+	<-done
+	select {
+	case <-b.stopped:
+	default:
+		t.Fatal("the new source still runs after the supervisor stopped")
+	}
+}

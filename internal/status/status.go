@@ -19,7 +19,17 @@ type Status struct {
 	HTTP      HTTP                `json:"http"`
 	Clients   []stream.ClientInfo `json:"clients"`
 	Config    Config              `json:"config"`
+	DSF       DSF                 `json:"dsf"`
 	Process   Process             `json:"process"`
+}
+
+// DSF says whether usbStream is connected to the Duet Software Framework.
+type DSF struct {
+	Enabled   bool      `json:"enabled"`
+	Connected bool      `json:"connected"`
+	Socket    string    `json:"socket,omitempty"`
+	Since     time.Time `json:"since"`
+	Error     string    `json:"error,omitempty"`
 }
 
 // HTTP says where the streams are served.
@@ -29,12 +39,22 @@ type HTTP struct {
 	StreamPath   string `json:"streamPath"`
 	SnapshotPath string `json:"snapshotPath"`
 	Auth         bool   `json:"auth"`
+	// StreamURL is the full stream URL for a client that reached usbStream
+	// through DWC (the DSF status endpoint fills it in from the Host header).
+	StreamURL string `json:"streamUrl,omitempty"`
+	// Error says why the configured port is not being served.
+	Error string `json:"error,omitempty"`
 }
 
 // Config says which configuration is in force and whether loading it worked.
 type Config struct {
 	File     string    `json:"file,omitempty"`
 	LoadedAt time.Time `json:"loadedAt"`
-	OK       bool      `json:"ok"`
-	Error    string    `json:"error,omitempty"`
+	// OK is false when the last reload failed; Error then says where and
+	// why (file:line), and the configuration loaded at LoadedAt stays.
+	OK       bool       `json:"ok"`
+	Error    string     `json:"error,omitempty"`
+	FailedAt *time.Time `json:"failedAt,omitempty"`
+	// Changed lists the options the last successful reload changed.
+	Changed []string `json:"changed,omitempty"`
 }

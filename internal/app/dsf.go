@@ -1,0 +1,209 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"usbstream/internal/camera"
+	"usbstream/internal/config"
+	"usbstream/internal/dsf"
+	"usbstream/internal/source"
+	"usbstream/internal/status"
+)
+
+// PluginID is usbStream's id in DSF: the endpoints' namespace and the key
+// of its plugin data.
+const PluginID = "usbStream"
+
+// dataKey is the one plugin-data key, declared in plugin.json; it always
+// holds one whole object (DWC can drop sibling keys on a partial patch).
+const dataKey = "status"
+
+// publishInterval caps how often plugin data is sent: DCS pushes every
+// change to every open DWC.
+const publishInterval = time.Second
+
+// logFileVirtual is where the plugin's log lives on the printer's SD card,
+// so that users can open it in DWC.
+const logFileVirtual = "0:/sys/usbStream/usbStream.log"
+
+func (a *App) newDSFSession(socket string) *dsf.Session {
+	return dsf.NewSession(dsf.SessionOptions{
+		Socket: socket,
+		Plugin: PluginID,
+		Endpoints: []dsf.EndpointSpec{
+			{Method: "GET", Path: "status", Handler: a.dsfStatusEndpoint},
+			{Method: "GET", Path: "snapshot", Handler: a.dsfSnapshotEndpoint},
+			{Method: "GET", Path: "cameras", Handler: a.dsfCamerasEndpoint},
+		},
+		OnConnect: a.onDSFConnect,
+		Log:       a.log.Named("dsf"),
+	})
+}
+
+func (a *App) dsfStatus() status.DSF {
+	if a.dsf == nil {
+		return status.DSF{}
+	}
+	st := a.dsf.Status()
+	return status.DSF{Enabled: true, Connected: st.Connected, Socket: st.Socket, Since: st.Since, Error: st.Error}
+}
+
+// message sends text to DWC's console when DSF is connected.
+func (a *App) message(typ dsf.MessageType, text string) {
+	if a.dsf != nil {
+		a.dsf.Message(typ, "[usbStream] "+text)
+	}
+}
+
+// onDSFConnect moves the log to the SD card's sys folder as DSF resolves
+// it, unless the configuration names a log file of its own.
+func (a *App) onDSFConnect(ctx context.Context, c *dsf.Conn) {
+	cfg := a.config()
+	if cfg.LogFile != "" && cfg.LogFile != config.DefaultDSFLogFile {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	path, err := c.ResolvePath(cctx, logFileVirtual)
+	if err != nil {
+		a.log.Debug("cannot resolve the log file's path through DSF", zap.Error(err))
+		return
+	}
+	if path == a.opt.LogOutput.Path() {
+		return
+	}
+	if err := a.opt.LogOutput.Set(cfg.Verbose, path); err != nil {
+		a.log.Warn(err.Error())
+		return
+	}
+	a.log.Info("logging to the printer's SD card", zap.String("file", path))
+}
+
+func jsonResponse(v any) dsf.Response {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return dsf.Response{StatusCode: 500, Type: dsf.PlainText, Body: err.Error()}
+	}
+	return dsf.Response{StatusCode: 200, Type: dsf.JSONText, Body: string(b)}
+}
+
+// dsfStatusEndpoint: GET /machine/usbStream/status, the /status document
+// plus the stream's URL as seen from the browser that asked DWC.
+func (a *App) dsfStatusEndpoint(_ context.Context, r *dsf.Request) dsf.Response {
+	st := a.Status()
+	if host := hostOnly(r.Header("Host")); host != "" {
+		st.HTTP.StreamURL = "http://" + net.JoinHostPort(host, strconv.Itoa(st.HTTP.Port)) + st.HTTP.StreamPath
+	}
+	return jsonResponse(st)
+}
+
+func hostOnly(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return strings.Trim(hostport, "[]")
+}
+
+func (a *App) dsfCamerasEndpoint(context.Context, *dsf.Request) dsf.Response {
+	list, err := camera.List()
+	if err != nil {
+		return dsf.Response{StatusCode: 500, Type: dsf.PlainText, Body: "cannot list cameras: " + err.Error()}
+	}
+	return jsonResponse(list)
+}
+
+// dsfSnapshotEndpoint: GET /machine/usbStream/snapshot through DWC's own
+// port and session. DWS can only return binary data as a file it reads
+// itself, whenever it gets to it, so the frame goes to one fixed path
+// next to the endpoint sockets, replaced atomically and never deleted.
+func (a *App) dsfSnapshotEndpoint(ctx context.Context, r *dsf.Request) dsf.Response {
+	c := a.clients.Add("dwc:session"+strconv.Itoa(r.SessionID), "/machine/usbStream/snapshot", "snapshot", 0)
+	defer a.clients.Remove(c)
+	f, err := a.api.Snapshot(ctx, -1)
+	if err != nil {
+		return dsf.Response{StatusCode: 503, Type: dsf.PlainText, Body: "usbStream is stopping"}
+	}
+	path := filepath.Join(filepath.Dir(a.config().DSFSocket), PluginID, "snapshot.jpg")
+	if err := writeAtomic(path, f.JPEG); err != nil {
+		a.log.Warn("cannot write the snapshot file for DWC", zap.String("file", path), zap.Error(err))
+		return dsf.Response{StatusCode: 500, Type: dsf.PlainText, Body: "cannot write the snapshot: " + err.Error()}
+	}
+	c.Sent(len(f.JPEG))
+	if f.Placeholder {
+		// DWS sends a file with status 200 only; the placeholder image says
+		// what is wrong.
+		a.log.Debug("DWC snapshot is a placeholder")
+	}
+	return dsf.Response{StatusCode: 200, Type: dsf.File, Body: path}
+}
+
+// writeAtomic replaces path with data so that a reader sees the old or the
+// new file, never a partial one. World-readable: DWS runs as user dsf.
+func writeAtomic(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o775); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".snapshot-*.jpg")
+	if err != nil {
+		return err
+	}
+	_, werr := tmp.Write(data)
+	cerr := tmp.Close()
+	if err := errors.Join(werr, cerr, os.Chmod(tmp.Name(), 0o644)); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return nil
+}
+
+// publish keeps the plugin data in step with the status (at most once a
+// second, only when it changed) and tells DWC's console when the camera is
+// lost or back.
+func (a *App) publish(ctx context.Context) {
+	tick := time.NewTicker(publishInterval)
+	defer tick.Stop()
+	var last []byte
+	var prev source.State
+	everStreamed, waitWarned := false, false
+	for {
+		st := a.Status()
+		waiting := st.Source.State == source.Lost && strings.HasPrefix(st.Source.Error, "waiting for camera")
+		sum := status.Summarize(st, os.Getpid(), waiting)
+		if b, err := json.Marshal(sum); err == nil && string(b) != string(last) {
+			a.dsf.SetData(dataKey, json.RawMessage(b))
+			last = b
+		}
+		switch {
+		case st.Source.State == source.Lost && prev == source.Streaming:
+			a.message(dsf.Warning, fmt.Sprintf("camera %s lost (%s); showing a placeholder until it is back",
+				st.Source.Device, st.Source.Error))
+		case st.Source.State == source.Streaming && prev == source.Lost && everStreamed:
+			a.message(dsf.Info, fmt.Sprintf("camera %s is back", st.Source.Device))
+		case waiting && !everStreamed && !waitWarned && time.Since(a.started) > 10*time.Second:
+			waitWarned = true
+			a.message(dsf.Warning, "no camera yet ("+st.Source.Error+"); the stream shows a placeholder until one is plugged in")
+		}
+		everStreamed = everStreamed || st.Source.State == source.Streaming
+		prev = st.Source.State
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}

@@ -1,0 +1,70 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// httpServer is one listening HTTP server. A port change starts a new one
+// before the old one stops, so there is never a moment with no listener.
+type httpServer struct {
+	host   string
+	port   int
+	srv    *http.Server
+	cancel context.CancelFunc // ends this server's streams
+	failed chan error         // Serve's error, if it fails on its own
+	done   chan struct{}
+}
+
+// listen opens host:port and serves the API on it. Streams on it end when
+// ctx ends or the server is shut down.
+func (a *App) listen(ctx context.Context, host string, port int) (*httpServer, error) {
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, &PortInUseError{Addr: addr, Err: err}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot listen on %s: %w", addr, err)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	s := &httpServer{host: host, port: ln.Addr().(*net.TCPAddr).Port, cancel: cancel,
+		failed: make(chan error, 1), done: make(chan struct{})}
+	s.srv = &http.Server{
+		Handler: a.api,
+		// Slowloris: a client gets 5 s to send its request headers. There is
+		// no overall write timeout, which would cut long-lived streams; each
+		// stream write has its own deadline instead.
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       30 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		BaseContext:       func(net.Listener) context.Context { return sctx },
+		ErrorLog:          debugStdLog(a.log.Named("http")),
+	}
+	go func() {
+		defer close(s.done)
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.failed <- err
+		}
+	}()
+	return s, nil
+}
+
+// shutdown ends the server's streams at once and gives snapshots being
+// written ShutdownGrace before connections are cut.
+func (s *httpServer) shutdown() {
+	s.cancel()
+	ctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
+	defer cancel()
+	if s.srv.Shutdown(ctx) != nil {
+		s.srv.Close()
+	}
+	<-s.done
+}

@@ -1,0 +1,193 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"slices"
+	"time"
+
+	"go.uber.org/zap"
+
+	"usbstream/internal/camera"
+	"usbstream/internal/config"
+	"usbstream/internal/configwatch"
+	"usbstream/internal/dsf"
+	"usbstream/internal/jpeg"
+	"usbstream/internal/status"
+)
+
+// reloadDebounce: DWC writes the file in one go, so a short quiet time
+// suffices; a save is applied within half a second.
+const reloadDebounce = 200 * time.Millisecond
+
+// watchConfig applies every settled save of the config file.
+func (a *App) watchConfig(ctx context.Context) {
+	file := a.config().File
+	w := configwatch.New(file, reloadDebounce, a.log.Named("config"))
+	w.SetLast(a.opt.FileContent)
+	err := w.Run(ctx, func(content []byte) { a.Reload(ctx, content) })
+	if err != nil {
+		a.log.Warn("cannot watch the config file; changes apply after a restart", zap.String("file", file), zap.Error(err))
+	}
+}
+
+// Reload parses content as the config file's new text (with the original
+// command line around it) and applies what changed. An invalid file
+// changes nothing: the last good configuration stays, and the error is
+// logged, shown in /status and sent to DWC's console.
+func (a *App) Reload(ctx context.Context, content []byte) {
+	next, err := config.ParseWithFileContent(a.opt.Args, content)
+	if err != nil {
+		now := time.Now()
+		a.mu.Lock()
+		a.cfgState.OK, a.cfgState.Error, a.cfgState.FailedAt = false, err.Error(), &now
+		a.mu.Unlock()
+		a.log.Warn("config file not applied; still running with the last good configuration", zap.Error(err))
+		a.message(dsf.Failure, "config error: "+err.Error()+"; still running with the last good configuration")
+		return
+	}
+	for _, w := range next.Warnings {
+		a.log.Warn(w)
+	}
+	changed := a.apply(ctx, next)
+	a.mu.Lock()
+	a.cfgState = status.Config{File: next.File, LoadedAt: time.Now(), OK: true, Changed: changed}
+	a.mu.Unlock()
+	if len(changed) == 0 {
+		a.log.Info("config file saved without changes")
+		return
+	}
+	a.log.Info("configuration reloaded", zap.Strings("changed", changed))
+}
+
+// apply switches from the configuration in force to next, touching only
+// what changed, and returns the options that changed.
+func (a *App) apply(ctx context.Context, next *config.Config) []string {
+	a.mu.Lock()
+	prev := a.cfg
+	a.mu.Unlock()
+	changed := changedOptions(prev, next)
+
+	if next.Verbose != prev.Verbose || next.LogFile != prev.LogFile {
+		if err := a.opt.LogOutput.Set(next.Verbose, next.LogFile); err != nil {
+			a.log.Warn(err.Error())
+		}
+	}
+	if next.User != prev.User || next.Password != prev.Password || next.AllowOrigin != prev.AllowOrigin {
+		a.api.SetAccess(next.User, next.Password, next.AllowOrigin)
+	}
+	a.applySource(prev, next)
+	if next.Host != prev.Host || next.Port != prev.Port {
+		if err := a.move(ctx, next.Host, next.Port); err != nil {
+			// Keep serving where we are; the status says why.
+			next.Host, next.Port = prev.Host, prev.Port
+		}
+	}
+	if next.DSFSocket != prev.DSFSocket {
+		a.log.Warn("a changed -dsf applies after a restart")
+	}
+	a.mu.Lock()
+	a.cfg = next
+	a.mu.Unlock()
+	return changed
+}
+
+// applySource restarts the source when what it captures changed, and
+// otherwise hands a running camera its new rotation, quality and rate cap.
+func (a *App) applySource(prev, next *config.Config) {
+	a.mu.Lock()
+	src := a.src
+	a.mu.Unlock()
+	cam, isCamera := src.(*camera.Source)
+	restart := !sameCapture(prev, next)
+	if !isCamera {
+		// Generated and replayed sources are cheap to restart.
+		restart = restart || prev.Quality != next.Quality || prev.Framerate != next.Framerate ||
+			transformOf(prev) != transformOf(next)
+	} else if next.Framerate > prev.Framerate && next.Framerate > cam.OpenedFPS()+0.01 {
+		restart = true // a higher rate must be asked of the driver at open
+	}
+	if restart {
+		newSrc := a.newSource(next)
+		a.mu.Lock()
+		a.src = newSrc
+		a.mu.Unlock()
+		a.sup.Replace(newSrc)
+		return
+	}
+	if isCamera {
+		cam.SetLive(camera.Live{Transform: transformOf(next), Quality: next.Quality, FPS: next.Framerate})
+	}
+}
+
+// sameCapture reports whether two configurations capture the same way, so
+// that the source can keep running.
+func sameCapture(p, n *config.Config) bool {
+	return p.Source == n.Source && p.Camera == n.Camera && p.Size == n.Size && p.Resolution == n.Resolution &&
+		p.Format == n.Format && reflect.DeepEqual(p.ManExp, n.ManExp) && reflect.DeepEqual(p.Exposure, n.Exposure) &&
+		slices.Equal(p.Controls, n.Controls)
+}
+
+func transformOf(cfg *config.Config) jpeg.Transform {
+	return jpeg.Transform{Rotate: cfg.Rotate, FlipH: containsRune(cfg.Flip, 'h'), FlipV: containsRune(cfg.Flip, 'v')}
+}
+
+func containsRune(s string, r rune) bool { return slices.Contains([]rune(s), r) }
+
+// move opens the new address first and only then closes the old listener,
+// so a port taken by another program leaves usbStream where it was.
+func (a *App) move(ctx context.Context, host string, port int) error {
+	srv, err := a.listen(ctx, host, port)
+	if err != nil {
+		a.mu.Lock()
+		a.httpErr = err.Error()
+		a.mu.Unlock()
+		a.log.Error("cannot move the HTTP server; still serving on the old address", zap.Error(err))
+		a.message(dsf.Failure, err.Error()+"; still serving on the old port")
+		return err
+	}
+	a.mu.Lock()
+	old := a.http
+	a.http, a.httpErr = srv, ""
+	a.mu.Unlock()
+	a.logURLs(srv.host, srv.port)
+	if old != nil {
+		old.shutdown()
+		a.log.Info(fmt.Sprintf("the stream moved from port %d to %d", old.port, srv.port))
+	}
+	a.message(dsf.Info, fmt.Sprintf("the stream moved to port %d", srv.port))
+	return nil
+}
+
+// changedOptions names the options whose values differ, for the log and
+// /status.
+func changedOptions(p, n *config.Config) []string {
+	var out []string
+	add := func(name string, differ bool) {
+		if differ {
+			out = append(out, name)
+		}
+	}
+	add("-port", p.Port != n.Port)
+	add("-host", p.Host != n.Host)
+	add("-camera", p.Camera != n.Camera)
+	add("-rotate", p.Rotate != n.Rotate)
+	add("-flip", p.Flip != n.Flip)
+	add("-size", p.Size != n.Size)
+	add("-resolution", p.Resolution != n.Resolution)
+	add("-format", p.Format != n.Format)
+	add("-framerate", p.Framerate != n.Framerate)
+	add("-manexp", !reflect.DeepEqual(p.ManExp, n.ManExp))
+	add("-exposure", !reflect.DeepEqual(p.Exposure, n.Exposure))
+	add("-verbose", p.Verbose != n.Verbose)
+	add("-logfile", p.LogFile != n.LogFile)
+	add("-source", p.Source != n.Source)
+	add("-quality", p.Quality != n.Quality)
+	add("-user", p.User != n.User)
+	add("-password", p.Password != n.Password)
+	add("-allow-origin", p.AllowOrigin != n.AllowOrigin)
+	add("-control", !slices.Equal(p.Controls, n.Controls))
+	add("-dsf", p.DSFSocket != n.DSFSocket)
+	return out
+}

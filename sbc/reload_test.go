@@ -1,0 +1,233 @@
+package main
+
+// Live config reload, end to end: the real binary watches a real file that
+// the test saves the ways DWC and other tools do, while a real stream
+// client stays connected.
+
+import (
+	"encoding/json"
+	"fmt"
+	"image"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+type configDoc struct {
+	Config struct {
+		OK       bool
+		Error    string
+		LoadedAt time.Time
+		Changed  []string
+	}
+	HTTP struct {
+		Port  int
+		Error string
+	}
+}
+
+func getConfigStatus(t *testing.T, base string) configDoc {
+	t.Helper()
+	var d configDoc
+	getJSON(t, base+"/status", &d)
+	return d
+}
+
+// saveLikeDWC writes the file the way DWC's editor does (through DWS): the
+// whole text to "<name>.part", then a rename over the original.
+func saveLikeDWC(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path+".part", []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path+".part", path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitConfig polls /status until ok holds, within 2 s of a save (the
+// promise is 500 ms; the margin is for a loaded CI machine).
+func waitConfig(t *testing.T, base, what string, ok func(configDoc) bool) configDoc {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		d := getConfigStatus(t, base)
+		if ok(d) {
+			return d
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not seen within 2 s of the save; status %+v", what, d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// latestSize decodes the newest part the watcher received after t.
+func latestSize(t *testing.T, w *watcher, after time.Time) image.Point {
+	t.Helper()
+	p, ok := w.waitFor(after, 3*time.Second, isCamera)
+	if !ok {
+		t.Fatalf("no frame after %v (stream error %v)", after, w.err)
+	}
+	return decodedSize(t, p)
+}
+
+func TestReloadAppliesSavesWhileClientsStay(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "usbStream.config")
+	base := "-source test\n-resolution 320x240\n-framerate 10\n"
+	os.WriteFile(cfgPath, []byte(base), 0o644)
+	s := start(t, "-dsf", "none", "-file", cfgPath)
+	w := watch(t, s.base+"/stream")
+	if sz := latestSize(t, w, time.Now().Add(-time.Hour)); sz != image.Pt(320, 240) {
+		t.Fatalf("first frames are %v", sz)
+	}
+
+	// DWC's way: .part then rename. A quarter turn swaps the test pattern's size.
+	saved := time.Now()
+	saveLikeDWC(t, cfgPath, base+"-rotate 90\n")
+	d := waitConfig(t, s.base, "rotate 90 applied", func(d configDoc) bool { return d.Config.OK && d.Config.LoadedAt.After(saved) })
+	if strings.Join(d.Config.Changed, " ") != "-rotate" {
+		t.Fatalf("changed %v, want -rotate", d.Config.Changed)
+	}
+	if sz := latestSize(t, w, time.Now().Add(300*time.Millisecond)); sz != image.Pt(240, 320) {
+		t.Fatalf("after -rotate 90 frames are %v", sz)
+	}
+
+	// In place, as rr_upload and text editors write.
+	saved = time.Now()
+	os.WriteFile(cfgPath, []byte(base+"-rotate 90\n-quality 40\n"), 0o644)
+	waitConfig(t, s.base, "quality applied", func(d configDoc) bool {
+		return d.Config.LoadedAt.After(saved) && strings.Join(d.Config.Changed, " ") == "-quality"
+	})
+
+	// A mistake: nothing changes, the status says where.
+	saved = time.Now()
+	saveLikeDWC(t, cfgPath, base+"-rotate 45\n")
+	d = waitConfig(t, s.base, "the error", func(d configDoc) bool { return !d.Config.OK })
+	if !strings.Contains(d.Config.Error, "usbStream.config:4: -rotate 45") {
+		t.Fatalf("error %q does not name file:line and the option", d.Config.Error)
+	}
+	if sz := latestSize(t, w, time.Now()); sz != image.Pt(240, 320) {
+		t.Fatalf("an invalid file changed the stream: frames are %v", sz)
+	}
+	if !strings.Contains(s.output.String(), "still running with the last good configuration") {
+		t.Fatalf("no log line about the invalid file\n%s", s.output)
+	}
+
+	// Deleted: keep going. Recreated: applied.
+	os.Remove(cfgPath)
+	time.Sleep(400 * time.Millisecond)
+	if getConfigStatus(t, s.base).Config.Error == "" {
+		t.Fatal("deleting the file cleared the previous error without a new config")
+	}
+	saved = time.Now()
+	os.WriteFile(cfgPath, []byte(base), 0o644)
+	waitConfig(t, s.base, "recreated file applied", func(d configDoc) bool { return d.Config.OK && d.Config.LoadedAt.After(saved) })
+	if sz := latestSize(t, w, time.Now().Add(300*time.Millisecond)); sz != image.Pt(320, 240) {
+		t.Fatalf("after the file came back frames are %v", sz)
+	}
+
+	// The client saw every change on the same connection.
+	if w.err != nil {
+		t.Fatalf("the stream client was disconnected: %v", w.err)
+	}
+}
+
+// 100 saves in 10 s, valid and invalid mixed: no crash, and the last one
+// wins.
+func TestReloadManySaves(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "usbStream.config")
+	os.WriteFile(cfgPath, []byte("-source test\n-resolution 160x120\n"), 0o644)
+	s := start(t, "-dsf", "none", "-file", cfgPath)
+	for i := range 100 {
+		content := fmt.Sprintf("-source test\n-resolution 160x120\n-quality %d\n", 10+i%80)
+		if i%7 == 3 {
+			content += "-rotate 45\n" // invalid
+		}
+		if i%2 == 0 {
+			saveLikeDWC(t, cfgPath, content)
+		} else {
+			os.WriteFile(cfgPath, []byte(content), 0o644)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	saveLikeDWC(t, cfgPath, "-source test\n-resolution 160x120\n-framerate 5\n")
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		st := getStatus(t, s)
+		d := getConfigStatus(t, s.base)
+		if d.Config.OK && st.Source.TargetFPS == 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the last save did not win: %+v %+v", d.Config, st.Source)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A new port opens first, then the old one closes; a port another program
+// holds is refused and the old one kept.
+func TestReloadMovesThePort(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "usbStream.config")
+	base := "-source test\n-resolution 160x120\n"
+	os.WriteFile(cfgPath, []byte(base), 0o644)
+	s := start(t, "-dsf", "none", "-file", cfgPath)
+
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	takenPort := taken.Addr().(*net.TCPAddr).Port
+	saveLikeDWC(t, cfgPath, base+fmt.Sprintf("-port %d\n", takenPort))
+	d := waitConfig(t, s.base, "port-in-use error", func(d configDoc) bool { return d.HTTP.Error != "" })
+	if !strings.Contains(d.HTTP.Error, "already in use") {
+		t.Fatalf("error %q", d.HTTP.Error)
+	}
+	if d.HTTP.Port == takenPort {
+		t.Fatal("status claims the taken port")
+	}
+
+	newPort := freePort(t)
+	saveLikeDWC(t, cfgPath, base+fmt.Sprintf("-port %d\n", newPort))
+	newBase := fmt.Sprintf("http://127.0.0.1:%d", newPort)
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		resp, err := http.Get(newBase + "/status")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("new port %d not serving: %v\n%s", newPort, err, s.output)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if d := getConfigStatus(t, newBase); d.HTTP.Port != newPort || d.HTTP.Error != "" {
+		t.Fatalf("status after the move: %+v", d.HTTP)
+	}
+	if _, err := http.Get(s.base + "/status"); err == nil {
+		t.Fatal("the old port still answers")
+	}
+	s.base = newBase // so that the cleanup's checks use the live port
+}
+
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("%s: %v", url, err)
+	}
+}
