@@ -70,7 +70,7 @@ func (a *App) message(typ dsf.MessageType, text string) {
 // it, unless the configuration names a log file of its own.
 func (a *App) onDSFConnect(ctx context.Context, c *dsf.Conn) {
 	cfg := a.config()
-	if cfg.LogFile != "" && cfg.LogFile != config.DefaultDSFLogFile {
+	if cfg.LogFileSet && cfg.LogFile != config.DefaultDSFLogFile {
 		return
 	}
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -190,10 +190,10 @@ func (a *App) publish(ctx context.Context) {
 		}
 		switch {
 		case st.Source.State == source.Lost && prev == source.Streaming:
-			a.message(dsf.Warning, fmt.Sprintf("camera %s lost (%s); showing a placeholder until it is back",
-				st.Source.Device, st.Source.Error))
+			a.message(dsf.Warning, fmt.Sprintf("%s lost (%s); showing a placeholder until it is back",
+				sourceName(st.Source.Info), st.Source.Error))
 		case st.Source.State == source.Streaming && prev == source.Lost && everStreamed:
-			a.message(dsf.Info, fmt.Sprintf("camera %s is back", st.Source.Device))
+			a.message(dsf.Info, sourceName(st.Source.Info)+" is back")
 		case waiting && !everStreamed && !waitWarned && time.Since(a.started) > 10*time.Second:
 			waitWarned = true
 			a.message(dsf.Warning, "no camera yet ("+st.Source.Error+"); the stream shows a placeholder until one is plugged in")
@@ -206,4 +206,12 @@ func (a *App) publish(ctx context.Context) {
 		case <-tick.C:
 		}
 	}
+}
+
+// sourceName names a source for a console message.
+func sourceName(info source.Info) string {
+	if info.Kind == "camera" {
+		return "camera " + info.Device
+	}
+	return "source " + info.Device
 }

@@ -76,6 +76,7 @@ type Config struct {
 	Exposure    *float64   // -exposure: nil when not given
 	Verbose     bool       // -verbose
 	LogFile     string     // -logfile: absolute path, "" for stderr only
+	LogFileSet  bool       // -logfile was given (so "" means "none", not "no default here")
 	Source      Source     // -source
 	Quality     int        // -quality: 1..100
 	User        string     // -user: basic auth; set exactly when Password is set

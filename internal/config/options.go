@@ -362,6 +362,7 @@ func resolvePath(p, base string) (string, string) {
 }
 
 func setLogFile(c *Config, v, base string) string {
+	c.LogFileSet = true
 	if v == "" || v == "none" {
 		c.LogFile = ""
 		return ""

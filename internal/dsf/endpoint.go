@@ -148,10 +148,12 @@ func (e *Endpoint) acceptLoop() {
 // closes without a request is DCS probing whether we are alive.
 func (e *Endpoint) serve(conn *net.UnixConn) {
 	defer conn.Close()
-	stop := context.AfterFunc(e.ctx, func() { conn.SetDeadline(time.Now()) })
-	defer stop()
+	// Reads end early when the endpoint closes. The deadline is set before
+	// the hook is armed, so a hook that fires at once is not overridden.
 	conn.SetReadDeadline(time.Now().Add(requestTimeout))
+	stop := context.AfterFunc(e.ctx, func() { conn.SetReadDeadline(time.Now()) })
 	raw, err := newMessageReader(conn).next()
+	stop()
 	if err != nil {
 		if err != io.EOF && e.ctx.Err() == nil {
 			e.log.Debug("endpoint connection ended without a request", zap.String("socket", e.path), zap.Error(err))
@@ -179,6 +181,8 @@ func (e *Endpoint) serve(conn *net.UnixConn) {
 		return
 	}
 	conn.SetReadDeadline(time.Now().Add(drainTimeout))
+	stop = context.AfterFunc(e.ctx, func() { conn.SetReadDeadline(time.Now()) })
+	defer stop()
 	io.Copy(io.Discard, io.LimitReader(conn, 1<<20))
 }
 
