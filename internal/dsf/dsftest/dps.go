@@ -1,0 +1,131 @@
+package dsftest
+
+import (
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Process is a plugin process run the way DuetPluginService runs one (§9):
+// started in its executable's directory, registered with DCS only after it
+// is already running, reported as stopped (pid -1) when it exits, and
+// stopped with SIGTERM to the process, then SIGKILL to its whole process
+// group after StopTimeout.
+type Process struct {
+	// StopTimeout is DPS's StopTimeout (default 4 s).
+	StopTimeout time.Duration
+
+	t    *Twin
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// StartPlugin starts cmd as DPS would and registers its pid with DCS after
+// registerDelay, which reproduces the startup race of §5.1 (0 registers
+// as soon as the process runs). cmd.Dir defaults to the executable's
+// directory. The twin's Close stops a plugin that is still running; Restart
+// and Stop leave it alone (a test that wants DSF's behaviour, where a DCS
+// restart also restarts the plugin, calls Stop and StartPlugin itself).
+func (t *Twin) StartPlugin(cmd *exec.Cmd, registerDelay time.Duration) (*Process, error) {
+	if cmd.Dir == "" {
+		cmd.Dir = filepath.Dir(cmd.Path)
+	}
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	// Its own process group, so that leftovers can be killed as a tree.
+	cmd.SysProcAttr.Setpgid = true
+	if !t.enter() {
+		return nil, errors.New("dsftest: twin is closed")
+	}
+	if err := cmd.Start(); err != nil {
+		t.wg.Done()
+		return nil, err
+	}
+	p := &Process{StopTimeout: 4 * time.Second, t: t, cmd: cmd, done: make(chan struct{})}
+	t.mu.Lock()
+	t.procs[p] = struct{}{}
+	t.mu.Unlock()
+	pid := cmd.Process.Pid
+	go func() {
+		defer t.wg.Done()
+		registered := make(chan struct{})
+		go func() {
+			defer close(registered)
+			timer := time.NewTimer(registerDelay)
+			defer timer.Stop()
+			select {
+			case <-timer.C:
+				t.mu.Lock()
+				// Stop may have set 0 meanwhile; a late registration must not undo it.
+				if t.pid == -1 {
+					t.setPID(pid)
+				}
+				t.mu.Unlock()
+			case <-p.done:
+			}
+		}()
+		p.err = cmd.Wait()
+		// DPS reports the exit, then kills whatever the plugin left behind.
+		t.mu.Lock()
+		if t.pid == pid || t.pid == 0 {
+			t.setPID(-1)
+		}
+		delete(t.procs, p)
+		t.mu.Unlock()
+		syscall.Kill(-pid, syscall.SIGKILL)
+		close(p.done)
+		<-registered
+	}()
+	return p, nil
+}
+
+// Pid is the process id.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Done is closed when the process has exited and DCS was told.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Wait waits for the exit and returns cmd.Wait's result.
+func (p *Process) Wait() error {
+	<-p.done
+	return p.err
+}
+
+// Stop is DSF's StopPlugin: pid 0 ("stopping"), SIGTERM to the process
+// only, SIGKILL to the whole group after StopTimeout. It returns cmd.Wait's
+// result (nil after a clean exit on SIGTERM).
+func (p *Process) Stop() error {
+	p.stopOnce.Do(func() {
+		select {
+		case <-p.done:
+			p.stopErr = p.err
+			return
+		default:
+		}
+		p.t.mu.Lock()
+		if p.t.pid == p.Pid() {
+			p.t.setPID(0)
+		}
+		p.t.mu.Unlock()
+		pid := p.Pid()
+		syscall.Kill(pid, syscall.SIGTERM)
+		timer := time.NewTimer(p.StopTimeout)
+		defer timer.Stop()
+		select {
+		case <-p.done:
+		case <-timer.C:
+			syscall.Kill(-pid, syscall.SIGKILL)
+			<-p.done
+		}
+		p.stopErr = p.err
+	})
+	return p.stopErr
+}
