@@ -114,6 +114,10 @@ func handshake(nc io.Writer, mr *messageReader) error {
 	var init struct {
 		Version *int `json:"version"`
 		response
+		// DSF 3.5 refuses an unknown process by sending the serialised
+		// .NET exception itself, without a success field.
+		ExceptionMessage string `json:"message"`
+		HResult          int64  `json:"hResult"`
 	}
 	if err := json.Unmarshal(first, &init); err != nil {
 		return fmt.Errorf("DCS handshake: %w", err)
@@ -122,6 +126,13 @@ func handshake(nc io.Writer, mr *messageReader) error {
 		return init.err()
 	}
 	if init.Version == nil {
+		if init.ExceptionMessage != "" {
+			typ := "Exception"
+			if uint32(init.HResult) == 0x80070005 { // E_ACCESSDENIED: UnauthorizedAccessException
+				typ = "UnauthorizedAccessException"
+			}
+			return &Error{Type: typ, Message: init.ExceptionMessage}
+		}
 		return &Error{Type: "ProtocolError", Message: "DCS sent no protocol version: " + string(first)}
 	}
 	msg, _ := json.Marshal(struct {

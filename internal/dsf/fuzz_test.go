@@ -17,6 +17,7 @@ func FuzzDecodeMessages(f *testing.F) {
 		`{"sessionId":-1,"queries":{"a":"b"},"headers":{"Host":"x"},"contentType":null,"body":"{\"}"}`,
 		`junk {"a":"\\\"}"} {`,
 		`{"success":true,"result":"/run/dsf/usbStream/status-GET.sock"}`,
+		`{"targetSite":null,"message":"Insufficient permissions","data":{},"innerException":null,"hResult":-2147024891}`,
 	} {
 		f.Add([]byte(seed))
 	}

@@ -1,0 +1,295 @@
+package main
+
+// The real binary against the DSF twin (internal/dsf/dsftest), which
+// follows DSF's wire protocol: endpoints reached through the twin's DWS
+// front over real HTTP, plugin data, DWC messages, DCS restarts, standalone
+// running, and the goodbye at SIGTERM.
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"usbstream/internal/dsf/dsftest"
+)
+
+func startTwin(t *testing.T, profile dsftest.Profile, reject bool) *dsftest.Twin {
+	t.Helper()
+	manifest, err := os.ReadFile("../plugin.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// UNIX socket paths are limited to 108 bytes: keep the root short.
+	dir, err := os.MkdirTemp("", "dsf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	twin, err := dsftest.Start(dsftest.Options{Dir: dir, Profile: profile, Manifest: manifest, RejectUnregistered: reject})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { twin.Close() })
+	return twin
+}
+
+// eventually polls cond for up to d.
+func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %v: %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// viaDWS makes a real HTTP request to the twin's web server, as a browser
+// running DWC does.
+func viaDWS(t *testing.T, twin *dsftest.Twin, path string) (int, http.Header, []byte) {
+	t.Helper()
+	client := http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get(twin.HTTPURL() + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, body
+}
+
+type pluginStatus struct {
+	State   string
+	Waiting bool
+	Device  string
+	Width   int
+	Clients int
+	PID     int
+	HTTP    struct{ Port int }
+	Config  struct {
+		OK    bool
+		Error string
+	}
+}
+
+func pluginData(t *testing.T, twin *dsftest.Twin) (pluginStatus, bool) {
+	raw, ok := twin.PluginData("status")
+	if !ok || string(raw) == "null" {
+		return pluginStatus{}, false
+	}
+	var st pluginStatus
+	if err := json.Unmarshal(raw, &st); err != nil {
+		t.Fatalf("plugin data %s: %v", raw, err)
+	}
+	return st, true
+}
+
+func endpointCount(twin *dsftest.Twin) int { return len(twin.Endpoints()) }
+
+// Started as DSF's plugin service starts it: refused until DSF registers
+// its PID (the startup race), then endpoints, data and messages work.
+func TestDSFPlugin(t *testing.T) {
+	for _, profile := range []dsftest.Profile{dsftest.Profile35, dsftest.Profile36} {
+		t.Run(string(profile), func(t *testing.T) {
+			twin := startTwin(t, profile, true)
+			dir := t.TempDir()
+			cfg := filepath.Join(dir, "usbStream.config")
+			os.WriteFile(cfg, []byte("-source test\n-resolution 320x240\n-framerate 10\n"), 0o644)
+			s := start(t, "-dsf", twin.SocketPath(), "-file", cfg)
+			time.Sleep(700 * time.Millisecond) // DPS tells DCS the PID only after the start
+			twin.SetPluginPID(s.cmd.Process.Pid)
+
+			eventually(t, 5*time.Second, "3 endpoints registered", func() bool { return endpointCount(twin) == 3 })
+			for _, e := range twin.Endpoints() {
+				if e.Namespace != "usbStream" || e.EndpointType != "GET" || !strings.HasPrefix(e.UnixSocket, twin.SocketPath()[:len(twin.SocketPath())-len("dcs.sock")]) {
+					t.Fatalf("endpoint %+v", e)
+				}
+			}
+			// Status through DWS: the same document as /status, plus the URL.
+			var code int
+			var body []byte
+			eventually(t, 3*time.Second, "status via DWS", func() bool {
+				code, _, body = viaDWS(t, twin, "/machine/usbStream/status")
+				return code == 200
+			})
+			var st struct {
+				Source struct{ State string }
+				HTTP   struct {
+					Port      int
+					StreamURL string `json:"streamUrl"`
+				}
+				DSF struct{ Connected bool }
+			}
+			if err := json.Unmarshal(body, &st); err != nil {
+				t.Fatalf("%v: %s", err, body)
+			}
+			wantURL := fmt.Sprintf("http://127.0.0.1:%d/stream", st.HTTP.Port)
+			if st.HTTP.StreamURL != wantURL || !st.DSF.Connected {
+				t.Fatalf("status via DWS: %s (want streamUrl %s)", body, wantURL)
+			}
+			// Snapshot through DWS: a JPEG from a file DWS reads.
+			code, hdr, body := viaDWS(t, twin, "/machine/usbStream/snapshot")
+			if code != 200 || hdr.Get("Content-Type") != "application/octet-stream" {
+				t.Fatalf("snapshot via DWS: %d %v", code, hdr)
+			}
+			if img := decodeJPEG(t, body); img.Bounds().Dx() != 320 {
+				t.Fatalf("snapshot is %v", img.Bounds())
+			}
+			if code, _, body = viaDWS(t, twin, "/machine/usbStream/cameras"); code != 200 || !json.Valid(body) {
+				t.Fatalf("cameras via DWS: %d %s", code, body)
+			}
+			// Plugin data follows the status.
+			eventually(t, 3*time.Second, "plugin data says streaming", func() bool {
+				d, ok := pluginData(t, twin)
+				return ok && d.State == "streaming" && d.Width == 320 && d.PID == s.cmd.Process.Pid
+			})
+			w := watch(t, s.base+"/stream")
+			eventually(t, 3*time.Second, "plugin data counts the stream client", func() bool {
+				d, _ := pluginData(t, twin)
+				return d.Clients == 1
+			})
+			w.close()
+			// A config error reaches DWC's console with file and line.
+			os.WriteFile(cfg, []byte("-source test\n-rotate 45\n"), 0o644)
+			eventually(t, 3*time.Second, "config error message", func() bool {
+				for _, m := range twin.Messages() {
+					if m.Type == 2 && strings.Contains(m.Content, "usbStream.config:2: -rotate 45") {
+						return true
+					}
+				}
+				return false
+			})
+			eventually(t, 3*time.Second, "plugin data shows the config error", func() bool {
+				d, _ := pluginData(t, twin)
+				return !d.Config.OK && strings.Contains(d.Config.Error, "-rotate 45")
+			})
+			// The log went to the SD card's sys folder, as DSF resolves it.
+			logFile := filepath.Join(twin.SDRoot(), "sys", "usbStream", "usbStream.log")
+			eventually(t, 3*time.Second, "log file on the SD card", func() bool {
+				b, _ := os.ReadFile(logFile)
+				return strings.Contains(string(b), "config file not applied")
+			})
+			// Every command used exact camelCase keys.
+			for _, raw := range twin.Commands() {
+				var m map[string]json.RawMessage
+				json.Unmarshal(raw, &m)
+				for k := range m {
+					if k[0] < 'a' || k[0] > 'z' {
+						t.Fatalf("command %s has key %q", raw, k)
+					}
+				}
+			}
+
+			// SIGTERM: endpoints removed, sockets deleted, quick exit.
+			sockets := twin.Endpoints()
+			began := time.Now()
+			s.stop(t)
+			if took := time.Since(began); took > 3*time.Second {
+				t.Fatalf("exit took %v, DSF kills after 4 s", took)
+			}
+			if n := endpointCount(twin); n != 0 {
+				t.Fatalf("%d endpoints left registered after exit", n)
+			}
+			for _, e := range sockets {
+				if _, err := os.Stat(e.UnixSocket); !os.IsNotExist(err) {
+					t.Fatalf("socket %s left behind: %v", e.UnixSocket, err)
+				}
+			}
+		})
+	}
+}
+
+// DCS restarts (DSF updates, crashes): each time the endpoints and the
+// plugin data are back within 5 s, and the stream never stops.
+func TestDSFRestarts(t *testing.T) {
+	twin := startTwin(t, dsftest.Profile36, false)
+	s := start(t, "-source", "test", "-resolution", "160x120", "-framerate", "10", "-dsf", twin.SocketPath())
+	w := watch(t, s.base+"/stream")
+	eventually(t, 5*time.Second, "registered", func() bool { return endpointCount(twin) == 3 })
+	for cycle := range 10 {
+		if err := twin.Restart(300 * time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		began := time.Now()
+		// DWS routes to new endpoints a moment after DCS has them.
+		eventually(t, 5*time.Second, fmt.Sprintf("cycle %d: endpoints, data and DWS route back", cycle), func() bool {
+			d, ok := pluginData(t, twin)
+			if endpointCount(twin) != 3 || !ok || d.State != "streaming" {
+				return false
+			}
+			code, _, _ := viaDWS(t, twin, "/machine/usbStream/status")
+			return code == 200
+		})
+		t.Logf("cycle %d: back after %v", cycle, time.Since(began).Round(time.Millisecond))
+	}
+	if _, ok := w.waitFor(time.Now(), 2*time.Second, isCamera); !ok || w.err != nil {
+		t.Fatalf("the stream stopped during the DCS restarts: %v", w.err)
+	}
+}
+
+// Without DSF usbStream runs standalone, quietly; a DSF that starts later
+// is picked up.
+func TestDSFAbsentThenStarted(t *testing.T) {
+	dir, err := os.MkdirTemp("", "dsf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	socket := filepath.Join(dir, "run", "dsf", "dcs.sock")
+	s := start(t, "-source", "test", "-resolution", "160x120", "-dsf", socket)
+	time.Sleep(1500 * time.Millisecond)
+	if st := getStatus(t, s); st.Source.State != "streaming" {
+		t.Fatalf("standalone: %+v", st.Source)
+	}
+	if out := s.output.String(); strings.Contains(out, "WARN") || strings.Count(out, "DSF is not running") != 1 {
+		t.Fatalf("standalone should say once, at info, that DSF is absent:\n%s", out)
+	}
+	manifest, _ := os.ReadFile("../plugin.json")
+	twin, err := dsftest.Start(dsftest.Options{Dir: dir, Manifest: manifest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer twin.Close()
+	eventually(t, 5*time.Second, "connected to the DSF that started later", func() bool {
+		_, ok := pluginData(t, twin)
+		return endpointCount(twin) == 3 && ok
+	})
+}
+
+// Losing the source and getting it back are told to DWC's console, once each.
+func TestDSFMessagesForLostAndBack(t *testing.T) {
+	twin := startTwin(t, dsftest.Profile36, false)
+	dir := filepath.Join(t.TempDir(), "frames")
+	os.Mkdir(dir, 0o755)
+	writeNoiseJPEGs(t, dir, 64, 48, 2)
+	start(t, "-source", "file:"+dir, "-framerate", "10", "-dsf", twin.SocketPath())
+	eventually(t, 5*time.Second, "plugin data says streaming", func() bool {
+		d, ok := pluginData(t, twin)
+		return ok && d.State == "streaming"
+	})
+	hidden := dir + ".away"
+	os.Rename(dir, hidden)
+	has := func(typ int, text string) func() bool {
+		return func() bool {
+			for _, m := range twin.Messages() {
+				if m.Type == typ && strings.Contains(m.Content, text) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	eventually(t, 5*time.Second, "a warning that the source is lost", has(1, "lost"))
+	os.Rename(hidden, dir)
+	eventually(t, 5*time.Second, "a note that it is back", has(0, "is back"))
+	if n := len(twin.Messages()); n != 2 {
+		t.Fatalf("%d messages, want 2: %+v", n, twin.Messages())
+	}
+}
