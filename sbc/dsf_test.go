@@ -9,10 +9,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -292,4 +296,63 @@ func TestDSFMessagesForLostAndBack(t *testing.T) {
 	if n := len(twin.Messages()); n != 2 {
 		t.Fatalf("%d messages, want 2: %+v", n, twin.Messages())
 	}
+}
+
+// Under DSF a taken port is not a reason to exit (DSF would restart us into
+// the same error forever): usbStream stays, says so in DWC, and takes the
+// port when it is freed.
+func TestDSFPortInUseWaitsForThePort(t *testing.T) {
+	twin := startTwin(t, dsftest.Profile36, false)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := taken.Addr().(*net.TCPAddr).Port
+	cmd := exec.Command(binary, "-host", "127.0.0.1", "-port", strconv.Itoa(port), "-source", "test",
+		"-resolution", "160x120", "-dsf", twin.SocketPath())
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			t.Error("no exit after SIGTERM")
+		}
+	}()
+	hasMessage := func(text string) func() bool {
+		return func() bool {
+			for _, m := range twin.Messages() {
+				if strings.Contains(m.Content, text) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	eventually(t, 5*time.Second, "a DWC message about the port", hasMessage("already in use"))
+	eventually(t, 5*time.Second, "the error in the status via DWS", func() bool {
+		code, _, body := viaDWS(t, twin, "/machine/usbStream/status")
+		return code == 200 && strings.Contains(string(body), "already in use")
+	})
+	select {
+	case err := <-exited:
+		t.Fatalf("exited with the port taken: %v\n%s", err, out.String())
+	default:
+	}
+	taken.Close()
+	eventually(t, 8*time.Second, "serving once the port is free", func() bool {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/status", port))
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil
+	})
+	eventually(t, 3*time.Second, "a DWC message that it serves now", hasMessage("now serving on port"))
 }

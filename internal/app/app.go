@@ -4,6 +4,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	stdlog "log"
 	"net"
@@ -110,15 +111,31 @@ func (e *PortInUseError) Unwrap() error { return e.Err }
 func (a *App) Run(ctx context.Context) error {
 	cfg := a.config()
 	srv, err := a.listen(ctx, cfg.Host, cfg.Port)
-	if err != nil {
+	var failed <-chan error
+	switch {
+	case err == nil:
+		a.mu.Lock()
+		a.http = srv
+		a.mu.Unlock()
+		a.logURLs(srv.host, srv.port)
+		failed = srv.failed
+	case errors.As(err, new(*PortInUseError)) && a.dsfPresent():
+		// Under DSF, exiting would only make DSF restart us into the same
+		// error every few seconds; stay, say so in DWC, and keep trying.
+		a.mu.Lock()
+		a.httpErr = err.Error()
+		a.mu.Unlock()
+		a.log.Error(err.Error() + "; retrying every 5 s")
+		a.message(dsf.Failure, err.Error())
+		err = nil
+	default:
 		return err
 	}
-	a.mu.Lock()
-	a.http = srv
-	a.mu.Unlock()
-	a.logURLs(srv.host, srv.port)
 
 	var wg sync.WaitGroup
+	if srv == nil {
+		wg.Go(func() { a.listenLater(ctx) })
+	}
 	wg.Go(func() { a.sup.Run(ctx) })
 	if a.dsf != nil {
 		wg.Go(func() { a.dsf.Run(ctx) })
@@ -130,7 +147,7 @@ func (a *App) Run(ctx context.Context) error {
 
 	select {
 	case <-ctx.Done():
-	case err = <-srv.failed:
+	case err = <-failed:
 		a.log.Error("HTTP server failed", zap.Error(err))
 	}
 	a.mu.Lock()

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"syscall"
 	"time"
+
+	"usbstream/internal/dsf"
 )
 
 // httpServer is one listening HTTP server. A port change starts a new one
@@ -67,4 +70,50 @@ func (s *httpServer) shutdown() {
 		s.srv.Close()
 	}
 	<-s.done
+}
+
+// dsfPresent reports whether this machine runs DSF (its socket exists).
+func (a *App) dsfPresent() bool {
+	if a.dsf == nil {
+		return false
+	}
+	_, err := os.Stat(a.config().DSFSocket)
+	return err == nil
+}
+
+// listenLater retries the configured address every 5 s until it can be
+// had (or a reload has moved the server meanwhile).
+func (a *App) listenLater(ctx context.Context) {
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		a.mu.Lock()
+		serving, cfg := a.http != nil, a.cfg
+		a.mu.Unlock()
+		if serving {
+			return
+		}
+		srv, err := a.listen(ctx, cfg.Host, cfg.Port)
+		a.mu.Lock()
+		if err != nil {
+			a.httpErr = err.Error()
+			a.mu.Unlock()
+			continue
+		}
+		if a.http != nil {
+			a.mu.Unlock()
+			srv.shutdown()
+			return
+		}
+		a.http, a.httpErr = srv, ""
+		a.mu.Unlock()
+		a.logURLs(srv.host, srv.port)
+		a.message(dsf.Info, fmt.Sprintf("now serving on port %d", srv.port))
+		return
+	}
 }

@@ -44,6 +44,7 @@ type SessionOptions struct {
 const (
 	messageRepeatWindow = time.Minute
 	messagesPerMinute   = 10
+	maxQueuedMessages   = 10
 	commandTimeout      = 5 * time.Second
 	// ShutdownTimeout bounds the goodbye at exit: DSF kills a plugin 4 s
 	// after SIGTERM.
@@ -124,15 +125,12 @@ func (s *Session) SetData(key string, value any) {
 }
 
 // Message queues a message for DWC's console. The same text is sent at
-// most once a minute and at most ten messages a minute overall; messages
-// while DSF is absent are dropped (the log has them).
+// most once a minute and at most ten messages a minute overall. While DSF
+// is away the last few wait for the connection (the log has them all).
 func (s *Session) Message(typ MessageType, content string) {
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.connected {
-		return
-	}
 	if t, ok := s.sentAt[content]; ok && now.Sub(t) < messageRepeatWindow {
 		return
 	}
@@ -148,6 +146,9 @@ func (s *Session) Message(typ MessageType, content string) {
 		}
 	}
 	s.messages = append(s.messages, message{typ, content})
+	if len(s.messages) > maxQueuedMessages {
+		s.messages = s.messages[len(s.messages)-maxQueuedMessages:]
+	}
 	s.poke()
 }
 
