@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -130,10 +131,8 @@ func sameCapture(p, n *config.Config) bool {
 }
 
 func transformOf(cfg *config.Config) jpeg.Transform {
-	return jpeg.Transform{Rotate: cfg.Rotate, FlipH: containsRune(cfg.Flip, 'h'), FlipV: containsRune(cfg.Flip, 'v')}
+	return jpeg.Transform{Rotate: cfg.Rotate, FlipH: strings.ContainsRune(cfg.Flip, 'h'), FlipV: strings.ContainsRune(cfg.Flip, 'v')}
 }
-
-func containsRune(s string, r rune) bool { return slices.Contains([]rune(s), r) }
 
 // move opens the new address first and only then closes the old listener,
 // so a port taken by another program leaves usbStream where it was.
