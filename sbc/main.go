@@ -23,7 +23,7 @@ import (
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
-var version = "0.1.0-dev"
+var version = "0.2.0-dev"
 
 // Exit statuses: scripts and DSF can tell a configuration mistake from a
 // runtime failure.

@@ -3,10 +3,10 @@
 package jpeg
 
 /*
-// Dynamic linking against Debian's libturbojpeg0. Release builds will link
-// libturbojpeg.a statically instead (e.g. -l:libturbojpeg.a here, or
-// -ldflags '-linkmode external -extldflags -static'), so the binary runs on
-// a Duet SBC image without the library installed: change it here.
+// A plain build links Debian's libturbojpeg0 dynamically. build.sh links
+// the same -lturbojpeg statically (-linkmode external -extldflags -static
+// picks libturbojpeg.a), so release binaries run on an SBC image without
+// the library installed.
 #cgo LDFLAGS: -lturbojpeg
 
 #include <stdlib.h>

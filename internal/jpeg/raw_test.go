@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/color"
 	stdjpeg "image/jpeg"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -239,7 +240,7 @@ func TestEncodeRawRejects(t *testing.T) {
 		{"NV12 short", with(ok("NV12", 4, 4), func(r *jpeg.Raw) { r.Data = r.Data[:23] }), "needs 24 bytes, got 23"},
 		{"YU12 short", with(ok("YU12", 4, 4), func(r *jpeg.Raw) { r.Data = r.Data[:23] }), "needs 24 bytes, got 23"},
 		{"GREY nil data", with(ok("GREY", 4, 4), func(r *jpeg.Raw) { r.Data = nil }), "needs 16 bytes, got 0"},
-		{"huge claim", jpeg.Raw{Format: "YUYV", Width: 65534, Height: 65535, Stride: 1 << 40, Data: make([]byte, 64)}, "needs"},
+		{"huge claim", jpeg.Raw{Format: "YUYV", Width: 65534, Height: 65535, Stride: math.MaxInt, Data: make([]byte, 64)}, "needs"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := jpeg.EncodeRaw(tc.raw, 80, jpeg.Transform{Rotate: 90})
