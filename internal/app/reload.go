@@ -78,6 +78,9 @@ func (a *App) apply(ctx context.Context, next *config.Config) []string {
 	if next.User != prev.User || next.Password != prev.Password || next.AllowOrigin != prev.AllowOrigin {
 		a.api.SetAccess(next.User, next.Password, next.AllowOrigin)
 	}
+	if next.MaxClients != prev.MaxClients {
+		a.api.SetMaxClients(next.MaxClients)
+	}
 	a.applySource(prev, next)
 	if next.Host != prev.Host || next.Port != prev.Port {
 		if err := a.move(ctx, next.Host, next.Port); err != nil {
@@ -188,5 +191,6 @@ func changedOptions(p, n *config.Config) []string {
 	add("-allow-origin", p.AllowOrigin != n.AllowOrigin)
 	add("-control", !slices.Equal(p.Controls, n.Controls))
 	add("-dsf", p.DSFSocket != n.DSFSocket)
+	add("-maxclients", p.MaxClients != n.MaxClients)
 	return out
 }

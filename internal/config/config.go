@@ -84,6 +84,7 @@ type Config struct {
 	AllowOrigin string     // -allow-origin: "", "*" or "scheme://host[:port]" in lower case
 	Controls    []Control  // -control name=value settings for the camera, in order
 	DSFSocket   string     // -dsf: DuetControlServer's socket, "" to never connect to DSF
+	MaxClients  int        // -maxclients: streams and snapshots served at once
 	File        string     // absolute path of the config file read with -file, "" if none
 	Warnings    []string   // non-fatal remarks to log at start, each naming where the option was given
 	ShowVersion bool       // -version (command line only)
@@ -123,21 +124,27 @@ func (s Source) String() string {
 var SizeTable = [9]Resolution{{3280, 2464}, {2048, 1080}, {1920, 1800}, {1640, 1232}, {1280, 720},
 	{800, 600}, {720, 480}, {640, 480}, {320, 240}}
 
+// DefaultMaxClients bounds the clients served at once: a Raspberry Pi's
+// network and memory run out long before, so more are refused with a clear
+// answer rather than slowing everyone.
+const DefaultMaxClients = 100
+
 // ErrHelp is wrapped by the error Parse returns for -h, -help or --help.
 var ErrHelp = errors.New("help requested")
 
 // Default returns the configuration used for options that are not given.
 func Default() Config {
 	return Config{
-		Port:      8085,
-		Host:      "0.0.0.0",
-		Size:      -1,
-		Format:    "MJPG",
-		Framerate: 24,
-		LogFile:   defaultLogFile(dsfSysDir),
-		Source:    Source{Kind: "camera"},
-		Quality:   85,
-		DSFSocket: "/run/dsf/dcs.sock",
+		Port:       8085,
+		Host:       "0.0.0.0",
+		Size:       -1,
+		Format:     "MJPG",
+		Framerate:  24,
+		LogFile:    defaultLogFile(dsfSysDir),
+		Source:     Source{Kind: "camera"},
+		Quality:    85,
+		DSFSocket:  "/run/dsf/dcs.sock",
+		MaxClients: DefaultMaxClients,
 	}
 }
 

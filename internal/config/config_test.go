@@ -63,7 +63,7 @@ func ptr(f float64) *float64 { return &f }
 
 func TestDefault(t *testing.T) {
 	want := Config{Port: 8085, Host: "0.0.0.0", Camera: "", Rotate: 0, Flip: "", Size: -1, Format: "MJPG",
-		Framerate: 24, Source: Source{Kind: "camera"}, Quality: 85, DSFSocket: "/run/dsf/dcs.sock"}
+		Framerate: 24, Source: Source{Kind: "camera"}, Quality: 85, DSFSocket: "/run/dsf/dcs.sock", MaxClients: 100}
 	if got := Default(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Default() = %+v\nwant %+v", got, want)
 	}
@@ -197,6 +197,7 @@ func TestOptionValues(t *testing.T) {
 		{[]string{"-allow-origin", ""}, func(c *Config) any { return c.AllowOrigin }, ""},
 
 		{[]string{"-dsf", "none"}, func(c *Config) any { return c.DSFSocket }, ""},
+		{[]string{"-maxclients", "5"}, func(c *Config) any { return c.MaxClients }, 5},
 		{[]string{"-dsf", "/tmp/dcs.sock"}, func(c *Config) any { return c.DSFSocket }, "/tmp/dcs.sock"},
 	}
 	for _, tt := range tests {

@@ -47,6 +47,7 @@ var options = []*option{
 	{name: "allow-origin", set: setAllowOrigin},
 	{name: "control", repeat: true, set: addControl},
 	{name: "dsf", set: setDSF},
+	{name: "maxclients", set: setMaxClients},
 	{name: "version", flag: true, cmdline: true,
 		set: func(c *Config, v, _ string) string { return setBool(&c.ShowVersion, v) }},
 	{name: "list", flag: true, cmdline: true,
@@ -76,7 +77,7 @@ var synonyms = map[string]string{
 	"listen": "host", "mirror": "flip", "log": "logfile", "config": "file", "conf": "file",
 	"cfg": "file", "debug": "verbose", "username": "user", "login": "user", "pass": "password",
 	"passwd": "password", "pw": "password", "cors": "allow-origin", "origin": "allow-origin",
-	"dcs": "dsf", "socket": "dsf", "fourcc": "format", "pixfmt": "format", "q": "quality", "input": "source",
+	"dcs": "dsf", "clients": "maxclients", "max-clients": "maxclients", "socket": "dsf", "fourcc": "format", "pixfmt": "format", "q": "quality", "input": "source",
 }
 
 // suggest returns the known options closest to a mistyped name, e.g.
@@ -431,6 +432,15 @@ func setFlip(c *Config, v, _ string) string {
 	default:
 		return "must be h (horizontal), v (vertical), hv (both) or none"
 	}
+	return ""
+}
+
+func setMaxClients(c *Config, v, _ string) string {
+	n, ok := wholeNumber(v)
+	if !ok || n < 1 || n > 10000 {
+		return "must be a whole number from 1 to 10000"
+	}
+	c.MaxClients = n
 	return ""
 }
 

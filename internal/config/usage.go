@@ -56,6 +56,8 @@ New options:
                      such as http://duet.local:8080 (default: not allowed)
   -control N=V       set a camera control, e.g. brightness=128 or auto_exposure=manual_mode;
                      names as v4l2-ctl prints them or as the camera names them; repeatable
+  -maxclients N      most streams and snapshots served at once; more get "503 too many
+                     clients" (default 100)
   -dsf PATH          DSF's control socket; usbStream registers its DWC endpoints and status
                      there when DSF runs, and runs standalone otherwise; none: never
                      (default /run/dsf/dcs.sock)

@@ -43,7 +43,14 @@ type Options struct {
 	Version string
 	// Cameras lists the cameras and what they support, for /cameras.
 	Cameras func() (any, error)
+	// MaxClients bounds the streams and snapshots served at once; 0 means
+	// no bound. SetMaxClients changes it later.
+	MaxClients int
 }
+
+// MaxURLLength bounds a request's URL. Real clients send a few dozen
+// bytes; net/http's header limit would let a 16 KiB URL through.
+const MaxURLLength = 2048
 
 // DefaultSnapshotWait is how long a snapshot waits for a frame newer than
 // requested before answering 503: below wget's 10 s timeout in DuetLapse3.
@@ -70,6 +77,7 @@ type Server struct {
 	opt         Options
 	log         *zap.Logger
 	access      atomic.Pointer[access] // replaced whole by a config reload
+	maxClients  atomic.Int64
 }
 
 // access is who may read and from which origin.
@@ -87,7 +95,24 @@ func New(hub *stream.Hub, clients *stream.Registry, status func() status.Status,
 	}
 	s := &Server{hub: hub, clients: clients, status: status, placeholder: placeholder, opt: opt, log: log}
 	s.SetAccess(opt.User, opt.Password, opt.AllowOrigin)
+	s.SetMaxClients(opt.MaxClients)
 	return s
+}
+
+// SetMaxClients changes the client limit for new requests (0: none).
+func (s *Server) SetMaxClients(n int) { s.maxClients.Store(int64(n)) }
+
+// full answers 503 when the client limit is reached. Clients already
+// connected keep their streams; a browser retries the image later.
+func (s *Server) full(w http.ResponseWriter) bool {
+	limit := s.maxClients.Load()
+	if limit <= 0 || int64(s.clients.Len()) < limit {
+		return false
+	}
+	w.Header().Set("Retry-After", "5")
+	http.Error(w, fmt.Sprintf("too many clients: usbStream serves at most %d at once (-maxclients); try again later", limit),
+		http.StatusServiceUnavailable)
+	return true
 }
 
 // SetAccess changes the credentials and the allowed origin for requests
@@ -128,6 +153,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed: usbStream only serves GET and HEAD", http.StatusMethodNotAllowed)
 		return
 	}
+	if len(r.RequestURI) > MaxURLLength {
+		http.Error(w, fmt.Sprintf("URL too long: at most %d bytes", MaxURLLength), http.StatusRequestURITooLong)
+		return
+	}
 	if acc.user != "" && !acc.authorized(r) {
 		h.Set("WWW-Authenticate", `Basic realm="usbStream", charset="UTF-8"`)
 		http.Error(w, "authentication required", http.StatusUnauthorized)
@@ -136,9 +165,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	switch classify(r.URL.Path, r.URL.Query()) {
 	case routeStream:
-		s.serveStream(w, r)
+		if !s.full(w) {
+			s.serveStream(w, r)
+		}
 	case routeSnapshot:
-		s.serveSnapshot(w, r)
+		if !s.full(w) {
+			s.serveSnapshot(w, r)
+		}
 	case routeStatus:
 		s.serveJSON(w, s.status())
 	case routeCameras:

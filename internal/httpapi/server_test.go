@@ -393,3 +393,48 @@ func TestSnapshotWaitingAtShutdownIsAborted(t *testing.T) {
 		t.Fatalf("snapshot at shutdown answered %d with %d bytes, want the connection cut", resp.StatusCode, len(body))
 	}
 }
+
+// Past the client limit new streams and snapshots get 503 with a reason;
+// clients already connected keep streaming, and a freed slot is usable.
+func TestClientLimit(t *testing.T) {
+	f := newFixture(t, Options{MaxClients: 2})
+	f.publish([]byte("\xff\xd8one\xff\xd9"), time.Now())
+	var streams []*http.Response
+	for range 2 {
+		resp, err := http.Get(f.srv.URL + "/stream")
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("stream within the limit: %v %v", resp, err)
+		}
+		streams = append(streams, resp)
+	}
+	for _, path := range []string{"/stream", "/snapshot"} {
+		resp, body := f.get(t, "GET", path)
+		if resp.StatusCode != 503 || !strings.Contains(body, "too many clients") || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("%s over the limit: %d %q", path, resp.StatusCode, body)
+		}
+	}
+	if resp, _ := f.get(t, "GET", "/status"); resp.StatusCode != 200 {
+		t.Fatalf("/status must stay reachable when full: %d", resp.StatusCode)
+	}
+	streams[0].Body.Close()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		resp, _ := f.get(t, "GET", "/snapshot")
+		if resp.StatusCode == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a freed slot was not reused: %d", resp.StatusCode)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	streams[1].Body.Close()
+}
+
+func TestLongURLRefused(t *testing.T) {
+	f := newFixture(t, Options{})
+	resp, body := f.get(t, "GET", "/stream?dummy="+strings.Repeat("x", MaxURLLength))
+	if resp.StatusCode != http.StatusRequestURITooLong || !strings.Contains(body, "URL too long") {
+		t.Fatalf("long URL: %d %q", resp.StatusCode, body)
+	}
+}
