@@ -331,16 +331,18 @@ func TestPerClientFPSCap(t *testing.T) {
 }
 
 // DuetLapse3's stream mode: ffmpeg grabs one frame per image, with no
-// timeout of its own, so the first frame must come at once.
+// timeout of its own. (That the first part is sent at once is checked in
+// internal/httpapi; here the bound only catches a hang, since ffmpeg's own
+// start-up is slow on a loaded machine.)
 func TestFFmpegGrabsOneFrame(t *testing.T) {
 	ffmpeg := need(t, "ffmpeg")
 	s := start(t, "-source", "test", "-resolution", "640x480", "-framerate", "15")
 	out := filepath.Join(t.TempDir(), "out.jpg")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, ffmpeg, "-y", "-loglevel", "error", "-i", s.base+"/stream", "-frames:v", "1", out)
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg within 2 s: %v\n%s", err, b)
+		t.Fatalf("ffmpeg: %v\n%s", err, b)
 	}
 	b, _ := os.ReadFile(out)
 	if img := decodeJPEG(t, b); img.Bounds().Dx() != 640 {
