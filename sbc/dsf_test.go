@@ -119,7 +119,7 @@ func TestDSFPlugin(t *testing.T) {
 			// Status through DWS: the same document as /status, plus the URL.
 			var code int
 			var body []byte
-			eventually(t, 3*time.Second, "status via DWS", func() bool {
+			eventually(t, 10*time.Second, "status via DWS", func() bool {
 				code, _, body = viaDWS(t, twin, "/machine/usbStream/status")
 				return code == 200
 			})
@@ -150,19 +150,19 @@ func TestDSFPlugin(t *testing.T) {
 				t.Fatalf("cameras via DWS: %d %s", code, body)
 			}
 			// Plugin data follows the status.
-			eventually(t, 3*time.Second, "plugin data says streaming", func() bool {
+			eventually(t, 10*time.Second, "plugin data says streaming", func() bool {
 				d, ok := pluginData(t, twin)
 				return ok && d.State == "streaming" && d.Width == 320 && d.PID == s.cmd.Process.Pid
 			})
 			w := watch(t, s.base+"/stream")
-			eventually(t, 3*time.Second, "plugin data counts the stream client", func() bool {
+			eventually(t, 10*time.Second, "plugin data counts the stream client", func() bool {
 				d, _ := pluginData(t, twin)
 				return d.Clients == 1
 			})
 			w.close()
 			// A config error reaches DWC's console with file and line.
 			os.WriteFile(cfg, []byte("-source test\n-rotate 45\n"), 0o644)
-			eventually(t, 3*time.Second, "config error message", func() bool {
+			eventually(t, 10*time.Second, "config error message", func() bool {
 				for _, m := range twin.Messages() {
 					if m.Type == 2 && strings.Contains(m.Content, "usbStream.config:2: -rotate 45") {
 						return true
@@ -170,13 +170,13 @@ func TestDSFPlugin(t *testing.T) {
 				}
 				return false
 			})
-			eventually(t, 3*time.Second, "plugin data shows the config error", func() bool {
+			eventually(t, 10*time.Second, "plugin data shows the config error", func() bool {
 				d, _ := pluginData(t, twin)
 				return !d.Config.OK && strings.Contains(d.Config.Error, "-rotate 45")
 			})
 			// The log went to the SD card's sys folder, as DSF resolves it.
 			logFile := filepath.Join(twin.SDRoot(), "sys", "usbStream", "usbStream.log")
-			eventually(t, 3*time.Second, "log file on the SD card", func() bool {
+			eventually(t, 10*time.Second, "log file on the SD card", func() bool {
 				b, _ := os.ReadFile(logFile)
 				return strings.Contains(string(b), "config file not applied")
 			})
@@ -354,5 +354,5 @@ func TestDSFPortInUseWaitsForThePort(t *testing.T) {
 		}
 		return err == nil
 	})
-	eventually(t, 3*time.Second, "a DWC message that it serves now", hasMessage("now serving on port"))
+	eventually(t, 10*time.Second, "a DWC message that it serves now", hasMessage("now serving on port"))
 }

@@ -49,18 +49,18 @@ func saveLikeDWC(t *testing.T, path, content string) {
 	}
 }
 
-// waitConfig polls /status until ok holds, within 2 s of a save (the
-// promise is 500 ms; the margin is for a loaded CI machine).
+// waitConfig polls /status until ok holds. The bound catches hangs; the
+// promised 500 ms is measured by internal/configwatch, not timed here.
 func waitConfig(t *testing.T, base, what string, ok func(configDoc) bool) configDoc {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		d := getConfigStatus(t, base)
 		if ok(d) {
 			return d
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: not seen within 2 s of the save; status %+v", what, d)
+			t.Fatalf("%s: not seen within 10 s of the save; status %+v", what, d)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -69,7 +69,7 @@ func waitConfig(t *testing.T, base, what string, ok func(configDoc) bool) config
 // latestSize decodes the newest part the watcher received after t.
 func latestSize(t *testing.T, w *watcher, after time.Time) image.Point {
 	t.Helper()
-	p, ok := w.waitFor(after, 3*time.Second, isCamera)
+	p, ok := w.waitFor(after, 10*time.Second, isCamera)
 	if !ok {
 		t.Fatalf("no frame after %v (stream error %v)", after, w.err)
 	}
