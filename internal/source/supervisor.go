@@ -30,9 +30,13 @@ type Supervisor struct {
 	placeholder PlaceholderFunc
 	log         *zap.Logger
 
-	// RetryInterval is the pause between a failure and the next attempt;
+	// RetryInterval caps the pause between a failure and the next attempt;
 	// one second, like ustreamer, so a replugged camera is back quickly.
+	// The first retry after a source that was delivering comes sooner
+	// (FirstRetry) and the pause doubles from there: an unplugged camera
+	// is often back at once, and a miss costs only a short wait.
 	RetryInterval time.Duration
+	FirstRetry    time.Duration
 	// StartGrace is how long a starting source may take before clients are
 	// shown a placeholder instead of waiting.
 	StartGrace time.Duration
@@ -69,6 +73,7 @@ func NewSupervisor(src Source, out Publisher, placeholder PlaceholderFunc, log *
 	return &Supervisor{
 		src: src, out: out, placeholder: placeholder, log: log,
 		RetryInterval: time.Second,
+		FirstRetry:    250 * time.Millisecond,
 		StartGrace:    time.Second,
 		kick:          make(chan struct{}, 1),
 		state:         Starting,
@@ -90,11 +95,13 @@ func (s *Supervisor) Run(ctx context.Context) {
 
 	// The state stays Lost across retries (not Starting each time), so an
 	// absent camera is one warning, not one per attempt.
+	delay := min(s.FirstRetry, s.RetryInterval)
 	for ctx.Err() == nil {
 		s.mu.Lock()
 		src := s.src
 		runCtx, cancel := context.WithCancel(ctx)
 		s.cancelRun = cancel
+		framesBefore := s.captured
 		s.mu.Unlock()
 		err := src.Run(runCtx, sink{s})
 		cancel()
@@ -109,11 +116,18 @@ func (s *Supervisor) Run(ctx context.Context) {
 			err = errors.New("source stopped without an error")
 		}
 		s.setState(Lost, err)
+		s.mu.Lock()
+		delivered := s.captured != framesBefore
+		s.mu.Unlock()
+		if delivered {
+			delay = min(s.FirstRetry, s.RetryInterval)
+		}
 		select {
-		case <-time.After(s.RetryInterval):
+		case <-time.After(delay):
 		case <-s.kick:
 		case <-ctx.Done():
 		}
+		delay = min(2*delay, s.RetryInterval)
 	}
 }
 
@@ -225,7 +239,7 @@ func (s *Supervisor) logState(prev, state State, err error) {
 	case state == Lost && errors.Is(err, ErrAbsent):
 		s.log.Info("waiting for the source; serving a placeholder meanwhile", zap.String("device", info.Device), zap.Error(err))
 	case state == Lost:
-		s.log.Warn("source lost; serving a placeholder and retrying every "+s.RetryInterval.String(),
+		s.log.Warn("source lost; serving a placeholder and retrying, at least every "+s.RetryInterval.String(),
 			zap.String("device", info.Device), zap.Error(err))
 	case state == Streaming:
 		s.log.Info("streaming", zap.String("kind", info.Kind), zap.String("device", info.Device),

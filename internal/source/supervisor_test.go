@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -250,5 +251,40 @@ func TestSupervisorReplaceSwitchesSources(t *testing.T) {
 	case <-b.stopped:
 	default:
 		t.Fatal("the new source still runs after the supervisor stopped")
+	}
+}
+
+// failingSource fails every run, after delivering one frame if flaky.
+type failingSource struct {
+	flaky bool
+	runs  atomic.Int32
+}
+
+func (f *failingSource) Info() Info { return Info{Kind: "camera", Device: "/dev/video9"} }
+func (f *failingSource) Run(ctx context.Context, sink Sink) error {
+	f.runs.Add(1)
+	if f.flaky {
+		sink.Frame(&frame.Frame{JPEG: []byte{0xff, 0xd8, 0xff, 0xd9}, Captured: time.Now(), Width: 2, Height: 2})
+	}
+	return errors.New("gone")
+}
+
+// A source that was delivering is retried quickly again and again; one
+// that never delivers backs off to RetryInterval.
+func TestSupervisorRetryBackOff(t *testing.T) {
+	runs := func(flaky bool) int32 {
+		src := &failingSource{flaky: flaky}
+		sup := NewSupervisor(src, &collector{}, fakePlaceholder, zap.NewNop())
+		sup.FirstRetry, sup.RetryInterval = 50*time.Millisecond, 400*time.Millisecond
+		ctx, cancel := context.WithTimeout(context.Background(), 1200*time.Millisecond)
+		defer cancel()
+		sup.Run(ctx)
+		return src.runs.Load()
+	}
+	// Never delivering: runs at 0, 50, 150, 350, 750 ms (then 1150): about 6.
+	// Delivering each time: every 50 ms, about 24.
+	absent, flaky := runs(false), runs(true)
+	if absent > 8 || flaky < 12 {
+		t.Fatalf("runs in 1.2 s: %d for an absent source (want about 6), %d for a flaky one (want about 24)", absent, flaky)
 	}
 }
