@@ -35,6 +35,13 @@ func (s *scriptedSource) Run(ctx context.Context, sink Sink) error {
 		return errors.New("device unplugged")
 	}
 	sink.Dropped(errors.New("truncated"))
+	return every10ms(ctx, func(now time.Time) {
+		sink.Frame(&frame.Frame{JPEG: []byte{0xff, 0xd8, 0xff, 0xd9}, Captured: now, Width: 32, Height: 24})
+	})
+}
+
+// every10ms calls tick every 10 ms until ctx ends: a test source's frames.
+func every10ms(ctx context.Context, tick func(now time.Time)) error {
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -42,7 +49,7 @@ func (s *scriptedSource) Run(ctx context.Context, sink Sink) error {
 		case <-ctx.Done():
 			return nil
 		case now := <-t.C:
-			sink.Frame(&frame.Frame{JPEG: []byte{0xff, 0xd8, 0xff, 0xd9}, Captured: now, Width: 32, Height: 24})
+			tick(now)
 		}
 	}
 }
@@ -171,19 +178,8 @@ func TestAbsentKeepsMessageAndIsRecognised(t *testing.T) {
 // idleSource is a camera nobody watches: it captures but encodes nothing.
 type idleSource struct{}
 
-func (idleSource) Info() Info { return Info{Kind: "camera", Device: "/dev/video0"} }
-func (idleSource) Run(ctx context.Context, sink Sink) error {
-	t := time.NewTicker(10 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case now := <-t.C:
-			sink.Idle(now)
-		}
-	}
-}
+func (idleSource) Info() Info                               { return Info{Kind: "camera", Device: "/dev/video0"} }
+func (idleSource) Run(ctx context.Context, sink Sink) error { return every10ms(ctx, sink.Idle) }
 
 // An unwatched camera is streaming, not lost, and gets no placeholders.
 func TestSupervisorIdleSourceIsStreaming(t *testing.T) {
@@ -210,16 +206,9 @@ type sizedSource struct {
 func (s *sizedSource) Info() Info { return Info{Kind: "test", Device: "sized", Width: s.w, Height: 10} }
 func (s *sizedSource) Run(ctx context.Context, sink Sink) error {
 	defer close(s.stopped)
-	t := time.NewTicker(10 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case now := <-t.C:
-			sink.Frame(&frame.Frame{JPEG: []byte{0xff, 0xd8, 0xff, 0xd9}, Captured: now, Width: s.w, Height: 10})
-		}
-	}
+	return every10ms(ctx, func(now time.Time) {
+		sink.Frame(&frame.Frame{JPEG: []byte{0xff, 0xd8, 0xff, 0xd9}, Captured: now, Width: s.w, Height: 10})
+	})
 }
 
 func TestSupervisorReplaceSwitchesSources(t *testing.T) {

@@ -56,18 +56,28 @@ func textStatus(w http.ResponseWriter, status int, msg string) {
 	io.WriteString(w, msg)
 }
 
+// filePath authorizes a /machine/file request and resolves its path; on
+// failure it has answered already.
+func (t *Twin) filePath(w http.ResponseWriter, r *http.Request, route string) (name, path string, ok bool) {
+	if !t.authorized(r) {
+		w.WriteHeader(http.StatusUnauthorized)
+		return "", "", false
+	}
+	name = urlDecode(route)
+	path, status, msg := t.resolve(name, route != "")
+	if status != 0 {
+		textStatus(w, status, msg)
+		return "", "", false
+	}
+	return name, path, true
+}
+
 // putFile is PUT /machine/file/{*filename}, what DWC's editor uses to save:
 // the body goes to <path>.part, which is then renamed over the target (a new
 // inode, so a watch on the old file dies).
 func (t *Twin) putFile(w http.ResponseWriter, r *http.Request, route string) {
-	if !t.authorized(r) {
-		w.WriteHeader(http.StatusUnauthorized)
-		return
-	}
-	name := urlDecode(route)
-	path, status, msg := t.resolve(name, route != "")
-	if status != 0 {
-		textStatus(w, status, msg)
+	name, path, ok := t.filePath(w, r, route)
+	if !ok {
 		return
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -90,14 +100,8 @@ func (t *Twin) putFile(w http.ResponseWriter, r *http.Request, route string) {
 
 // getFile is GET /machine/file/{*filename}.
 func (t *Twin) getFile(w http.ResponseWriter, r *http.Request, route string) {
-	if !t.authorized(r) {
-		w.WriteHeader(http.StatusUnauthorized)
-		return
-	}
-	name := urlDecode(route)
-	path, status, msg := t.resolve(name, route != "")
-	if status != 0 {
-		textStatus(w, status, msg)
+	name, path, ok := t.filePath(w, r, route)
+	if !ok {
 		return
 	}
 	f, err := os.Open(path)
