@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"image"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -229,5 +230,53 @@ func getJSON(t *testing.T, url string, v any) {
 	defer resp.Body.Close()
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		t.Fatalf("%s: %v", url, err)
+	}
+}
+
+// The client limits apply to the next request after a save; streams already
+// open are never cut by a lower limit.
+func TestReloadChangesClientLimits(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "usbStream.config")
+	os.WriteFile(cfgPath, []byte("-source test\n-resolution 160x120\n-maxclientsperip 1\n"), 0o644)
+	s := start(t, "-dsf", "none", "-file", cfgPath)
+	first, err := http.Get(s.base + "/stream")
+	if err != nil || first.StatusCode != 200 {
+		t.Fatalf("first stream: %v %v", first, err)
+	}
+	defer first.Body.Close()
+	second := func() (int, string) {
+		resp, err := http.Get(s.base + "/snapshot")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b := make([]byte, 200)
+		n, _ := io.ReadFull(resp.Body, b)
+		return resp.StatusCode, string(b[:n])
+	}
+	if code, body := second(); code != 503 || !strings.Contains(body, "-maxclientsperip") {
+		t.Fatalf("second client from the same address with -maxclientsperip 1: %d %q", code, body)
+	}
+
+	saveLikeDWC(t, cfgPath, "-source test\n-resolution 160x120\n-maxclientsperip 0\n-maxclients 1\n")
+	d := waitConfig(t, s.base, "-maxclients 1", func(d configDoc) bool {
+		return d.Config.OK && strings.Contains(strings.Join(d.Config.Changed, " "), "-maxclients")
+	})
+	if code, body := second(); code != 503 || !strings.Contains(body, "-maxclients)") {
+		t.Fatalf("with -maxclients 1 and one stream open: %d %q", code, body)
+	}
+	// The open stream still delivers frames.
+	buf := make([]byte, 4096)
+	if n, err := io.ReadAtLeast(first.Body, buf, len(buf)); err != nil {
+		t.Fatalf("the open stream stopped after the reload: %d bytes, %v", n, err)
+	}
+
+	saveLikeDWC(t, cfgPath, "-source test\n-resolution 160x120\n")
+	waitConfig(t, s.base, "defaults", func(next configDoc) bool {
+		return next.Config.OK && next.Config.LoadedAt.After(d.Config.LoadedAt)
+	})
+	if code, body := second(); code != 200 {
+		t.Fatalf("with the limits back at their defaults: %d %q", code, body)
 	}
 }

@@ -78,8 +78,9 @@ func New(cfg *config.Config, opt Options) *App {
 	a.sup = source.NewSupervisor(a.src, a.hub, jpeg.Placeholder, a.log.Named("source"))
 	a.api = httpapi.New(a.hub, a.clients, a.Status, a.placeholder, httpapi.Options{
 		User: cfg.User, Password: cfg.Password, AllowOrigin: cfg.AllowOrigin, Version: opt.Version,
-		Cameras:    func() (any, error) { return camera.List() },
-		MaxClients: cfg.MaxClients,
+		Cameras:         func() (any, error) { return camera.List() },
+		MaxClients:      cfg.MaxClients,
+		MaxClientsPerIP: cfg.MaxClientsPerIP,
 	}, a.log.Named("http"))
 	if cfg.DSFSocket != "" {
 		a.dsf = a.newDSFSession(cfg.DSFSocket)

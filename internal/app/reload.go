@@ -81,6 +81,9 @@ func (a *App) apply(ctx context.Context, next *config.Config) []string {
 	if next.MaxClients != prev.MaxClients {
 		a.api.SetMaxClients(next.MaxClients)
 	}
+	if next.MaxClientsPerIP != prev.MaxClientsPerIP {
+		a.api.SetMaxClientsPerIP(next.MaxClientsPerIP)
+	}
 	a.applySource(prev, next)
 	if next.Host != prev.Host || next.Port != prev.Port {
 		if err := a.move(ctx, next.Host, next.Port); err != nil {
@@ -192,5 +195,6 @@ func changedOptions(p, n *config.Config) []string {
 	add("-control", !slices.Equal(p.Controls, n.Controls))
 	add("-dsf", p.DSFSocket != n.DSFSocket)
 	add("-maxclients", p.MaxClients != n.MaxClients)
+	add("-maxclientsperip", p.MaxClientsPerIP != n.MaxClientsPerIP)
 	return out
 }

@@ -63,32 +63,33 @@ const MaxFileSize = 1 << 20
 // compare them directly (Format is the canonical upper-case name, Camera is
 // "" for automatic, paths are absolute).
 type Config struct {
-	Port        int        // -port, 1..65535
-	Host        string     // -host, an IP address (without brackets) or a host name
-	Camera      string     // -camera: "" automatic, "0".."63" an index, "/..." a device path, else a case-insensitive name substring
-	Rotate      int        // -rotate: 0, 90, 180 or 270
-	Flip        string     // -flip: "", "h", "v" or "hv"
-	Size        int        // -size: index into SizeTable, -1 when not set
-	Resolution  Resolution // -resolution: zero when not set; never set together with Size
-	Format      string     // -format: canonical upper-case name (MJPG, JPEG, YUYV, BGR3, RGB3, NV12, YU12, GREY, H264)
-	Framerate   float64    // -framerate: > 0 and <= 240
-	ManExp      *float64   // -manexp: nil when not given
-	Exposure    *float64   // -exposure: nil when not given
-	Verbose     bool       // -verbose
-	LogFile     string     // -logfile: absolute path, "" for stderr only
-	LogFileSet  bool       // -logfile was given (so "" means "none", not "no default here")
-	Source      Source     // -source
-	Quality     int        // -quality: 1..100
-	User        string     // -user: basic auth; set exactly when Password is set
-	Password    string     // -password
-	AllowOrigin string     // -allow-origin: "", "*" or "scheme://host[:port]" in lower case
-	Controls    []Control  // -control name=value settings for the camera, in order
-	DSFSocket   string     // -dsf: DuetControlServer's socket, "" to never connect to DSF
-	MaxClients  int        // -maxclients: streams and snapshots served at once
-	File        string     // absolute path of the config file read with -file, "" if none
-	Warnings    []string   // non-fatal remarks to log at start, each naming where the option was given
-	ShowVersion bool       // -version (command line only)
-	ListCameras bool       // -list (command line only)
+	Port            int        // -port, 1..65535
+	Host            string     // -host, an IP address (without brackets) or a host name
+	Camera          string     // -camera: "" automatic, "0".."63" an index, "/..." a device path, else a case-insensitive name substring
+	Rotate          int        // -rotate: 0, 90, 180 or 270
+	Flip            string     // -flip: "", "h", "v" or "hv"
+	Size            int        // -size: index into SizeTable, -1 when not set
+	Resolution      Resolution // -resolution: zero when not set; never set together with Size
+	Format          string     // -format: canonical upper-case name (MJPG, JPEG, YUYV, BGR3, RGB3, NV12, YU12, GREY, H264)
+	Framerate       float64    // -framerate: > 0 and <= 240
+	ManExp          *float64   // -manexp: nil when not given
+	Exposure        *float64   // -exposure: nil when not given
+	Verbose         bool       // -verbose
+	LogFile         string     // -logfile: absolute path, "" for stderr only
+	LogFileSet      bool       // -logfile was given (so "" means "none", not "no default here")
+	Source          Source     // -source
+	Quality         int        // -quality: 1..100
+	User            string     // -user: basic auth; set exactly when Password is set
+	Password        string     // -password
+	AllowOrigin     string     // -allow-origin: "", "*" or "scheme://host[:port]" in lower case
+	Controls        []Control  // -control name=value settings for the camera, in order
+	DSFSocket       string     // -dsf: DuetControlServer's socket, "" to never connect to DSF
+	MaxClients      int        // -maxclients: streams and snapshots served at once
+	MaxClientsPerIP int        // -maxclientsperip: the same from one address; 0: no limit
+	File            string     // absolute path of the config file read with -file, "" if none
+	Warnings        []string   // non-fatal remarks to log at start, each naming where the option was given
+	ShowVersion     bool       // -version (command line only)
+	ListCameras     bool       // -list (command line only)
 }
 
 // Resolution is a frame size in pixels.

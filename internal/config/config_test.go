@@ -198,6 +198,8 @@ func TestOptionValues(t *testing.T) {
 
 		{[]string{"-dsf", "none"}, func(c *Config) any { return c.DSFSocket }, ""},
 		{[]string{"-maxclients", "5"}, func(c *Config) any { return c.MaxClients }, 5},
+		{[]string{"-maxclientsperip", "3"}, func(c *Config) any { return c.MaxClientsPerIP }, 3},
+		{[]string{"-maxclientsperip", "0"}, func(c *Config) any { return c.MaxClientsPerIP }, 0},
 		{[]string{"-dsf", "/tmp/dcs.sock"}, func(c *Config) any { return c.DSFSocket }, "/tmp/dcs.sock"},
 	}
 	for _, tt := range tests {
@@ -333,6 +335,9 @@ func TestFileErrors(t *testing.T) {
 			"1: -source file:: file: needs a path to a folder of JPEGs or an MJPEG file, e.g. file:/home/pi/frames"},
 		{"quality zero", "-quality 0", "1: -quality 0: must be a whole number from 1 to 100"},
 		{"quality too high", "-quality 101", "1: -quality 101: must be a whole number from 1 to 100"},
+		{"per-address limit negative", "-maxclientsperip -1", "1: -maxclientsperip -1: must be a whole number from 0 (no limit) to 10000"},
+		{"per-address limit by another name", "-max-clients-per-ip 7", "1: -max-clients-per-ip: unknown option (did you mean -maxclientsperip?)"},
+		{"per-address limit words", "-maxclientsperip lots", "1: -maxclientsperip lots: must be a whole number from 0 (no limit) to 10000"},
 		{"user with colon", "-user a:b\n-password x", "1: -user a:b: must not contain ':' (basic auth cannot carry it)"},
 		{"user without password", "-user lapse", "1: -user: needs -password as well: basic auth needs both"},
 		{"password without user", "-# auth\n\n-password pw", "3: -password: needs -user as well: basic auth needs both"},

@@ -48,6 +48,7 @@ var options = []*option{
 	{name: "control", repeat: true, set: addControl},
 	{name: "dsf", set: setDSF},
 	{name: "maxclients", set: setMaxClients},
+	{name: "maxclientsperip", set: setMaxClientsPerIP},
 	{name: "version", flag: true, cmdline: true,
 		set: func(c *Config, v, _ string) string { return setBool(&c.ShowVersion, v) }},
 	{name: "list", flag: true, cmdline: true,
@@ -77,7 +78,8 @@ var synonyms = map[string]string{
 	"listen": "host", "mirror": "flip", "log": "logfile", "config": "file", "conf": "file",
 	"cfg": "file", "debug": "verbose", "username": "user", "login": "user", "pass": "password",
 	"passwd": "password", "pw": "password", "cors": "allow-origin", "origin": "allow-origin",
-	"dcs": "dsf", "clients": "maxclients", "max-clients": "maxclients", "socket": "dsf", "fourcc": "format", "pixfmt": "format", "q": "quality", "input": "source",
+	"dcs": "dsf", "clients": "maxclients", "max-clients": "maxclients",
+	"max-clients-per-ip": "maxclientsperip", "clientsperip": "maxclientsperip", "perip": "maxclientsperip", "socket": "dsf", "fourcc": "format", "pixfmt": "format", "q": "quality", "input": "source",
 }
 
 // suggest returns the known options closest to a mistyped name, e.g.
@@ -441,6 +443,17 @@ func setMaxClients(c *Config, v, _ string) string {
 		return "must be a whole number from 1 to 10000"
 	}
 	c.MaxClients = n
+	return ""
+}
+
+// setMaxClientsPerIP accepts 0, no limit per address: behind a reverse
+// proxy every viewer comes from the proxy's address.
+func setMaxClientsPerIP(c *Config, v, _ string) string {
+	n, ok := wholeNumber(v)
+	if !ok || n < 0 || n > 10000 {
+		return "must be a whole number from 0 (no limit) to 10000"
+	}
+	c.MaxClientsPerIP = n
 	return ""
 }
 

@@ -58,6 +58,8 @@ New options:
                      names as v4l2-ctl prints them or as the camera names them; repeatable
   -maxclients N      most streams and snapshots served at once; more get "503 too many
                      clients" (default 100)
+  -maxclientsperip N the same for one client address (default 0: no limit; keep 0 behind a
+                     reverse proxy, where every viewer has the proxy's address)
   -dsf PATH          DSF's control socket; usbStream registers its DWC endpoints and status
                      there when DSF runs, and runs standalone otherwise; none: never
                      (default /run/dsf/dcs.sock)

@@ -46,6 +46,9 @@ type Options struct {
 	// MaxClients bounds the streams and snapshots served at once; 0 means
 	// no bound. SetMaxClients changes it later.
 	MaxClients int
+	// MaxClientsPerIP bounds them per client address; 0 means no bound.
+	// SetMaxClientsPerIP changes it later.
+	MaxClientsPerIP int
 }
 
 // MaxURLLength bounds a request's URL. Real clients send a few dozen
@@ -78,6 +81,7 @@ type Server struct {
 	log         *zap.Logger
 	access      atomic.Pointer[access] // replaced whole by a config reload
 	maxClients  atomic.Int64
+	maxPerIP    atomic.Int64
 }
 
 // access is who may read and from which origin.
@@ -96,23 +100,34 @@ func New(hub *stream.Hub, clients *stream.Registry, status func() status.Status,
 	s := &Server{hub: hub, clients: clients, status: status, placeholder: placeholder, opt: opt, log: log}
 	s.SetAccess(opt.User, opt.Password, opt.AllowOrigin)
 	s.SetMaxClients(opt.MaxClients)
+	s.SetMaxClientsPerIP(opt.MaxClientsPerIP)
 	return s
 }
 
 // SetMaxClients changes the client limit for new requests (0: none).
 func (s *Server) SetMaxClients(n int) { s.maxClients.Store(int64(n)) }
 
-// full answers 503 when the client limit is reached. Clients already
-// connected keep their streams; a browser retries the image later.
-func (s *Server) full(w http.ResponseWriter) bool {
-	limit := s.maxClients.Load()
-	if limit <= 0 || int64(s.clients.Len()) < limit {
-		return false
+// SetMaxClientsPerIP changes the limit per client address for new requests
+// (0: none).
+func (s *Server) SetMaxClientsPerIP(n int) { s.maxPerIP.Store(int64(n)) }
+
+// admit registers the request as a client, or answers 503 when a client
+// limit is reached. Clients already connected keep their streams; a
+// browser retries the image later.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, kind string, maxFPS float64) (*stream.Client, bool) {
+	lim := stream.Limits{Total: int(s.maxClients.Load()), PerHost: int(s.maxPerIP.Load())}
+	c, err := s.clients.Admit(r.RemoteAddr, r.URL.RequestURI(), kind, maxFPS, lim)
+	if err == nil {
+		return c, true
 	}
+	msg := fmt.Sprintf("too many clients: usbStream serves at most %d at once (-maxclients); try again later", lim.Total)
+	if errors.Is(err, stream.ErrHostFull) {
+		msg = fmt.Sprintf("too many clients from your address: usbStream serves at most %d at once to one address (-maxclientsperip); close another view or try again later", lim.PerHost)
+	}
+	s.log.Debug("client refused", zap.String("remote", r.RemoteAddr), zap.String("url", r.URL.RequestURI()), zap.Error(err))
 	w.Header().Set("Retry-After", "5")
-	http.Error(w, fmt.Sprintf("too many clients: usbStream serves at most %d at once (-maxclients); try again later", limit),
-		http.StatusServiceUnavailable)
-	return true
+	http.Error(w, msg, http.StatusServiceUnavailable)
+	return nil, false
 }
 
 // SetAccess changes the credentials and the allowed origin for requests
@@ -165,13 +180,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	switch classify(r.URL.Path, r.URL.Query()) {
 	case routeStream:
-		if !s.full(w) {
-			s.serveStream(w, r)
-		}
+		s.serveStream(w, r)
 	case routeSnapshot:
-		if !s.full(w) {
-			s.serveSnapshot(w, r)
-		}
+		s.serveSnapshot(w, r)
 	case routeStatus:
 		s.serveJSON(w, s.status())
 	case routeCameras:
@@ -230,6 +241,12 @@ func badRequest(w http.ResponseWriter, format string, args ...any) {
 	http.Error(w, fmt.Sprintf(format, args...), http.StatusBadRequest)
 }
 
+func setStreamHeaders(h http.Header) {
+	noCache(h)
+	h.Set("Content-Type", stream.ContentType)
+	h.Set("Connection", "close")
+}
+
 func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	var maxFPS float64
 	if v := param(r, "fps"); v != "" {
@@ -241,16 +258,17 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 		maxFPS = f
 	}
 	h := w.Header()
-	noCache(h)
-	h.Set("Content-Type", stream.ContentType)
-	h.Set("Connection", "close")
 	if r.Method == http.MethodHead {
+		setStreamHeaders(h)
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-
-	c := s.clients.Add(r.RemoteAddr, r.URL.RequestURI(), "stream", maxFPS)
+	c, ok := s.admit(w, r, "stream", maxFPS)
+	if !ok {
+		return
+	}
 	defer s.clients.Remove(c)
+	setStreamHeaders(h)
 	log := s.log.With(zap.Uint64("client", c.ID), zap.String("remote", r.RemoteAddr))
 	log.Debug("stream client connected", zap.String("url", r.URL.RequestURI()), zap.String("userAgent", r.UserAgent()))
 
@@ -339,7 +357,10 @@ func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request) {
 		}
 		maxDelay = time.Duration(ms) * time.Millisecond
 	}
-	c := s.clients.Add(r.RemoteAddr, r.URL.RequestURI(), "snapshot", 0)
+	c, ok := s.admit(w, r, "snapshot", 0)
+	if !ok {
+		return
+	}
 	defer s.clients.Remove(c)
 	f, err := s.Snapshot(r.Context(), maxDelay)
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 var jpegBody = []byte("\xff\xd8test-frame\xff\xd9")
 
 type fixture struct {
+	api *Server
 	hub *stream.Hub
 	srv *httptest.Server
 }
@@ -42,7 +43,7 @@ func newFixture(t *testing.T, opt Options) *fixture {
 	api := New(hub, clients, statusFn, placeholder, opt, zap.NewNop())
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	return &fixture{hub: hub, srv: srv}
+	return &fixture{hub: hub, srv: srv, api: api}
 }
 
 func (f *fixture) publish(body []byte, captured time.Time) {
@@ -429,6 +430,74 @@ func TestClientLimit(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	streams[1].Body.Close()
+}
+
+// clientFrom returns an HTTP client whose connections come from the given
+// loopback address, so that one test can be several client addresses.
+func clientFrom(ip string) *http.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
+}
+
+func TestClientLimitPerAddress(t *testing.T) {
+	f := newFixture(t, Options{MaxClients: 10, MaxClientsPerIP: 2})
+	f.publish([]byte("\xff\xd8one\xff\xd9"), time.Now())
+	one, two := clientFrom("127.0.0.1"), clientFrom("127.0.0.2")
+	open := func(c *http.Client, path string) (*http.Response, string) {
+		t.Helper()
+		resp, err := c.Get(f.srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode == 200 && path == "/stream" {
+			return resp, ""
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	var mine []*http.Response
+	for range 2 {
+		resp, body := open(one, "/stream")
+		if resp.StatusCode != 200 {
+			t.Fatalf("stream within the per-address limit: %d %q", resp.StatusCode, body)
+		}
+		mine = append(mine, resp)
+	}
+	for _, path := range []string{"/stream", "/snapshot"} {
+		resp, body := open(one, path)
+		if resp.StatusCode != 503 || !strings.Contains(body, "from your address") ||
+			!strings.Contains(body, "-maxclientsperip") || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("%s over the per-address limit: %d %q", path, resp.StatusCode, body)
+		}
+	}
+	resp, body := open(two, "/stream")
+	if resp.StatusCode != 200 {
+		t.Fatalf("another address must still be served: %d %q", resp.StatusCode, body)
+	}
+	resp.Body.Close()
+
+	mine[0].Body.Close()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		resp, _ := open(one, "/snapshot")
+		if resp.StatusCode == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a slot freed by the same address was not reused: %d", resp.StatusCode)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// A reload that lifts the limit applies to the next request.
+	f.api.SetMaxClientsPerIP(0)
+	resp, body = open(one, "/stream")
+	if resp.StatusCode != 200 {
+		t.Fatalf("after lifting the per-address limit: %d %q", resp.StatusCode, body)
+	}
+	resp.Body.Close()
+	mine[1].Body.Close()
 }
 
 func TestLongURLRefused(t *testing.T) {

@@ -1,6 +1,8 @@
 package stream
 
 import (
+	"errors"
+	"net"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -14,14 +16,27 @@ import (
 type Registry struct {
 	mu       sync.Mutex
 	clients  map[uint64]*Client
+	perHost  map[string]int
 	nextID   uint64
 	lastLeft time.Time
 }
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
-	return &Registry{clients: make(map[uint64]*Client)}
+	return &Registry{clients: make(map[uint64]*Client), perHost: make(map[string]int)}
 }
+
+// Limits bound the clients served at once; 0 means no bound.
+type Limits struct {
+	Total   int // all clients
+	PerHost int // clients from one IP address
+}
+
+// Errors from Admit.
+var (
+	ErrFull     = errors.New("too many clients")
+	ErrHostFull = errors.New("too many clients from this address")
+)
 
 // Client is one connected reader. Its counters are updated by the goroutine
 // serving it and read by /status.
@@ -32,6 +47,7 @@ type Client struct {
 	Kind        string // "stream" or "snapshot"
 	MaxFPS      float64
 	ConnectedAt time.Time
+	host        string // for the per-address count
 
 	frames  atomic.Uint64 // new frames sent
 	repeats atomic.Uint64 // keep-alive re-sends of an unchanged frame
@@ -56,20 +72,51 @@ type ClientInfo struct {
 
 // Add registers a new client; the caller must Remove it when it leaves.
 func (r *Registry) Add(remote, path, kind string, maxFPS float64) *Client {
+	c, _ := r.Admit(remote, path, kind, maxFPS, Limits{})
+	return c
+}
+
+// Admit registers a new client unless that would pass a limit; checking and
+// adding under one lock keeps a burst of requests from overshooting it.
+// The caller must Remove an admitted client when it leaves.
+func (r *Registry) Admit(remote, path, kind string, maxFPS float64, lim Limits) (*Client, error) {
+	host := hostOf(remote)
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if lim.Total > 0 && len(r.clients) >= lim.Total {
+		return nil, ErrFull
+	}
+	if lim.PerHost > 0 && r.perHost[host] >= lim.PerHost {
+		return nil, ErrHostFull
+	}
 	r.nextID++
-	c := &Client{ID: r.nextID, Remote: remote, Path: path, Kind: kind, MaxFPS: maxFPS, ConnectedAt: time.Now()}
+	c := &Client{ID: r.nextID, Remote: remote, Path: path, Kind: kind, MaxFPS: maxFPS, ConnectedAt: time.Now(), host: host}
 	r.clients[c.ID] = c
-	return c
+	r.perHost[host]++
+	return c, nil
 }
 
 // Remove forgets c.
 func (r *Registry) Remove(c *Client) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if _, ok := r.clients[c.ID]; !ok {
+		return
+	}
 	delete(r.clients, c.ID)
+	if r.perHost[c.host]--; r.perHost[c.host] <= 0 {
+		delete(r.perHost, c.host)
+	}
 	r.lastLeft = time.Now()
+}
+
+// hostOf is the IP address of a remote "host:port"; anything else (a
+// UNIX-socket peer, a test's made-up address) is its own host.
+func hostOf(remote string) string {
+	if h, _, err := net.SplitHostPort(remote); err == nil {
+		return h
+	}
+	return remote
 }
 
 // Wanted reports whether frames may be wanted at now: a client is connected,

@@ -351,3 +351,63 @@ func TestRegistryWantedLingers(t *testing.T) {
 		t.Fatal("want: wanted just after the client left, not after the linger time")
 	}
 }
+
+func TestRegistryAdmitKeepsLimitsUnderABurst(t *testing.T) {
+	r := NewRegistry()
+	lim := Limits{Total: 10, PerHost: 4}
+	var (
+		mu       sync.Mutex
+		admitted []*Client
+		full     = map[error]int{}
+	)
+	var wg sync.WaitGroup
+	for i := range 100 {
+		wg.Go(func() {
+			c, err := r.Admit(fmt.Sprintf("127.0.0.%d:%d", i%5+1, 40000+i), "/stream", "stream", 0, lim)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				full[err]++
+				return
+			}
+			admitted = append(admitted, c)
+		})
+	}
+	wg.Wait()
+	perHost := map[string]int{}
+	for _, c := range admitted {
+		perHost[c.host]++
+	}
+	if len(admitted) != 10 || r.Len() != 10 {
+		t.Fatalf("admitted %d (registry %d), want exactly the limit of 10", len(admitted), r.Len())
+	}
+	for h, n := range perHost {
+		if n > 4 {
+			t.Errorf("%s has %d clients, limit 4", h, n)
+		}
+	}
+	if full[ErrFull]+full[ErrHostFull] != 90 {
+		t.Errorf("refusals %v, want 90", full)
+	}
+
+	// A host at its limit gets a slot back when one of its clients leaves,
+	// and removing a client twice frees only one slot.
+	r2 := NewRegistry()
+	a, _ := r2.Admit("[::1]:1000", "/stream", "stream", 0, Limits{PerHost: 1})
+	if _, err := r2.Admit("[::1]:1001", "/stream", "stream", 0, Limits{PerHost: 1}); err != ErrHostFull {
+		t.Fatalf("second client from ::1: %v, want ErrHostFull", err)
+	}
+	if _, err := r2.Admit("127.0.0.1:1001", "/stream", "stream", 0, Limits{PerHost: 1}); err != nil {
+		t.Fatalf("a client from another address: %v", err)
+	}
+	r2.Remove(a)
+	r2.Remove(a)
+	b, err := r2.Admit("[::1]:1002", "/stream", "stream", 0, Limits{PerHost: 1})
+	if err != nil {
+		t.Fatalf("after the first left: %v", err)
+	}
+	if _, err := r2.Admit("[::1]:1003", "/stream", "stream", 0, Limits{PerHost: 1}); err != ErrHostFull {
+		t.Fatalf("double Remove freed a second slot: %v", err)
+	}
+	r2.Remove(b)
+}

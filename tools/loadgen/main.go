@@ -5,6 +5,7 @@
 //
 //	go run ./tools/loadgen -clients 200 -duration 30s
 //	go run ./tools/loadgen -h
+//	go run ./tools/loadgen soak -duration 1h   # changing clients, figures over time
 package main
 
 import (
@@ -46,6 +47,9 @@ func main() {
 }
 
 func mainWithArgs(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "soak" {
+		return soakMain(args[1:], stdout, stderr)
+	}
 	opt := defaultOptions()
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
