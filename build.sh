@@ -48,6 +48,10 @@ CALLER=$PWD
 abspath() { if [[ $1 == /* ]]; then echo "$1"; else echo "$CALLER/$1"; fi; }
 DIST=$(abspath "${DIST:-$ROOT/dist}")
 cd "$ROOT" # every other path below is relative to the repository, whatever the caller's cwd
+# Release binaries carry the standard library of the toolchain go.mod names
+# (a patch release with the security fixes tools/vulncheck/run.sh checks
+# for), fetched from the module proxy when the installed Go is older.
+export GOTOOLCHAIN=auto
 ARCHES=(arm arm64 x86_64)
 DSF_VERSIONS=(3.5 3.6)
 

@@ -2,6 +2,8 @@ module usbstream
 
 go 1.26.8
 
+toolchain go1.26.11
+
 require (
 	github.com/blackjack/webcam v0.6.1
 	github.com/fsnotify/fsnotify v1.10.1
