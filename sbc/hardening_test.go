@@ -6,6 +6,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"image/color"
 	"io"
 	"net"
 	"net/http"
@@ -115,5 +116,61 @@ func TestLogFileOnFullDisk(t *testing.T) {
 	}
 	if n := strings.Count(s.output.String(), "cannot write the log file"); n != 1 {
 		t.Fatalf("%d warnings about the log file, want exactly 1:\n%s", n, s.output)
+	}
+}
+
+// A 50 MB "JPEG" in a replayed folder or inside an MJPEG file is skipped
+// with a warning; the frames around it stream on and memory stays far below
+// the file's size.
+func TestHugeJPEGIsSkipped(t *testing.T) {
+	const huge = 50 << 20
+	folder := t.TempDir()
+	small := writeJPEGs(t, folder, 64, 48, color.RGBA{200, 0, 0, 255}, color.RGBA{0, 0, 200, 255})
+	// A well-formed JPEG that is huge in its headers: 800 comment segments
+	// of 64 KiB after SOI, then a real picture.
+	com := append([]byte{0xFF, 0xFE, 0xFF, 0xFF}, make([]byte, 65533)...)
+	big := append([]byte{}, small[0][:2]...)
+	for len(big) < huge {
+		big = append(big, com...)
+	}
+	big = append(big, small[0][2:]...)
+
+	// writeJPEGs names its files frame0.jpg, frame1.jpg; this one sorts first.
+	if err := os.WriteFile(folder+"/0-huge.jpg", big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mjpeg := t.TempDir() + "/cam.mjpeg"
+	stream := append(append(append([]byte{}, small[0]...), big...), small[1]...)
+	if err := os.WriteFile(mjpeg, stream, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	for name, src := range map[string]string{"folder": "file:" + folder, "mjpeg": "file:" + mjpeg} {
+		t.Run(name, func(t *testing.T) {
+			s := start(t, "-source", src, "-framerate", "20")
+			w := watch(t, s.base+"/stream")
+			defer w.close()
+			time.Sleep(2 * time.Second)
+			parts := w.since(time.Time{})
+			seen := map[string]bool{}
+			for _, p := range parts {
+				if len(p.jpeg) > 64<<10 {
+					t.Fatalf("a part of %d bytes was streamed", len(p.jpeg))
+				}
+				seen[string(p.jpeg)] = true
+			}
+			if !seen[string(small[0])] || !seen[string(small[1])] || len(parts) < 10 {
+				t.Fatalf("%d parts, both small frames seen: %v %v", len(parts), seen[string(small[0])], seen[string(small[1])])
+			}
+			// Holding the frame would take its 50 MiB plus the process's
+			// own 10 MiB or more; walking it costs at most the 16 MiB frame
+			// limit of buffer, once (later passes seek past it).
+			if st := getStatus(t, s); st.Process.RSSBytes > huge+8<<20 {
+				t.Fatalf("RSS %d MiB while skipping a %d MiB frame", st.Process.RSSBytes>>20, huge>>20)
+			}
+			if !strings.Contains(s.output.String(), "over the limit") {
+				t.Fatalf("no warning about the oversized frame:\n%s", s.output)
+			}
+		})
 	}
 }

@@ -40,6 +40,10 @@ type Supervisor struct {
 	// StartGrace is how long a starting source may take before clients are
 	// shown a placeholder instead of waiting.
 	StartGrace time.Duration
+	// DropReportInterval is the least time between two warnings about
+	// dropped frames: a camera sending corrupt buffers or a replayed file
+	// with an oversized frame is worth telling about, but not per frame.
+	DropReportInterval time.Duration
 
 	kick chan struct{} // Replace wakes a retry wait
 
@@ -53,6 +57,9 @@ type Supervisor struct {
 	captured  uint64
 	dropped   uint64
 	rate      meter.Rate
+
+	unreportedDrops uint64
+	lastDropReport  time.Time
 }
 
 // Status is the supervisor's view of its source, shared by /status, DSF
@@ -72,12 +79,13 @@ type Status struct {
 func NewSupervisor(src Source, out Publisher, placeholder PlaceholderFunc, log *zap.Logger) *Supervisor {
 	return &Supervisor{
 		src: src, out: out, placeholder: placeholder, log: log,
-		RetryInterval: time.Second,
-		FirstRetry:    250 * time.Millisecond,
-		StartGrace:    time.Second,
-		kick:          make(chan struct{}, 1),
-		state:         Starting,
-		since:         time.Now(),
+		RetryInterval:      time.Second,
+		FirstRetry:         250 * time.Millisecond,
+		StartGrace:         time.Second,
+		DropReportInterval: time.Minute,
+		kick:               make(chan struct{}, 1),
+		state:              Starting,
+		since:              time.Now(),
 	}
 }
 
@@ -303,10 +311,23 @@ func (k sink) captured(w, h int) {
 }
 
 func (k sink) Dropped(reason error) {
-	k.s.mu.Lock()
-	k.s.dropped++
-	k.s.mu.Unlock()
-	k.s.log.Debug("frame dropped", zap.Error(reason))
+	s := k.s
+	now := time.Now()
+	s.mu.Lock()
+	s.dropped++
+	s.unreportedDrops++
+	report := s.lastDropReport.IsZero() || now.Sub(s.lastDropReport) >= s.DropReportInterval
+	n := s.unreportedDrops
+	if report {
+		s.unreportedDrops, s.lastDropReport = 0, now
+	}
+	s.mu.Unlock()
+	if report {
+		s.log.Warn("frames dropped", zap.Uint64("sinceLastReport", n), zap.Error(reason),
+			zap.Duration("nextReportAfter", s.DropReportInterval))
+		return
+	}
+	s.log.Debug("frame dropped", zap.Error(reason))
 }
 
 func errString(err error) string {

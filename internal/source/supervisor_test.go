@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"usbstream/internal/frame"
 )
@@ -275,5 +277,53 @@ func TestSupervisorRetryBackOff(t *testing.T) {
 	absent, flaky := runs(false), runs(true)
 	if absent > 8 || flaky < 12 {
 		t.Fatalf("runs in 1.2 s: %d for an absent source (want about 6), %d for a flaky one (want about 24)", absent, flaky)
+	}
+}
+
+// burstDropper drops n frames at once whenever its channel says so.
+type burstDropper struct{ bursts chan int }
+
+func (b burstDropper) Info() Info { return Info{Kind: "test", Device: "dropper", Width: 8, Height: 8} }
+func (b burstDropper) Run(ctx context.Context, sink Sink) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case n := <-b.bursts:
+			for i := range n {
+				sink.Dropped(fmt.Errorf("corrupt buffer %d", i))
+			}
+		}
+	}
+}
+
+func TestDroppedFramesAreReportedAtMostOncePerInterval(t *testing.T) {
+	core, logs := observer.New(zap.DebugLevel)
+	src := burstDropper{bursts: make(chan int)}
+	sup := NewSupervisor(src, &collector{}, fakePlaceholder, zap.New(core))
+	sup.DropReportInterval = 300 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go sup.Run(ctx)
+	warnings := func() []observer.LoggedEntry {
+		return logs.FilterMessage("frames dropped").FilterLevelExact(zap.WarnLevel).AllUntimed()
+	}
+
+	src.bursts <- 100
+	waitUntil(t, "100 drops counted", func() bool { return sup.Status().FramesDropped == 100 })
+	w := warnings()
+	if len(w) != 1 || w[0].ContextMap()["sinceLastReport"] != uint64(1) {
+		t.Fatalf("after the first burst: %v, want one warning for the first drop", w)
+	}
+	if n := logs.FilterMessage("frame dropped").FilterLevelExact(zap.DebugLevel).Len(); n != 99 {
+		t.Fatalf("%d drops at debug level, want the other 99", n)
+	}
+	time.Sleep(350 * time.Millisecond)
+	src.bursts <- 1
+	waitUntil(t, "101 drops counted", func() bool { return sup.Status().FramesDropped == 101 })
+	w = warnings()
+	if len(w) != 2 || w[1].ContextMap()["sinceLastReport"] != uint64(100) ||
+		!strings.Contains(fmt.Sprint(w[1].ContextMap()["error"]), "corrupt buffer 0") {
+		t.Fatalf("after the interval: %v, want a second warning counting the 99 unreported drops and this one", w)
 	}
 }

@@ -24,9 +24,9 @@ import (
 
 const (
 	// MaxFrameSize is the largest frame replayed. Larger ones are dropped,
-	// so a corrupt file cannot make the reader hold gigabytes; no camera
-	// frame comes close.
-	MaxFrameSize = 32 << 20
+	// so a corrupt or hostile file cannot make the reader hold more; a 4K
+	// picture at JPEG quality 100 is under 10 MB, camera frames far less.
+	MaxFrameSize = 16 << 20
 )
 
 // Source replays the JPEGs at a path. Create it with New.
@@ -121,6 +121,27 @@ type playlist struct {
 	passFrames  int   // usable frames in this pass
 	fileFrames  int   // frames, usable or not, in the current file
 	lastProblem error // why the last frame or file was unusable
+
+	stamp fileStamp // of the file being read
+	// learnt keeps, per file of a folder, where its oversized frames are,
+	// so that the next pass skips them instead of reading them again.
+	learnt map[string]learnt
+}
+
+// fileStamp tells whether a file changed between two passes.
+type fileStamp struct{ size, modNanos int64 }
+
+func stampOf(f *os.File) fileStamp {
+	fi, err := f.Stat()
+	if err != nil {
+		return fileStamp{size: -1}
+	}
+	return fileStamp{size: fi.Size(), modNanos: fi.ModTime().UnixNano()}
+}
+
+type learnt struct {
+	stamp     fileStamp
+	oversized map[int64]int64
 }
 
 func openPlaylist(path string) (*playlist, error) {
@@ -143,7 +164,7 @@ func openPlaylist(path string) (*playlist, error) {
 	if err != nil {
 		return nil, fmt.Errorf("file replay: %w", err)
 	}
-	p.f, p.name, p.passStarted = f, path, true
+	p.f, p.name, p.passStarted, p.stamp = f, path, true, stampOf(f)
 	p.split = newSplitter(f, MaxFrameSize)
 	return p, nil
 }
@@ -178,6 +199,11 @@ func (p *playlist) newPass() error {
 		return fmt.Errorf("file replay: folder %s has no .jpg or .jpeg files", p.path)
 	}
 	slices.Sort(p.files)
+	for name := range p.learnt {
+		if _, found := slices.BinarySearch(p.files, name); !found {
+			delete(p.learnt, name)
+		}
+	}
 	p.idx, p.passFrames, p.passStarted, p.lastProblem = 0, 0, true, nil
 	return nil
 }
@@ -263,11 +289,14 @@ func (p *playlist) openNext(drop func(error)) error {
 		drop(err)
 		return nil
 	}
-	p.f, p.fileFrames = f, 0
+	p.f, p.fileFrames, p.stamp = f, 0, stampOf(f)
 	if p.split == nil {
 		p.split = newSplitter(f, MaxFrameSize)
 	} else {
 		p.split.reset(f)
+	}
+	if l, ok := p.learnt[p.name]; ok && l.stamp == p.stamp {
+		p.split.oversized = l.oversized
 	}
 	return nil
 }
@@ -280,6 +309,14 @@ func (p *playlist) endOfFile(drop func(error)) error {
 			// Otherwise a text file named .jpg would be skipped silently.
 			drop(errors.New("no JPEG frame in the file"))
 		}
+		if len(p.split.oversized) > 0 {
+			if p.learnt == nil {
+				p.learnt = make(map[string]learnt)
+			}
+			p.learnt[p.name] = learnt{stamp: p.stamp, oversized: p.split.oversized}
+		} else {
+			delete(p.learnt, p.name)
+		}
 		p.close()
 		return nil
 	}
@@ -289,7 +326,14 @@ func (p *playlist) endOfFile(drop func(error)) error {
 	if _, err := p.f.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("file replay: cannot rewind %s: %w", p.path, err)
 	}
-	p.split.reset(p.f)
+	// What the last pass learnt about oversized frames holds only while
+	// the file is unchanged.
+	if stamp := stampOf(p.f); stamp == p.stamp {
+		p.split.rewind(p.f)
+	} else {
+		p.split.reset(p.f)
+		p.stamp = stamp
+	}
 	p.passFrames, p.lastProblem = 0, nil
 	return nil
 }

@@ -45,21 +45,64 @@ func (e *frameError) Unwrap() error { return e.err }
 // bytes (extra FFs before a marker) are dropped.
 type splitter struct {
 	r        *bufio.Reader
-	max      int   // largest frame returned; larger ones are skipped
-	off      int64 // bytes consumed so far
-	checked  int64 // off at the last context check
-	hint     int   // size of the last frame, to allocate the next in one go
-	startSOI bool  // a frame's SOI has been consumed already (see frame)
+	src      io.Reader // under r, for seeking past a known oversized frame
+	max      int       // largest frame returned; larger ones are skipped
+	off      int64     // bytes consumed so far
+	checked  int64     // off at the last context check
+	hint     int       // size of the last frame, to allocate the next in one go
+	startSOI bool      // a frame's SOI has been consumed already (see frame)
+	// oversized maps the offset of each frame found over max to the offset
+	// just past it, so that later passes over the same data skip it without
+	// reading it again.
+	oversized map[int64]int64
 }
+
+// maxOversized bounds what the splitter remembers about oversized frames;
+// each is over max bytes, so only a file of many gigabytes has more.
+const maxOversized = 1024
 
 func newSplitter(r io.Reader, max int) *splitter {
-	return &splitter{r: bufio.NewReaderSize(r, 64<<10), max: max}
+	return &splitter{r: bufio.NewReaderSize(r, 64<<10), src: r, max: max}
 }
 
-// reset starts over on r (the same file after a seek, or the next file).
+// reset starts over on new data (the next file, or a file that changed).
 func (s *splitter) reset(r io.Reader) {
+	s.rewind(r)
+	s.oversized = nil
+}
+
+// rewind starts over on the same data, from its start.
+func (s *splitter) rewind(r io.Reader) {
 	s.r.Reset(r)
+	s.src = r
 	s.off, s.checked, s.startSOI = 0, 0, false
+}
+
+// oversizeError is a frame over the limit, which was walked to its end
+// without being kept.
+type oversizeError struct{ n, max int64 }
+
+func (e *oversizeError) Error() string {
+	return fmt.Sprintf("JPEG frame of %d bytes is over the limit of %d bytes; skipped", e.n, e.max)
+}
+
+// skipKnown moves past a frame an earlier pass found oversized: by seeking
+// when the data is a file, by discarding otherwise.
+func (s *splitter) skipKnown(start, end int64) error {
+	if sk, ok := s.src.(io.Seeker); ok {
+		if _, err := sk.Seek(end, io.SeekStart); err != nil {
+			return readError{err}
+		}
+		s.r.Reset(s.src)
+		s.off, s.checked, s.startSOI = end, end, false
+	} else {
+		n, err := s.r.Discard(int(end - s.off))
+		s.off += int64(n)
+		if err != nil {
+			return ioErr(err)
+		}
+	}
+	return &frameError{offset: start, err: &oversizeError{n: end - start, max: int64(s.max)}}
 }
 
 // next returns the next complete frame, from SOI to EOI, in a newly
@@ -71,7 +114,11 @@ func (s *splitter) next(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if end, ok := s.oversized[start]; ok && !s.startSOI {
+		return nil, s.skipKnown(start, end)
+	}
 	b, err := s.frame(ctx)
+	var oe *oversizeError
 	switch {
 	case err == nil:
 		s.hint = len(b)
@@ -85,6 +132,13 @@ func (s *splitter) next(ctx context.Context) ([]byte, error) {
 		return nil, err
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		err = fmt.Errorf("JPEG frame truncated: the file ends at byte %d before its end-of-image marker (FF D9)", s.off)
+	case errors.As(err, &oe):
+		if s.oversized == nil {
+			s.oversized = make(map[int64]int64)
+		}
+		if len(s.oversized) < maxOversized {
+			s.oversized[start] = s.off
+		}
 	}
 	return nil, &frameError{offset: start, err: err}
 }
@@ -176,7 +230,20 @@ func (f *frameBuf) add(p ...byte) {
 		f.over, f.b = true, nil
 		return
 	}
+	f.b = growCapped(f.b, len(p), f.max)
 	f.b = append(f.b, p...)
+}
+
+// growCapped makes room for n more bytes, doubling the capacity as append
+// does but never past limit, so that a frame just under the limit does not
+// cost twice the limit.
+func growCapped(b []byte, n, limit int) []byte {
+	if cap(b)-len(b) >= n {
+		return b
+	}
+	nb := make([]byte, len(b), max(len(b)+n, min(2*cap(b), limit)))
+	copy(nb, b)
+	return nb
 }
 
 // room reports whether n more bytes can be stored, and marks the frame
@@ -209,7 +276,7 @@ func (s *splitter) frame(ctx context.Context) ([]byte, error) {
 		case m == markerEOI:
 			fb.add(0xFF, markerEOI)
 			if fb.over {
-				return nil, fmt.Errorf("JPEG frame of %d bytes is over the limit of %d bytes; skipped", fb.n, s.max)
+				return nil, &oversizeError{n: int64(fb.n), max: int64(s.max)}
 			}
 			return fb.b, nil
 		case m == markerSOI:
@@ -273,7 +340,7 @@ func (s *splitter) segment(fb *frameBuf, m byte) error {
 		s.off += int64(d)
 		return ioErr(err)
 	}
-	fb.b = slices.Grow(fb.b, body)
+	fb.b = growCapped(fb.b, body, fb.max)
 	k, err := io.ReadFull(s.r, fb.b[len(fb.b):len(fb.b)+body])
 	s.off += int64(k)
 	if err != nil {

@@ -203,3 +203,69 @@ func FuzzSplitter(f *testing.F) {
 		}
 	})
 }
+
+// countingReader counts the bytes read through it; it seeks like the file
+// under it.
+type countingReader struct {
+	*bytes.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.Reader.Read(p)
+	c.n += n
+	return n, err
+}
+
+// An oversized frame is walked once; later passes over the same data seek
+// past it, and a reset (new data) forgets it.
+func TestSplitterSkipsKnownOversizedFrames(t *testing.T) {
+	small := testJPEG(t, 16, 16, 1)
+	com := bytes.Repeat(cat([]byte{0xFF, 0xFE, 0xFF, 0xFF}, make([]byte, 65533)), 16) // 1 MiB of comments
+	big := cat(small[:2], com, small[2:])
+	data := cat(small, big, small, big, small)
+	limit := 64 << 10
+	r := &countingReader{Reader: bytes.NewReader(data)}
+	s := newSplitter(r, limit)
+	pass := func() (frames, oversized int) {
+		t.Helper()
+		for range 10 {
+			f, err := s.next(context.Background())
+			var oe *oversizeError
+			switch {
+			case errors.Is(err, io.EOF):
+				return
+			case errors.As(err, &oe):
+				if oe.n != int64(len(big)) {
+					t.Fatalf("oversized frame of %d bytes reported as %d", len(big), oe.n)
+				}
+				oversized++
+			case err != nil:
+				t.Fatal(err)
+			case !bytes.Equal(f, small):
+				t.Fatalf("frame of %d bytes is not the small frame", len(f))
+			default:
+				frames++
+			}
+		}
+		t.Fatal("no end of data")
+		return
+	}
+	if f, o := pass(); f != 3 || o != 2 || r.n != len(data) {
+		t.Fatalf("first pass: %d frames, %d oversized, %d bytes read; want 3, 2 and all %d", f, o, r.n, len(data))
+	}
+	for range 2 {
+		r.n = 0
+		r.Seek(0, io.SeekStart)
+		s.rewind(r)
+		if f, o := pass(); f != 3 || o != 2 || r.n > len(data)-len(big) {
+			t.Fatalf("next pass: %d frames, %d oversized, %d bytes read; want 3, 2 and the big frames skipped", f, o, r.n)
+		}
+	}
+	r.n = 0
+	r.Seek(0, io.SeekStart)
+	s.reset(r)
+	if f, o := pass(); f != 3 || o != 2 || r.n != len(data) {
+		t.Fatalf("after reset: %d frames, %d oversized, %d bytes read; want everything read again", f, o, r.n)
+	}
+}
