@@ -141,7 +141,7 @@ func stampOf(f *os.File) fileStamp {
 
 type learnt struct {
 	stamp     fileStamp
-	oversized map[int64]int64
+	oversized map[int64]knownOversized
 }
 
 func openPlaylist(path string) (*playlist, error) {

@@ -51,10 +51,16 @@ type splitter struct {
 	checked  int64     // off at the last context check
 	hint     int       // size of the last frame, to allocate the next in one go
 	startSOI bool      // a frame's SOI has been consumed already (see frame)
-	// oversized maps the offset of each frame found over max to the offset
-	// just past it, so that later passes over the same data skip it without
+	// oversized maps the offset of each frame found over max to where it
+	// ends, so that later passes over the same data skip it without
 	// reading it again.
-	oversized map[int64]int64
+	oversized map[int64]knownOversized
+}
+
+// knownOversized is a frame an earlier pass found over the limit.
+type knownOversized struct {
+	end  int64 // offset just past its EOI
+	size int64 // its size as reported, without fill bytes
 }
 
 // maxOversized bounds what the splitter remembers about oversized frames;
@@ -88,7 +94,8 @@ func (e *oversizeError) Error() string {
 
 // skipKnown moves past a frame an earlier pass found oversized: by seeking
 // when the data is a file, by discarding otherwise.
-func (s *splitter) skipKnown(start, end int64) error {
+func (s *splitter) skipKnown(start int64, k knownOversized) error {
+	end := k.end
 	if sk, ok := s.src.(io.Seeker); ok {
 		if _, err := sk.Seek(end, io.SeekStart); err != nil {
 			return readError{err}
@@ -102,7 +109,7 @@ func (s *splitter) skipKnown(start, end int64) error {
 			return ioErr(err)
 		}
 	}
-	return &frameError{offset: start, err: &oversizeError{n: end - start, max: int64(s.max)}}
+	return &frameError{offset: start, err: &oversizeError{n: k.size, max: int64(s.max)}}
 }
 
 // next returns the next complete frame, from SOI to EOI, in a newly
@@ -114,8 +121,8 @@ func (s *splitter) next(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if end, ok := s.oversized[start]; ok && !s.startSOI {
-		return nil, s.skipKnown(start, end)
+	if k, ok := s.oversized[start]; ok {
+		return nil, s.skipKnown(start, k)
 	}
 	b, err := s.frame(ctx)
 	var oe *oversizeError
@@ -134,10 +141,10 @@ func (s *splitter) next(ctx context.Context) ([]byte, error) {
 		err = fmt.Errorf("JPEG frame truncated: the file ends at byte %d before its end-of-image marker (FF D9)", s.off)
 	case errors.As(err, &oe):
 		if s.oversized == nil {
-			s.oversized = make(map[int64]int64)
+			s.oversized = make(map[int64]knownOversized)
 		}
 		if len(s.oversized) < maxOversized {
-			s.oversized[start] = s.off
+			s.oversized[start] = knownOversized{end: s.off, size: oe.n}
 		}
 	}
 	return nil, &frameError{offset: start, err: err}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	stdjpeg "image/jpeg"
 	"io"
@@ -20,8 +21,13 @@ import (
 // frames and the error in errs, so both line up with the input's frames.
 func splitAll(t testing.TB, b []byte, max int) (frames [][]byte, errs []error) {
 	t.Helper()
-	s := newSplitter(bytes.NewReader(b), max)
-	for range len(b) + 1 {
+	return drain(t, newSplitter(bytes.NewReader(b), max), len(b))
+}
+
+// drain reads s to the end of its n bytes of data.
+func drain(t testing.TB, s *splitter, n int) (frames [][]byte, errs []error) {
+	t.Helper()
+	for range n + 1 {
 		f, err := s.next(context.Background())
 		if errors.Is(err, io.EOF) {
 			return frames, errs
@@ -180,7 +186,23 @@ func FuzzSplitter(f *testing.F) {
 	f.Add(scanFrame([]byte{1, 0xFF, 0x00, 0xFF, 0xD0, 0xFF, 0xFF, 0xD1}))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		const limit = 4096
-		frames, _ := splitAll(t, in, limit)
+		r := bytes.NewReader(in)
+		s := newSplitter(r, limit)
+		frames, errs := drain(t, s, len(in))
+		// A second pass over the same data, which skips the oversized
+		// frames it learnt about, must give exactly the same result.
+		r.Seek(0, io.SeekStart)
+		s.rewind(r)
+		again, errsAgain := drain(t, s, len(in))
+		if len(again) != len(frames) {
+			t.Fatalf("second pass: %d results, first %d", len(again), len(frames))
+		}
+		for i := range frames {
+			if !bytes.Equal(again[i], frames[i]) || fmt.Sprint(errsAgain[i]) != fmt.Sprint(errs[i]) {
+				t.Fatalf("result %d differs in the second pass: %d bytes %v, first %d bytes %v",
+					i, len(again[i]), errsAgain[i], len(frames[i]), errs[i])
+			}
+		}
 		total := 0
 		for _, fr := range frames {
 			if fr == nil {
@@ -236,7 +258,7 @@ func TestSplitterSkipsKnownOversizedFrames(t *testing.T) {
 			case errors.Is(err, io.EOF):
 				return
 			case errors.As(err, &oe):
-				if oe.n != int64(len(big)) {
+				if oe.n != int64(len(big)) { // big has no fill bytes
 					t.Fatalf("oversized frame of %d bytes reported as %d", len(big), oe.n)
 				}
 				oversized++
