@@ -59,6 +59,7 @@ type Supervisor struct {
 	rate      meter.Rate
 
 	unreportedDrops uint64
+	lastDropReason  error
 	lastDropReport  time.Time
 }
 
@@ -113,6 +114,7 @@ func (s *Supervisor) Run(ctx context.Context) {
 		s.mu.Unlock()
 		err := src.Run(runCtx, sink{s})
 		cancel()
+		s.reportDrops(time.Now(), true)
 		if ctx.Err() != nil {
 			return
 		}
@@ -174,6 +176,7 @@ func (s *Supervisor) placeholders(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
+			s.reportDrops(now, false)
 			s.mu.Lock()
 			state, err, since, size := s.state, s.lastErr, s.since, s.lastSize
 			s.mu.Unlock()
@@ -312,22 +315,34 @@ func (k sink) captured(w, h int) {
 
 func (k sink) Dropped(reason error) {
 	s := k.s
-	now := time.Now()
 	s.mu.Lock()
 	s.dropped++
 	s.unreportedDrops++
-	report := s.lastDropReport.IsZero() || now.Sub(s.lastDropReport) >= s.DropReportInterval
-	n := s.unreportedDrops
-	if report {
+	s.lastDropReason = reason
+	s.mu.Unlock()
+	if !s.reportDrops(time.Now(), false) {
+		s.log.Debug("frame dropped", zap.Error(reason))
+	}
+}
+
+// reportDrops warns about the drops not yet reported, if there are any and
+// the last warning is DropReportInterval old (or force: the source is
+// ending, and its drops must not be counted with the next one's). The
+// placeholder ticker calls it too, so that the end of a burst is reported
+// without waiting for another drop.
+func (s *Supervisor) reportDrops(now time.Time, force bool) bool {
+	s.mu.Lock()
+	n, reason := s.unreportedDrops, s.lastDropReason
+	due := n > 0 && (force || s.lastDropReport.IsZero() || now.Sub(s.lastDropReport) >= s.DropReportInterval)
+	if due {
 		s.unreportedDrops, s.lastDropReport = 0, now
 	}
 	s.mu.Unlock()
-	if report {
+	if due {
 		s.log.Warn("frames dropped", zap.Uint64("sinceLastReport", n), zap.Error(reason),
 			zap.Duration("nextReportAfter", s.DropReportInterval))
-		return
 	}
-	s.log.Debug("frame dropped", zap.Error(reason))
+	return due
 }
 
 func errString(err error) string {

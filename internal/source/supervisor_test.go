@@ -318,12 +318,27 @@ func TestDroppedFramesAreReportedAtMostOncePerInterval(t *testing.T) {
 	if n := logs.FilterMessage("frame dropped").FilterLevelExact(zap.DebugLevel).Len(); n != 99 {
 		t.Fatalf("%d drops at debug level, want the other 99", n)
 	}
+	// The burst is over; its 99 other drops are reported once the interval
+	// has passed, without waiting for another drop.
+	waitUntil(t, "the rest of the burst reported", func() bool { return len(warnings()) == 2 })
+	w = warnings()
+	if w[1].ContextMap()["sinceLastReport"] != uint64(99) ||
+		!strings.Contains(fmt.Sprint(w[1].ContextMap()["error"]), "corrupt buffer 99") {
+		t.Fatalf("second warning %v, want the 99 unreported drops and the last reason", w[1].ContextMap())
+	}
+	// A drop long after the last report is reported at once.
 	time.Sleep(350 * time.Millisecond)
 	src.bursts <- 1
 	waitUntil(t, "101 drops counted", func() bool { return sup.Status().FramesDropped == 101 })
-	w = warnings()
-	if len(w) != 2 || w[1].ContextMap()["sinceLastReport"] != uint64(100) ||
-		!strings.Contains(fmt.Sprint(w[1].ContextMap()["error"]), "corrupt buffer 0") {
-		t.Fatalf("after the interval: %v, want a second warning counting the 99 unreported drops and this one", w)
+	if w = warnings(); len(w) != 3 || w[2].ContextMap()["sinceLastReport"] != uint64(1) {
+		t.Fatalf("after a quiet interval: %v, want a third warning for the one drop", w)
+	}
+	// Drops not yet reported when the source ends are reported then.
+	src.bursts <- 5
+	waitUntil(t, "106 drops counted", func() bool { return sup.Status().FramesDropped == 106 })
+	cancel()
+	waitUntil(t, "stopped", func() bool { return sup.Status().State == Stopped })
+	if w = warnings(); len(w) != 4 || w[3].ContextMap()["sinceLastReport"] != uint64(5) {
+		t.Fatalf("at the end: %v, want a fourth warning for the last 5 drops", w)
 	}
 }

@@ -376,13 +376,13 @@ func (r *runner) openStream(conn net.Conn, br *bufio.Reader) (string, error) {
 	if !strings.HasPrefix(proto, "HTTP/1.") {
 		return "", fmt.Errorf("not an HTTP/1.x response: %q", status)
 	}
+	hdr, err := tp.ReadMIMEHeader()
 	if !strings.HasPrefix(code, "200") {
 		if strings.HasPrefix(code, "401") {
 			return "", fmt.Errorf("HTTP %s (give -user and -password)", code)
 		}
-		return "", fmt.Errorf("HTTP %s", code)
+		return "", statusError(code, hdr, br)
 	}
-	hdr, err := tp.ReadMIMEHeader()
 	if err != nil {
 		return "", fmt.Errorf("reading response headers: %w", err)
 	}
@@ -399,6 +399,22 @@ func (r *runner) openStream(conn net.Conn, br *bufio.Reader) (string, error) {
 		return "", fmt.Errorf("Content-Type %q: missing or over-long boundary", ct)
 	}
 	return b, nil
+}
+
+// statusError describes an answer other than 200 with what the server said
+// why: the first line of a text body (e.g. "too many clients: ..."), or
+// that it sent its placeholder picture (the source is offline).
+func statusError(status string, hdr textproto.MIMEHeader, body io.Reader) error {
+	if hdr.Get("X-Placeholder") != "" {
+		return fmt.Errorf("HTTP %s with the placeholder picture (the source is offline)", status)
+	}
+	if mt, _, _ := mime.ParseMediaType(hdr.Get("Content-Type")); mt == "text/plain" {
+		b, _ := io.ReadAll(io.LimitReader(body, 200))
+		if line, _, _ := strings.Cut(string(b), "\n"); strings.TrimSpace(line) != "" {
+			return fmt.Errorf("HTTP %s: %s", status, strings.TrimSpace(line))
+		}
+	}
+	return fmt.Errorf("HTTP %s", status)
 }
 
 func (r *runner) noteParseError(id int, err error) {
@@ -450,7 +466,7 @@ func (r *runner) fetchSnapshot(ctx context.Context) error {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("HTTP %s", resp.Status)
+		return statusError(resp.Status, textproto.MIMEHeader(resp.Header), resp.Body)
 	}
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "image/jpeg" {
 		return fmt.Errorf("Content-Type %q, want image/jpeg", resp.Header.Get("Content-Type"))

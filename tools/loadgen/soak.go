@@ -52,12 +52,11 @@ Flags:
 
 // Bounds that keep a soak finite in time and in clients.
 const (
-	maxSoakDuration  = 24 * time.Hour
-	maxSoakViewers   = 1000
-	maxChurnPerSec   = 200
-	settleAfterSoak  = 3 * time.Second
-	leaveTimeout     = 10 * time.Second
-	shortClientLimit = 10 * time.Second
+	maxSoakDuration = 24 * time.Hour
+	maxSoakViewers  = 1000
+	maxChurnPerSec  = 200
+	settleAfterSoak = 3 * time.Second
+	leaveTimeout    = 10 * time.Second
 	// baselineSlack allows for goroutines and descriptors that are not tied
 	// to clients and may come and go (a DSF reconnect attempt, a log file
 	// being rotated).
@@ -154,10 +153,14 @@ func soakMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "loadgen soak: %v\n", err)
 		return 2
 	}
+	if _, err := newTarget(opt.URL, "", ""); err != nil {
+		fmt.Fprintf(stderr, "loadgen soak: -url %v\n", err)
+		return 2
+	}
 	s, err := newSoak(opt)
 	if err != nil {
 		fmt.Fprintf(stderr, "loadgen soak: %v\n", err)
-		return 2
+		return 1
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -199,6 +202,7 @@ type soak struct {
 	nErrs   int
 
 	connects, churned, snapsOK, snapsFailed atomic.Int64
+	churnSeq                                atomic.Uint64
 	parseErrors, lost, refused              atomic.Int64
 	snapMaxMicros                           atomic.Int64 // reset every row
 }
@@ -264,6 +268,7 @@ type serverFigures struct {
 	sourceFPS              float64
 	sourceState, statusErr string
 	clients                clientTotals
+	frames                 map[int]viewerFrames // taken at the same moment as at
 }
 
 // clientTotals are the soak's own counters since the start; a row shows
@@ -271,7 +276,7 @@ type serverFigures struct {
 type clientTotals struct{ connects, churned, snapsOK, snapsFailed int64 }
 
 func (s *soak) sample() serverFigures {
-	f := serverFigures{at: time.Now(), clients: clientTotals{
+	f := serverFigures{at: time.Now(), frames: s.frameCounts(), clients: clientTotals{
 		connects: s.connects.Load(), churned: s.churned.Load(),
 		snapsOK: s.snapsOK.Load(), snapsFailed: s.snapsFailed.Load(),
 	}}
@@ -365,7 +370,8 @@ func (s *soak) run(ctx context.Context, out, csv io.Writer) []string {
 
 	var rows []soakRow
 	prev := base
-	prevFrames := s.frameCounts()
+	prev.frames = s.frameCounts() // the reference viewer joined after base
+	notStreaming := 0
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	nextRow := start.Add(s.opt.Interval)
@@ -379,8 +385,9 @@ ticks:
 			break ticks
 		}
 		s.adjustViewers(clientCtx, &wg, s.targetViewers(now.Sub(start)))
-		for i := range s.opt.Churn {
-			wg.Go(func() { s.shortClient(clientCtx, i%4) })
+		for range s.opt.Churn {
+			kind := int(s.churnSeq.Add(1) % 4)
+			wg.Go(func() { s.shortClient(clientCtx, kind) })
 		}
 		if now.Before(nextRow) {
 			continue
@@ -391,15 +398,21 @@ ticks:
 			problems = append(problems, fmt.Sprintf("at %s: %s", now.Sub(start).Round(time.Second), cur.statusErr))
 			break
 		}
-		frames := s.frameCounts()
-		row := s.row(prev, cur, prevFrames, frames, start)
+		row := s.row(prev, cur, start)
 		rows = append(rows, row)
 		writeSoakRow(out, csv, row)
 		if s.opt.MinFPS > 0 && row.fullViewers > 0 && row.minFPS < s.opt.MinFPS {
 			problems = append(problems, fmt.Sprintf("at %s the slowest viewer got %.1f fps, below -min-fps %g",
 				row.elapsed.Round(time.Second), row.minFPS, s.opt.MinFPS))
 		}
-		prev, prevFrames = cur, frames
+		if cur.sourceState != "streaming" {
+			if notStreaming == 0 {
+				problems = append(problems, fmt.Sprintf("at %s the source was %q, not streaming",
+					row.elapsed.Round(time.Second), cur.sourceState))
+			}
+			notStreaming++
+		}
+		prev = cur
 		if !nextRow.Before(end.Add(s.opt.Interval / 2)) {
 			break
 		}
@@ -436,6 +449,9 @@ ticks:
 	fmt.Fprintf(out, "# totals: %d stream connects, %d short clients, %d snapshots (%d failed), %d framing errors, %d streams ended by the server, %d refused\n",
 		s.connects.Load(), s.churned.Load(), s.snapsOK.Load()+s.snapsFailed.Load(), s.snapsFailed.Load(),
 		s.parseErrors.Load(), s.lost.Load(), s.refused.Load())
+	if n := s.refused.Load(); n > 0 {
+		problems = append(problems, fmt.Sprintf("%d requests refused with 503 too many clients: raise the server's -maxclients (or -maxclientsperip) or lower -max-viewers", n))
+	}
 	s.mu.Lock()
 	if s.nErrs > 0 {
 		problems = append(problems, fmt.Sprintf("%d client errors, e.g.: %s", s.nErrs, strings.Join(s.errs, "; ")))
@@ -468,7 +484,7 @@ func (s *soak) rssProblems(out io.Writer, rows []soakRow) []string {
 	return nil
 }
 
-func (s *soak) row(prev, cur serverFigures, prevFrames, frames map[int]viewerFrames, start time.Time) soakRow {
+func (s *soak) row(prev, cur serverFigures, start time.Time) soakRow {
 	wall := cur.at.Sub(prev.at).Seconds()
 	row := soakRow{
 		elapsed:    cur.at.Sub(start),
@@ -485,8 +501,8 @@ func (s *soak) row(prev, cur serverFigures, prevFrames, frames map[int]viewerFra
 	}
 	// A viewer counts when it had its first frame before the interval began
 	// and is still there at its end.
-	for id, f := range frames {
-		p, ok := prevFrames[id]
+	for id, f := range cur.frames {
+		p, ok := prev.frames[id]
 		if !ok || f.start.After(prev.at) {
 			continue
 		}
@@ -500,7 +516,7 @@ func (s *soak) row(prev, cur serverFigures, prevFrames, frames map[int]viewerFra
 	if row.fullViewers == 0 {
 		row.minFPS = 0
 	}
-	row.viewers = len(frames)
+	row.viewers = len(cur.frames)
 	return row
 }
 
@@ -599,10 +615,12 @@ func (s *soak) view(ctx context.Context, v *soakViewer) {
 	lastTS := int64(-1)
 	limit := 1000 + int(float64(maxPartsPerSec)*s.opt.Duration.Seconds())
 	for range limit {
+		// Deadline first, then the check: a cancel after the check sets
+		// its own deadline (now) after this one.
+		conn.SetReadDeadline(time.Now().Add(s.r.opt.ConnectTimeout))
 		if ctx.Err() != nil {
 			return
 		}
-		conn.SetReadDeadline(time.Now().Add(s.r.opt.ConnectTimeout))
 		p, err := pr.next()
 		if err != nil {
 			if isParseError(err) {
@@ -643,24 +661,31 @@ func (s *soak) open(ctx context.Context) (net.Conn, *bufio.Reader, string, error
 		conn.Close()
 		return nil, nil, "", err
 	}
+	stop()
 	conn.SetDeadline(time.Time{})
+	if err := ctx.Err(); err != nil {
+		conn.Close()
+		return nil, nil, "", err
+	}
 	return conn, br, boundary, nil
 }
 
-// noteOpenError counts a 503 from the client limit apart: it is the server
-// keeping its promise, not failing.
+// noteOpenError counts a 503 from a client limit apart from other
+// failures (a 503 with the placeholder picture means the source is offline).
 func (s *soak) noteOpenError(who string, err error) {
-	if strings.Contains(err.Error(), "HTTP 503") {
+	if isRefusal(err) {
 		s.refused.Add(1)
 		return
 	}
 	s.fail("%s: %v", who, err)
 }
 
+func isRefusal(err error) bool { return strings.Contains(err.Error(), "too many clients") }
+
 // shortClient is one of the ways real clients come and go.
+// Each is bounded by its connection's deadlines, not by a context timeout
+// (see run).
 func (s *soak) shortClient(ctx context.Context, kind int) {
-	ctx, cancel := context.WithTimeout(ctx, shortClientLimit)
-	defer cancel()
 	s.churned.Add(1)
 	switch kind {
 	case 0, 1: // read two parts, then close (0) or reset (1) mid-stream
@@ -708,7 +733,7 @@ func (s *soak) snapshot(ctx context.Context, who string) {
 		return
 	}
 	if err != nil {
-		if strings.Contains(err.Error(), "HTTP 503") {
+		if isRefusal(err) {
 			s.refused.Add(1)
 			return
 		}

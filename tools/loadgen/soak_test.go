@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net/textproto"
 	"strings"
 	"testing"
 	"time"
@@ -63,7 +64,8 @@ func TestSoakRowCountsOnlyViewersThereTheWholeInterval(t *testing.T) {
 		2: {frames: 200, start: prevFrames[2].start},
 		3: {frames: 5, start: t0.Add(9 * time.Second)},
 	}
-	r := s.row(prev, cur, prevFrames, frames, t0.Add(-time.Minute))
+	prev.frames, cur.frames = prevFrames, frames
+	r := s.row(prev, cur, t0.Add(-time.Minute))
 	if r.viewers != 4 || r.fullViewers != 2 {
 		t.Errorf("viewers %d (%d whole interval), want 4 (2)", r.viewers, r.fullViewers)
 	}
@@ -94,5 +96,18 @@ func TestSoakJudgesTheRSSCrestOfFirstAndLastPeriod(t *testing.T) {
 	out.Reset()
 	if p := s.rssProblems(&out, rows(12, 20, 14, 99, 15)); len(p) != 0 || !strings.Contains(out.String(), "not judged") {
 		t.Errorf("under two periods of rows: %v, %q; want not judged", p, out.String())
+	}
+}
+
+func TestStatusErrorTellsRefusalsFromOutages(t *testing.T) {
+	refused := statusError("503 Service Unavailable", textproto.MIMEHeader{"Content-Type": {"text/plain; charset=utf-8"}},
+		strings.NewReader("too many clients: usbStream serves at most 2 at once (-maxclients); try again later\nmore"))
+	offline := statusError("503 Service Unavailable", textproto.MIMEHeader{"Content-Type": {"image/jpeg"}, "X-Placeholder": {"1"}},
+		strings.NewReader("\xff\xd8...\xff\xd9"))
+	if !isRefusal(refused) || !strings.HasSuffix(refused.Error(), "try again later") {
+		t.Errorf("refusal read as %q", refused)
+	}
+	if isRefusal(offline) || !strings.Contains(offline.Error(), "source is offline") {
+		t.Errorf("placeholder read as %q", offline)
 	}
 }
