@@ -47,7 +47,7 @@ done
 
 {
   echo "# $(date -u +%FT%TZ), $(uname -m), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-  echo "# usbStream $("$out/usbStream" -version 2>&1 | head -n 1), -source $source${TAGS:+, -tags $TAGS}"
+  echo "# $("$out/usbStream" -version 2>&1 | head -n 1), -source $source${TAGS:+, -tags $TAGS}"
 } | tee "$out/soak-$stamp.md"
 rc=0
 "$out/loadgen" soak -url "http://127.0.0.1:$port/stream" -pid "$pid" -duration "$duration" \
