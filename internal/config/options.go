@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"math"
 	"net"
 	"net/netip"
@@ -25,7 +26,7 @@ type option struct {
 
 // The help and comment options are handled by the parsers, not by set.
 var options = []*option{
-	{name: "port", set: setPort},
+	{name: "port", set: wholeIn(1, 65535, "", func(c *Config) *int { return &c.Port })},
 	{name: "host", set: setHost},
 	{name: "camera", set: setCamera},
 	{name: "rotate", set: setRotate},
@@ -41,14 +42,16 @@ var options = []*option{
 	{name: "source", set: setSource},
 	{name: "resolution", set: setResolution},
 	{name: "flip", set: setFlip},
-	{name: "quality", set: setQuality},
+	{name: "quality", set: wholeIn(1, 100, "", func(c *Config) *int { return &c.Quality })},
 	{name: "user", set: setUser},
 	{name: "password", secret: true, set: func(c *Config, v, _ string) string { c.Password = v; return "" }},
 	{name: "allow-origin", set: setAllowOrigin},
 	{name: "control", repeat: true, set: addControl},
 	{name: "dsf", set: setDSF},
-	{name: "maxclients", set: setMaxClients},
-	{name: "maxclientsperip", set: setMaxClientsPerIP},
+	{name: "maxclients", set: wholeIn(1, 10000, "", func(c *Config) *int { return &c.MaxClients })},
+	// 0 is no limit per address: behind a reverse proxy every viewer comes
+	// from the proxy's address.
+	{name: "maxclientsperip", set: wholeIn(0, 10000, "no limit", func(c *Config) *int { return &c.MaxClientsPerIP })},
 	{name: "version", flag: true, cmdline: true,
 		set: func(c *Config, v, _ string) string { return setBool(&c.ShowVersion, v) }},
 	{name: "list", flag: true, cmdline: true,
@@ -173,13 +176,21 @@ func number(v string) (float64, bool) {
 	return f, err == nil && !math.IsInf(f, 0) && !math.IsNaN(f)
 }
 
-func setPort(c *Config, v, _ string) string {
-	n, ok := wholeNumber(v)
-	if !ok || n < 1 || n > 65535 {
-		return "must be a whole number from 1 to 65535"
+// wholeIn returns the setter of a whole-number option from lo to hi, stored
+// in the field that field points to; loNote says what lo means if it is
+// special (e.g. "no limit").
+func wholeIn(lo, hi int, loNote string, field func(*Config) *int) func(*Config, string, string) string {
+	return func(c *Config, v, _ string) string {
+		n, ok := wholeNumber(v)
+		if !ok || n < lo || n > hi {
+			if loNote != "" {
+				return fmt.Sprintf("must be a whole number from %d (%s) to %d", lo, loNote, hi)
+			}
+			return fmt.Sprintf("must be a whole number from %d to %d", lo, hi)
+		}
+		*field(c) = n
+		return ""
 	}
-	c.Port = n
-	return ""
 }
 
 func setHost(c *Config, v, _ string) string {
@@ -434,35 +445,6 @@ func setFlip(c *Config, v, _ string) string {
 	default:
 		return "must be h (horizontal), v (vertical), hv (both) or none"
 	}
-	return ""
-}
-
-func setMaxClients(c *Config, v, _ string) string {
-	n, ok := wholeNumber(v)
-	if !ok || n < 1 || n > 10000 {
-		return "must be a whole number from 1 to 10000"
-	}
-	c.MaxClients = n
-	return ""
-}
-
-// setMaxClientsPerIP accepts 0, no limit per address: behind a reverse
-// proxy every viewer comes from the proxy's address.
-func setMaxClientsPerIP(c *Config, v, _ string) string {
-	n, ok := wholeNumber(v)
-	if !ok || n < 0 || n > 10000 {
-		return "must be a whole number from 0 (no limit) to 10000"
-	}
-	c.MaxClientsPerIP = n
-	return ""
-}
-
-func setQuality(c *Config, v, _ string) string {
-	n, ok := wholeNumber(v)
-	if !ok || n < 1 || n > 100 {
-		return "must be a whole number from 1 to 100"
-	}
-	c.Quality = n
 	return ""
 }
 
