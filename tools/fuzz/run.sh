@@ -10,7 +10,10 @@
 #
 # The first argument is passed to -fuzztime, so Go's "1000000x" (a number of
 # executions instead of a time) works too. FUZZ_PARALLEL sets -parallel
-# (default 2); FUZZ_LOGDIR=<dir> keeps each target's go test output there.
+# (default 2); FUZZ_MINIMIZE sets -fuzzminimizetime (default 5s: Go's 60 s
+# per new input left FuzzSplitter minimizing, at 0 executions a second, for
+# most of a 5-minute run); FUZZ_LOGDIR=<dir> keeps each target's go test
+# output there.
 # Targets are discovered with `go test -list '^Fuzz' ./...`, so a new Fuzz*
 # function is picked up without editing this script.
 #
@@ -26,6 +29,7 @@ mod=$(go list -m) || exit 2
 fuzztime=${1:-10s}
 filter=${2:-.}
 parallel=${FUZZ_PARALLEL:-2}
+minimize=${FUZZ_MINIMIZE:-5s}
 
 list=$(go test -list '^Fuzz' ./... 2>&1)
 if [[ $? -ne 0 ]]; then
@@ -70,8 +74,8 @@ for entry in "${targets[@]}"; do
   t=${entry#* }
   dir=.${pkg#"$mod"} # usbstream/internal/jpeg -> ./internal/jpeg
   i=$((i + 1))
-  cmd=(go test -run='^$' -fuzz="^$t\$" -fuzztime="$fuzztime" -parallel="$parallel" "$dir")
-  echo "=== [$i/${#targets[@]}] $pkg $t: go test -run='^\$' -fuzz='^$t\$' -fuzztime=$fuzztime -parallel=$parallel $dir"
+  cmd=(go test -run='^$' -fuzz="^$t\$" -fuzztime="$fuzztime" -fuzzminimizetime="$minimize" -parallel="$parallel" "$dir")
+  echo "=== [$i/${#targets[@]}] $pkg $t: go test -run='^\$' -fuzz='^$t\$' -fuzztime=$fuzztime -fuzzminimizetime=$minimize -parallel=$parallel $dir"
   start=$(date +%s)
   "${cmd[@]}" >"$log/$t" 2>&1
   rc=$?
@@ -105,7 +109,7 @@ for entry in "${targets[@]}"; do
 done
 
 echo
-echo "fuzz summary (-fuzztime=$fuzztime -parallel=$parallel):"
+echo "fuzz summary (-fuzztime=$fuzztime -fuzzminimizetime=$minimize -parallel=$parallel):"
 printf '  %s\n' "${summary[@]}"
 if ((failed)); then
   echo "fuzz: FAIL"
