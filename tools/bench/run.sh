@@ -9,6 +9,7 @@
 # Needs ffmpeg (to make the source file) and taskset (util-linux).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source tools/lib.sh
 out=bench/out
 mkdir -p "$out"
 clients=${CLIENTS:-10 50 200 500}
@@ -28,12 +29,9 @@ ulimit -n 65536 2>/dev/null || true
 taskset -c 0 "$out/usbStream" -source "file:$src" -framerate 30 -host 127.0.0.1 -port "$port" 2>"$out/server.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
-for _ in $(seq 50); do
-  wget -q -O /dev/null "http://127.0.0.1:$port/status" 2>/dev/null && break
-  sleep 0.1
-done
+wait_for_status "$port"
 
-echo "# $(date -u +%FT%TZ) $(uname -m) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+machine_line
 for n in $clients; do
   echo "## N = $n"
   taskset -c 1 "$out/loadgen" -url "http://127.0.0.1:$port/stream" -clients "$n" -duration "$duration" \

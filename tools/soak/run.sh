@@ -14,6 +14,7 @@
 # no error and it stopped cleanly on SIGTERM.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source tools/lib.sh
 duration=${1:-1h}
 case "$duration" in
   [0-9]*h) secs=$((${duration%h} * 3600)) ;;
@@ -40,13 +41,10 @@ ulimit -n 65536 2>/dev/null || true
 "$out/usbStream" -source "$source" -host 127.0.0.1 -port "$port" -dsf none 2>"$out/server-$stamp.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
-for _ in $(seq 100); do
-  wget -q -O /dev/null "http://127.0.0.1:$port/status" 2>/dev/null && break
-  sleep 0.1
-done
+wait_for_status "$port"
 
 {
-  echo "# $(date -u +%FT%TZ), $(uname -m), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+  machine_line
   echo "# $("$out/usbStream" -version 2>&1 | head -n 1), -source $source${TAGS:+, -tags $TAGS}"
 } | tee "$out/soak-$stamp.md"
 rc=0
