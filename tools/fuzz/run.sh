@@ -66,6 +66,15 @@ if [[ -n "${FUZZ_LOGDIR:-}" ]]; then
   log=$FUZZ_LOGDIR
   trap - EXIT
 fi
+# deadline_race LOG: the run's only failure is Go's own "context deadline
+# exceeded" at the end of -fuzztime, with no failing input written and no
+# panic: the coordinator race, not a finding.
+deadline_race() {
+  ! grep -qE 'Failing input written|^panic:|^\s+[a-z_]+_test\.go:[0-9]+:' "$1" &&
+    [[ "$(grep -A1 -E '^--- FAIL: ' "$1" | tail -n 1)" == *"    context deadline exceeded" ]] &&
+    [[ "$(grep -cE '^--- FAIL: ' "$1")" == 1 ]]
+}
+
 summary=()
 failed=0
 i=0
@@ -88,6 +97,10 @@ for entry in "${targets[@]}"; do
   total=$(sed -nE 's/.*\(total: ([0-9]+)\).*/\1/p' <<<"$stats")
   if ((rc == 0)) && grep -q '^PASS' "$log/$t"; then
     result=PASS
+  elif deadline_race "$log/$t"; then
+    # Go's fuzz coordinator can report the end of -fuzztime itself as a
+    # failure (golang/go#75804, fixed in Go 1.27): no input failed.
+    result="PASS (stopped by golang/go#75804, no failing input)"
   else
     result=FAIL
     failed=1
