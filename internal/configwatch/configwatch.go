@@ -148,12 +148,14 @@ func (w *Watcher) Run(ctx context.Context, onChange func(content []byte)) error 
 // quiet.
 func (w *Watcher) handle(ev fsnotify.Event, arm func() bool) bool {
 	name := filepath.Clean(ev.Name)
-	w.log.Debug("config folder event", zap.String("name", name), zap.Stringer("op", ev.Op))
 	switch {
 	case name == w.path:
-		// Chmod alone does not change the content.
+		w.log.Debug("config file event", zap.Stringer("op", ev.Op))
+		// Chmod alone does not change the content. An editor's temporary
+		// file renamed onto the config arrives here as a Create.
 		return ev.Has(fsnotify.Create) || ev.Has(fsnotify.Write) || ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename)
 	case name == w.dir || strings.HasPrefix(w.dir, name+string(filepath.Separator)):
+		w.log.Debug("config folder event", zap.String("name", name), zap.Stringer("op", ev.Op))
 		// Something on the way to the directory appeared or went, so the
 		// watch may have to move.
 		if name == w.watched && (ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename)) {
@@ -163,6 +165,9 @@ func (w *Watcher) handle(ev fsnotify.Event, arm func() bool) bool {
 		// before the watch was there to see it.
 		return arm()
 	}
+	// Anything else in the folder is not ours to read or to log: under DSF
+	// the log file lives beside the config, and a line about each of its
+	// writes would be a write of its own.
 	return false
 }
 

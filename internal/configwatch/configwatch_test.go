@@ -275,6 +275,40 @@ func TestPartAndOtherFilesIgnored(t *testing.T) {
 	t.Logf("save among .part writes → delivery: %v", lat)
 }
 
+// Under DSF the log file sits beside the config: writes to it, its
+// rotation and any other file in the folder must not produce a single log
+// line, at any level, or a -verbose log would feed itself.
+func TestOtherFilesInTheFolderAreNotLogged(t *testing.T) {
+	dir, path := setup(t, "A")
+	h := start(t, path, ptr("A"))
+	waitWatching(t, dir)
+	// The look at the file right after the watch is placed comes first.
+	waitUntil(t, "the first look at the file", func() bool {
+		return h.logs.FilterMessage("config file saved unchanged").Len() == 1
+	})
+	settled := len(h.logs.All())
+	logFile := filepath.Join(dir, "usbStream.log")
+	for i := range 200 {
+		f, err := os.OpenFile(logFile, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(f, "log line %d\n", i)
+		f.Close()
+		if i%50 == 49 { // rotation, as logging does it
+			os.Rename(logFile, logFile+".1")
+		}
+	}
+	os.Chmod(logFile+".1", 0o600)
+	h.expectNone()
+	for _, e := range h.logs.All()[settled:] {
+		t.Errorf("logged %q %v for a file that is not the config", e.Message, e.ContextMap())
+	}
+	// The config file's own events are still seen (and may be logged).
+	saved := inPlace(t, path, "B")
+	h.expect("B", saved)
+}
+
 func TestDeleteThenRecreate(t *testing.T) {
 	dir, path := setup(t, "A")
 	h := start(t, path, ptr("A"))
