@@ -51,6 +51,8 @@ export function normalizeStatus(raw) {
 			loadedAt: str(config.loadedAt),
 			// A document without config.ok predates reload reporting; do not call it a failure.
 			ok: config.ok !== false,
+			// The file was broken at start: usbStream runs on its built-in defaults.
+			defaults: !!config.defaults,
 			error: str(config.error),
 			failedAt: str(config.failedAt),
 			changed: Array.isArray(config.changed) ? config.changed : [],
@@ -74,6 +76,9 @@ export function stateOf({ connected, running, status, requestError }) {
 	}
 	if (status.state === "streaming") {
 		return { key: "streaming", text: "Streaming", color: "success" };
+	}
+	if (status.config && status.config.defaults) {
+		return { key: "configError", text: "Config error", color: "error" };
 	}
 	if (status.waiting) {
 		return { key: "waiting", text: "Waiting for camera", color: "amber darken-3" };

@@ -77,9 +77,11 @@ type pluginStatus struct {
 	Clients int
 	PID     int
 	HTTP    struct{ Port int }
+	Error   string
 	Config  struct {
-		OK    bool
-		Error string
+		OK       bool
+		Error    string
+		Defaults bool
 	}
 }
 

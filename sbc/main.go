@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
 
 	"usbstream/internal/app"
 	"usbstream/internal/camera"
@@ -44,6 +45,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 			version, strings.TrimRight(config.Usage(), "\n"))
 		return exitOK
 	}
+	// A service (DSF's plugin service, systemd) restarts a process that
+	// exits, into the same error, forever; the user would only see a
+	// camera that never comes. So a bad config file starts usbStream on
+	// the built-in defaults instead, showing the error until a save fixes
+	// it. A person at a terminal gets the error and exit status 2.
+	var startErr error
+	if err != nil && fileError(err) && !interactive() {
+		if fallback, ferr := config.ParseWithFileContent(args, nil); ferr == nil {
+			cfg, startErr, err = fallback, err, nil
+		}
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "usbStream: %v\n", err)
 		return exitConfig
@@ -67,8 +79,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var content []byte
 	if cfg.File != "" {
 		if c, err := config.ReadFile(cfg.File); err == nil {
-			if again, err := config.ParseWithFileContent(args, c); err == nil {
-				cfg, content = again, c
+			again, perr := config.ParseWithFileContent(args, c)
+			switch {
+			case perr == nil:
+				cfg, content, startErr = again, c, nil // also a file mended meanwhile
+			case startErr != nil:
+				content, startErr = c, perr // the error of exactly this content
 			}
 		}
 	}
@@ -86,10 +102,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	a := app.New(cfg, app.Options{Args: args, Version: version, Log: log, LogOutput: logOut, FileContent: content})
+	a := app.New(cfg, app.Options{Args: args, Version: version, Log: log, LogOutput: logOut, FileContent: content,
+		StartError: startErr})
 	if err := a.Run(ctx); err != nil {
 		log.Error(err.Error())
 		return exitFailure
 	}
 	return exitOK
+}
+
+// fileError reports whether err is about the config file's content or the
+// file itself (not the command line), which a save can mend.
+func fileError(err error) bool {
+	var ce *config.Error
+	return errors.As(err, &ce) && ce.File != ""
+}
+
+// interactive reports whether a person may be watching: standard input or
+// standard error is a terminal. Services give neither a terminal.
+func interactive() bool {
+	for _, fd := range []int{0, 2} {
+		if _, err := unix.IoctlGetTermios(fd, unix.TCGETS); err == nil {
+			return true
+		}
+	}
+	return false
 }

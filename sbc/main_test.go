@@ -29,6 +29,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 var binary string
@@ -549,16 +551,104 @@ func TestStatusDescribesSourceAndClients(t *testing.T) {
 	}
 }
 
-func TestBadConfigExitsWithFileAndLine(t *testing.T) {
+// openPTY returns a pseudo-terminal pair, so that a test can run the binary
+// the way a person at a shell does.
+func openPTY(t *testing.T) (master, tty *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	t.Cleanup(func() { m.Close() })
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tty, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, tty
+}
+
+// At a terminal a broken config file is an error and exit status 2, as a
+// person running it by hand expects.
+func TestBadConfigAtATerminalExitsWithFileAndLine(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "usbStream.config")
 	os.WriteFile(cfg, []byte("-# test\n-port 8090\n-rotate 45\n"), 0o644)
-	cmd := exec.Command(binary, "-file", cfg)
-	out, err := cmd.CombinedOutput()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
-		t.Fatalf("exit %v, want status 2\n%s", err, out)
+	master, tty := openPTY(t)
+	cmd := exec.Command(binary, "-file", cfg, "-dsf", "none")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(string(out), cfg+":3:") || !strings.Contains(string(out), "-rotate") {
-		t.Fatalf("message does not name the file, line 3 and the option:\n%s", out)
+	tty.Close()
+	var out bytes.Buffer
+	copied := make(chan struct{})
+	go func() { defer close(copied); out.ReadFrom(master) }() // ends with EIO once the process is gone
+	err := cmd.Wait()
+	select {
+	case <-copied:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the terminal's output did not end")
+	}
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+		t.Fatalf("exit %v, want status 2\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), cfg+":3:") || !strings.Contains(out.String(), "-rotate") {
+		t.Fatalf("message does not name the file, line 3 and the option:\n%s", out.String())
+	}
+}
+
+// Without a terminal (systemd, DSF, nohup) a broken config file does not
+// end the process, which its service would only restart into the same
+// error: it serves the error on the default settings and applies the
+// first good save.
+func TestBadConfigWithoutATerminalServesTheError(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "usbStream.config")
+	os.WriteFile(cfg, []byte("-source test\n-resolution 320x240\n-rotate 45\n"), 0o644)
+	s := start(t, "-dsf", "none", "-file", cfg)
+	st := getConfigStatus(t, s.base)
+	if st.Config.OK || !strings.Contains(st.Config.Error, cfg+":3: -rotate 45") {
+		t.Fatalf("config status %+v", st.Config)
+	}
+	resp, err := http.Get(s.base + "/snapshot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 503 || resp.Header.Get("X-Placeholder") != "1" {
+		t.Fatalf("snapshot %d %v", resp.StatusCode, resp.Header)
+	}
+	// The defaults, not half of the file: no test pattern, no 320x240.
+	if img := decodeJPEG(t, body); img.Bounds().Dx() != 640 {
+		t.Fatalf("placeholder %v", img.Bounds())
+	}
+	if out := s.output.String(); !strings.Contains(out, "ERROR") || !strings.Contains(out, cfg+":3:") {
+		t.Fatalf("the error is not logged:\n%s", out)
+	}
+	saveLikeDWC(t, cfg, "-source test\n-resolution 320x240\n")
+	waitConfig(t, s.base, "the mended file", func(d configDoc) bool { return d.Config.OK })
+	w := watch(t, s.base+"/stream")
+	if sz := latestSize(t, w, time.Now()); sz != image.Pt(320, 240) {
+		t.Fatalf("after the fix: %v", sz)
+	}
+}
+
+// A mistake on the command line cannot be mended by a save: it is an
+// error and status 2 with or without a terminal (the systemd unit does not
+// restart on 2).
+func TestBadCommandLineExitsWithoutATerminal(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "usbStream.config")
+	os.WriteFile(cfg, []byte("-source test\n"), 0o644)
+	cmd := exec.Command(binary, "-file", cfg, "-rotate", "45")
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "command line: -rotate 45") {
+		t.Fatalf("exit %v, want status 2 naming the command line\n%s", err, out)
 	}
 }
 

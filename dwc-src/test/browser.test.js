@@ -121,6 +121,10 @@ if (!fs.existsSync(CHROMIUM)) {
 			["waiting", { plugin: () => streaming({ state: "lost", waiting: true, error: "waiting for camera /dev/video0" }) }, "Waiting for camera", "amber"],
 			["lost", { plugin: () => streaming({ state: "lost" }) }, "Camera lost", "orange"],
 			["error", { plugin: () => streaming({ state: "lost", error: "VIDIOC_STREAMON: device or resource busy" }) }, "Error", "error"],
+			["config error at start", { plugin: () => streaming({ state: "lost", kind: "none", device: "configuration error",
+				error: "configuration error: usbStream.config:3: -rotate 45: must be 0, 90, 180 or 270",
+				config: { ok: false, defaults: true, error: "/opt/dsf/sd/sys/usbStream/usbStream.config:3: -rotate 45: must be 0, 90, 180 or 270" } }) },
+			"Config error", "error"],
 			["starting", { plugin: () => streaming({ state: "starting" }) }, "Starting", "info"],
 			["stopped", { plugin: () => streaming({ state: "stopped" }) }, "Stopped", "grey"],
 			["plugin not running (pid 0)", { plugin: () => ({ ...streaming(), pid: 0 }) }, "Plugin not running", "grey"],
@@ -136,7 +140,7 @@ if (!fs.existsSync(CHROMIUM)) {
 				await waitChip(page, text);
 				assert.match(await chip(page).getAttribute("class"), new RegExp(`\\b${color}\\b`));
 				const img = await page.locator("img[data-test=preview]").count();
-				if (text === "Streaming" || text === "Waiting for camera" || text === "Camera lost" || text === "Error" ||
+				if (text === "Streaming" || text === "Waiting for camera" || text === "Camera lost" || text === "Error" || text === "Config error" ||
 					text === "Starting" || text === "Stopped") {
 					assert.equal(img, 1, "preview shown");
 				} else {
@@ -145,6 +149,10 @@ if (!fs.existsSync(CHROMIUM)) {
 				}
 				if (name === "error") {
 					assert.match(await page.locator("[data-test=source-error]").textContent(), /device or resource busy/);
+				}
+				if (text === "Config error") {
+					assert.match(await page.locator("[data-test=config-error]").textContent(),
+						/built-in defaults.*usbStream\.config:3: -rotate 45/s);
 				}
 				await close();
 			});

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	stdlog "log"
 	"net"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -46,6 +48,10 @@ type Options struct {
 	// FileContent is the config file's content as parsed at start, so that
 	// an unchanged file is not reported as a change.
 	FileContent []byte
+	// StartError is the config file's error at start, when the process was
+	// started on the built-in defaults instead of exiting (see sbc). The
+	// source then only shows the error until a save mends the file.
+	StartError error
 }
 
 // App is one running usbStream.
@@ -64,8 +70,11 @@ type App struct {
 	cfg      *config.Config
 	cfgState status.Config
 	src      source.Source
-	http     *httpServer // nil while the port cannot be had
-	httpErr  string
+	// onDefaults: the config file had an error at start and no save has
+	// mended it yet, so the source is a stand-in that shows the error.
+	onDefaults bool
+	http       *httpServer // nil while the port cannot be had
+	httpErr    string
 }
 
 // New builds an App from a validated config.
@@ -74,7 +83,15 @@ func New(cfg *config.Config, opt Options) *App {
 		hub: stream.NewHub(), clients: stream.NewRegistry()}
 	a.cfgState = status.Config{File: cfg.File, LoadedAt: a.started, OK: true}
 	a.log.Info("JPEG encoder: " + jpeg.Implementation())
-	a.src = a.newSource(cfg)
+	if opt.StartError != nil {
+		a.onDefaults = true
+		a.cfgState.OK, a.cfgState.Defaults, a.cfgState.Error = false, true, opt.StartError.Error()
+		a.cfgState.FailedAt = &a.started
+		a.src = source.Misconfigured(errors.New(strings.ReplaceAll(opt.StartError.Error(), filepath.Dir(cfg.File)+"/", "") +
+			"; usbStream runs on its built-in defaults until the file is fixed"))
+	} else {
+		a.src = a.newSource(cfg)
+	}
 	a.sup = source.NewSupervisor(a.src, a.hub, jpeg.Placeholder, a.log.Named("source"))
 	a.api = httpapi.New(a.hub, a.clients, a.Status, a.placeholder, httpapi.Options{
 		User: cfg.User, Password: cfg.Password, AllowOrigin: cfg.AllowOrigin, Version: opt.Version,
@@ -132,6 +149,11 @@ func (a *App) Run(ctx context.Context) error {
 		err = nil
 	default:
 		return err
+	}
+
+	if err := a.opt.StartError; err != nil {
+		a.log.Error("the config file has an error; running on the built-in defaults until a save fixes it", zap.Error(err))
+		a.message(dsf.Failure, "config error: "+err.Error()+"; running on the built-in defaults until the file is fixed")
 	}
 
 	var wg sync.WaitGroup

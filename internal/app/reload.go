@@ -53,8 +53,13 @@ func (a *App) Reload(ctx context.Context, content []byte) {
 	}
 	changed := a.apply(ctx, next)
 	a.mu.Lock()
+	mended := !a.cfgState.OK
 	a.cfgState = status.Config{File: next.File, LoadedAt: time.Now(), OK: true, Changed: changed}
 	a.mu.Unlock()
+	if mended {
+		// The console showed the error in red; say that it is over.
+		a.message(dsf.Info, "config file applied; the error is fixed")
+	}
 	if len(changed) == 0 {
 		a.log.Info("config file saved without changes")
 		return
@@ -104,10 +109,13 @@ func (a *App) apply(ctx context.Context, next *config.Config) []string {
 // otherwise hands a running camera its new rotation, quality and rate cap.
 func (a *App) applySource(prev, next *config.Config) {
 	a.mu.Lock()
-	src := a.src
+	src, onDefaults := a.src, a.onDefaults
+	a.onDefaults = false
 	a.mu.Unlock()
 	cam, isCamera := src.(*camera.Source)
-	restart := !sameCapture(prev, next)
+	// The stand-in for a broken file at start is replaced by whatever the
+	// first good save asks for, even if that is what the defaults say.
+	restart := onDefaults || !sameCapture(prev, next)
 	if !isCamera {
 		// Generated and replayed sources are cheap to restart.
 		restart = restart || prev.Quality != next.Quality || prev.Framerate != next.Framerate ||

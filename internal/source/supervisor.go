@@ -187,8 +187,11 @@ func (s *Supervisor) placeholders(ctx context.Context) {
 				continue
 			}
 			title, reason := "CAMERA OFFLINE", "no frames yet"
-			if state == Starting {
+			switch {
+			case state == Starting:
 				title = "CAMERA STARTING"
+			case errors.Is(err, ErrMisconfigured):
+				title = "CONFIGURATION ERROR"
 			}
 			if err != nil {
 				reason = err.Error()
@@ -244,6 +247,8 @@ func (s *Supervisor) setState(state State, err error) {
 func (s *Supervisor) logState(prev, state State, err error) {
 	info := s.source().Info()
 	switch {
+	case state == Lost && errors.Is(err, ErrMisconfigured):
+		s.log.Debug("no source until the configuration is mended", zap.Error(err))
 	case state == Lost && prev == Lost:
 		// The same outage with a new reason: worth a line, not a warning.
 		s.log.Info("source still unavailable", zap.String("device", info.Device), zap.Error(err))

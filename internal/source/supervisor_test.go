@@ -342,3 +342,36 @@ func TestDroppedFramesAreReportedAtMostOncePerInterval(t *testing.T) {
 		t.Fatalf("at the end: %v, want a fourth warning for the last 5 drops", w)
 	}
 }
+
+// A source standing in for a configuration with an error: the placeholder
+// says so, the state is lost with the error, nothing is warned about (the
+// application reports the error), and a replacement streams at once.
+func TestSupervisorMisconfiguredThenMended(t *testing.T) {
+	core, logs := observer.New(zap.DebugLevel)
+	out := &collector{}
+	sup := NewSupervisor(Misconfigured(errors.New("usbStream.config:3: -rotate 45: must be 0, 90, 180 or 270")),
+		out, fakePlaceholder, zap.New(core))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() { sup.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	waitUntil(t, "a placeholder", func() bool { _, p := out.counts(); return p > 0 })
+	want := "CONFIGURATION ERROR: configuration error: usbStream.config:3: -rotate 45: must be 0, 90, 180 or 270"
+	out.mu.Lock()
+	first := out.frames[0]
+	out.mu.Unlock()
+	if string(first.JPEG) != want {
+		t.Fatalf("placeholder %q, want %q", first.JPEG, want)
+	}
+	if st := sup.Status(); st.State != Lost || !strings.HasPrefix(st.Error, "configuration error: usbStream.config:3:") {
+		t.Fatalf("status %+v", st)
+	}
+	time.Sleep(1500 * time.Millisecond) // a few rounds of the retry loop
+	if n := logs.FilterLevelExact(zap.WarnLevel).Len() + logs.FilterLevelExact(zap.InfoLevel).Len(); n != 0 {
+		t.Fatalf("%d info/warning lines for a configuration error the application reports: %v", n, logs.All())
+	}
+	sup.Replace(&scriptedSource{})
+	waitUntil(t, "streaming after the mended configuration", func() bool { return sup.Status().State == Streaming })
+}

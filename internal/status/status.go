@@ -52,8 +52,12 @@ type Config struct {
 	LoadedAt time.Time `json:"loadedAt"`
 	// OK is false when the last reload failed; Error then says where and
 	// why (file:line), and the configuration loaded at LoadedAt stays.
-	OK       bool       `json:"ok"`
-	Error    string     `json:"error,omitempty"`
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+	// Defaults: the file had an error when usbStream started, so it runs
+	// on the built-in defaults (and shows the error instead of a picture)
+	// until a save fixes the file.
+	Defaults bool       `json:"defaults,omitempty"`
 	FailedAt *time.Time `json:"failedAt,omitempty"`
 	// Changed lists the options the last successful reload changed.
 	Changed []string `json:"changed,omitempty"`

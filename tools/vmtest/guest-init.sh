@@ -50,6 +50,31 @@ mount -t tmpfs -o mode=1777 tmpfs /tmp
 
 ip link set lo up || setup_failed "cannot bring up lo"
 
+apparmor=
+if [ "$VMTEST_APPARMOR" = 1 ]; then
+	# apparmor_parser loads policy through securityfs, which only a full
+	# init system would mount. Check the kernel side before the command
+	# runs, so that a test seeing VMTEST_APPARMOR=1 can rely on it.
+	mount -t securityfs securityfs /sys/kernel/security ||
+		setup_failed "cannot mount securityfs on /sys/kernel/security"
+	lsms=$(cat /sys/kernel/security/lsm 2>/dev/null)
+	[ "$(cat /sys/module/apparmor/parameters/enabled 2>/dev/null)" = Y ] ||
+		setup_failed "AppArmor is not enabled: /sys/module/apparmor/parameters/enabled is not Y (active LSMs: ${lsms:-unknown})"
+	[ -e /sys/kernel/security/apparmor/profiles ] ||
+		setup_failed "AppArmor is enabled but /sys/kernel/security/apparmor/profiles is missing (active LSMs: ${lsms:-unknown})"
+	# Catches a missing library or ELF interpreter in the initramfs.
+	aaparser=$(/sbin/apparmor_parser --version 2>&1) ||
+		setup_failed "/sbin/apparmor_parser does not run: $(echo "$aaparser" | head -n1)"
+	apparmor="; AppArmor on (LSMs $lsms; $(echo "$aaparser" | head -n1))"
+	# aa-exec, aa-status and aa-enabled are where Debian has them.
+	PATH=$PATH:/usr/sbin:/usr/bin
+	# Without auditd the kernel prints AppArmor's audit records (the
+	# apparmor="DENIED" lines in dmesg) through printk_ratelimit(), which
+	# would drop all but 10 in 5 s; tests want every one of them.
+	echo 0 >/proc/sys/kernel/printk_ratelimit
+	export VMTEST_APPARMOR
+fi
+
 # insmod rather than modprobe: the initramfs carries only the media modules,
 # flat in /lib/modules, with no modules.dep, and the order file is already
 # topologically sorted by run.sh.
@@ -83,7 +108,7 @@ else
 fi
 nodes=$(echo /dev/video*)
 [ "$nodes" != "/dev/video*" ] || nodes=none
-echo "vmtest-init: kernel $(uname -r), ready at $(uptime_s) s uptime; vivid $vivid; nodes: $nodes"
+echo "vmtest-init: kernel $(uname -r), ready at $(uptime_s) s uptime; vivid $vivid; nodes: $nodes$apparmor"
 
 cd "$VMTEST_WORKDIR" || setup_failed "cannot cd to $VMTEST_WORKDIR"
 # stdin from /dev/null: nothing can type into the console, so a command

@@ -27,6 +27,9 @@ usage: tools/vmtest/run.sh [options] [BIN...] [-- CMD [ARGS...]]
                        (default: $VIVID_PARAMS)
   --no-vivid           load the V4L2 core modules but not vivid
                        (tests can insmod /lib/modules/vivid.ko themselves)
+  --apparmor           boot with AppArmor active, securityfs mounted and
+                       Debian's apparmor_parser, aa-exec and abstractions
+                       in the guest; the command gets VMTEST_APPARMOR=1
   --timeout SECONDS    hard limit for the whole VM run (default: $VMTEST_TIMEOUT or 600)
   --mem MB             guest memory (default: $VMTEST_MEM or 512)
   --smp N              guest CPUs (default: $VMTEST_SMP or 1)
@@ -61,6 +64,7 @@ cmd=()
 have_cmd=0
 vivid_params=${VIVID_PARAMS:-}
 load_vivid=1
+apparmor=0
 timeout_s=${VMTEST_TIMEOUT:-600}
 mem=${VMTEST_MEM:-512}
 smp=${VMTEST_SMP:-1}
@@ -80,6 +84,7 @@ while [[ $# -gt 0 ]]; do
 	--env) need_arg "$@"; envs+=("$2"); shift ;;
 	--vivid-params) need_arg "$@"; vivid_params=$2; shift ;;
 	--no-vivid) load_vivid=0 ;;
+	--apparmor) apparmor=1 ;;
 	--timeout) need_arg "$@"; timeout_s=$2; shift ;;
 	--mem) need_arg "$@"; mem=$2; shift ;;
 	--smp) need_arg "$@"; smp=$2; shift ;;
@@ -162,6 +167,37 @@ exec {lockfd}>"$cache/.lock"
 # Concurrent runs share the cache; only one may populate it.
 flock "$lockfd"
 
+# fetch_deb SPEC GLOB sets deb to the newest .deb in $cache/debs whose name
+# matches GLOB, first downloading SPEC (NAME or NAME=VERSION) if there is
+# none. It sets a variable rather than printing the path because die inside
+# $(...) would only end the subshell.
+fetch_deb() {
+	local spec=$1 glob=$2 apt_opts
+	mkdir -p "$cache/debs"
+	deb=$(find "$cache/debs" -maxdepth 1 -name "$glob" | sort -V | tail -n1)
+	[[ -z $deb ]] || return 0
+	say "downloading $spec"
+	# Into a scratch dir first, so an interrupted download never
+	# leaves a truncated .deb that later runs would trust.
+	dl=$(mktemp -d "$cache/debs/download.XXXXXX")
+	trap 'rm -rf "$dl"' EXIT
+	apt_opts=(-qq)
+	# As root apt drops to user _apt for downloads and warns that it
+	# cannot write the cache dir; the sandbox buys nothing here.
+	[[ $(id -u) != 0 ]] || apt_opts+=(-o APT::Sandbox::User=root)
+	if ! (cd "$dl" && apt-get "${apt_opts[@]}" download "$spec" >&2); then
+		can_install || die "apt-get download $spec failed; run: sudo apt-get update (or, as root, rerun with VMTEST_INSTALL=1)"
+		apt_update_once
+		(cd "$dl" && apt-get "${apt_opts[@]}" download "$spec" >&2) || die "apt-get download $spec failed"
+	fi
+	# shellcheck disable=SC2086 # $glob is meant to expand here
+	mv "$dl/"$glob "$cache/debs/" || die "apt-get download $spec left no $glob"
+	rm -rf "$dl"
+	trap - EXIT
+	deb=$(find "$cache/debs" -maxdepth 1 -name "$glob" | sort -V | tail -n1)
+	[[ -n $deb ]] || die "apt-get download $spec left no $glob"
+}
+
 resolve_kernel() {
 	apt-cache depends linux-image-amd64 2>/dev/null |
 		sed -n 's/^ *Depends: linux-image-\([0-9].*-amd64\)$/\1/p' | head -n1
@@ -193,28 +229,7 @@ kdir=$cache/kernel/$kver
 
 if [[ ! -e $kdir/.complete ]]; then
 	pkg=linux-image-$kver
-	mkdir -p "$cache/debs"
-	deb=$(find "$cache/debs" -maxdepth 1 -name "${pkg}_*_amd64.deb" | sort -V | tail -n1)
-	if [[ -z $deb ]]; then
-		say "downloading $pkg"
-		# Into a scratch dir first, so an interrupted download never
-		# leaves a truncated .deb that later runs would trust.
-		dl=$(mktemp -d "$cache/debs/download.XXXXXX")
-		trap 'rm -rf "$dl"' EXIT
-		apt_opts=(-qq)
-		# As root apt drops to user _apt for downloads and warns that it
-		# cannot write the cache dir; the sandbox buys nothing here.
-		[[ $(id -u) != 0 ]] || apt_opts+=(-o APT::Sandbox::User=root)
-		if ! (cd "$dl" && apt-get "${apt_opts[@]}" download "$pkg" >&2); then
-			can_install || die "apt-get download $pkg failed; run: sudo apt-get update (or, as root, rerun with VMTEST_INSTALL=1)"
-			apt_update_once
-			(cd "$dl" && apt-get "${apt_opts[@]}" download "$pkg" >&2) || die "apt-get download $pkg failed"
-		fi
-		mv "$dl/${pkg}_"*_amd64.deb "$cache/debs/" || die "apt-get download $pkg left no .deb"
-		rm -rf "$dl"
-		trap - EXIT
-		deb=$(find "$cache/debs" -maxdepth 1 -name "${pkg}_*_amd64.deb" | sort -V | tail -n1)
-	fi
+	fetch_deb "$pkg" "${pkg}_*_amd64.deb"
 	say "extracting $(basename "$deb")"
 	x=$(mktemp -d "$cache/extract.XXXXXX")
 	trap 'rm -rf "$x"' EXIT
@@ -304,6 +319,117 @@ if [[ ! -s $base ]]; then
 	rm -rf "$s"
 	trap - EXIT
 fi
+
+# --- AppArmor userspace (cached, only with --apparmor) ----------------------
+
+# Debian's kernel has AppArmor built in; what the guest lacks is the parser
+# that compiles and loads profiles, and the abstractions that profiles
+# include. They come from Debian's apparmor package, as on a real SBC.
+# Bump aa_layout when the choice of files below changes, so that an older
+# extraction is redone instead of trusted.
+aa_layout=1
+aa_cpio=
+if [[ $apparmor == 1 ]]; then
+	resolve_apparmor() {
+		LC_ALL=C apt-cache policy apparmor 2>/dev/null |
+			sed -n 's/^ *Candidate: \([0-9].*\)$/\1/p' | head -n1
+	}
+	# Directory names are the package versions as apt spells them in .deb
+	# file names (an epoch's ':' as %3a).
+	newest_cached_apparmor() {
+		local d
+		for d in "$cache"/apparmor/*/.complete; do
+			if [[ -e $d && $(cat "$d") == "$aa_layout" ]]; then basename "$(dirname "$d")"; fi
+		done | sort -V | tail -n1
+	}
+	aaver=$(resolve_apparmor || true)
+	if [[ -z $aaver ]] && can_install; then
+		apt_update_once
+		aaver=$(resolve_apparmor || true)
+	fi
+	if [[ -n $aaver ]]; then
+		[[ $aaver =~ ^[0-9][A-Za-z0-9.+~:-]*$ ]] || die "odd apparmor package version '$aaver'"
+		aaname=${aaver//:/%3a}
+	else
+		aaname=$(newest_cached_apparmor || true)
+		[[ -n $aaname ]] || die "cannot resolve the apparmor package; run: sudo apt-get update (or, as root, rerun with VMTEST_INSTALL=1)"
+		say "apt cannot resolve apparmor; using cached apparmor $aaname"
+	fi
+	aadir=$cache/apparmor/$aaname
+	if [[ ! -e $aadir/.complete || $(cat "$aadir/.complete") != "$aa_layout" ]]; then
+		fetch_deb "apparmor=$aaver" "apparmor_${aaname}_amd64.deb"
+		say "extracting $(basename "$deb")"
+		x=$(mktemp -d "$cache/extract.XXXXXX")
+		trap 'rm -rf "$x"' EXIT
+		if ! dpkg-deb -x "$deb" "$x"; then
+			rm -f "$deb"
+			die "cannot unpack $deb; removed it, rerun to download it again"
+		fi
+		rm -rf "$aadir.new"
+		r=$aadir.new/root
+		mkdir -p "$r/sbin" "$r/usr/sbin" "$r/usr/bin" "$r/etc/apparmor.d"
+		# Debian 12 has the parser in /sbin, merged-/usr releases in
+		# /usr/sbin. DSF runs /usr/sbin/apparmor_parser; PATH has /sbin.
+		p=
+		for f in "$x/sbin/apparmor_parser" "$x/usr/sbin/apparmor_parser"; do
+			[[ -f $f ]] && p=$f && break
+		done
+		[[ -n $p ]] || die "$deb has no apparmor_parser"
+		install -m 0755 "$p" "$r/sbin/apparmor_parser"
+		ln -s ../../sbin/apparmor_parser "$r/usr/sbin/apparmor_parser"
+		# Handy for tests, and small: aa-exec -p PROFILE runs a command
+		# confined without moving it to the profile's path.
+		for f in usr/bin/aa-exec usr/bin/aa-enabled usr/sbin/aa-status; do
+			if [[ -f $x/$f ]]; then install -m 0755 "$x/$f" "$r/$f"; fi
+		done
+		for d in abstractions tunables abi local; do
+			if [[ -d $x/etc/apparmor.d/$d ]]; then cp -a "$x/etc/apparmor.d/$d" "$r/etc/apparmor.d/"; fi
+		done
+		for f in abstractions/base tunables/global; do
+			[[ -f $r/etc/apparmor.d/$f ]] || die "$deb has no /etc/apparmor.d/$f"
+		done
+		if [[ -f $x/etc/apparmor/parser.conf ]]; then
+			install -D -m 0644 "$x/etc/apparmor/parser.conf" "$r/etc/apparmor/parser.conf"
+		fi
+		# Debian's parser.conf pins policy-features to this file, so that
+		# policy compiles the same against any kernel.
+		if [[ -d $x/usr/share/apparmor-features ]]; then
+			mkdir -p "$r/usr/share"
+			cp -a "$x/usr/share/apparmor-features" "$r/usr/share/"
+		fi
+		# The guest has no libc: copy exactly what ldd resolves on this
+		# host (Debian too, so the same ABI), and the ELF interpreter, to
+		# the paths ldd names. The loader finds them there without an
+		# ld.so.cache because they are its built-in default directories.
+		for f in "$r"/sbin/* "$r"/usr/bin/* "$r"/usr/sbin/*; do
+			[[ -f $f && ! -L $f ]] || continue
+			! is_static "$f" || continue
+			out=$(LC_ALL=C ldd "$f" 2>&1) || die "ldd ${f#"$r"} failed: $out"
+			if [[ $out == *"not found"* ]]; then
+				die "${f#"$r"} needs libraries this host lacks: $(grep 'not found' <<<"$out" | awk '{print $1}' | paste -sd' ')"
+			fi
+			while read -r lib; do
+				# install copies the file a symlink points to.
+				[[ -e $r$lib ]] || install -D -m 0755 "$lib" "$r$lib"
+			done < <(sed -n -e 's/^.* => \(\/[^ ]*\) (0x.*$/\1/p' -e 's/^[[:space:]]*\(\/[^ ]*\) (0x.*$/\1/p' <<<"$out")
+		done
+		rm -rf "$x"
+		trap - EXIT
+		rm -rf "$aadir"
+		mv "$aadir.new" "$aadir"
+		echo "$aa_layout" >"$aadir/.complete"
+		say "cached AppArmor userspace $aaname in $aadir"
+	fi
+	# A separate archive, so that runs without --apparmor neither carry
+	# nor rebuild it; it goes between the base and the per-run overlay.
+	aa_cpio=$aadir/initrd.cpio.gz
+	if [[ ! -s $aa_cpio ]]; then
+		(cd "$aadir/root" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) | gzip -6 >"$aa_cpio.tmp"
+		# Aligned like the base, or the kernel drops what follows.
+		truncate -s %512 "$aa_cpio.tmp"
+		mv "$aa_cpio.tmp" "$aa_cpio"
+	fi
+fi
 flock -u "$lockfd"
 
 # --- per-run overlay: env, command, binaries, files -------------------------
@@ -326,6 +452,7 @@ mkdir -p "$o/vmtest" "$o/bin" "$o/data"
 	echo "VMTEST=1; export VMTEST"
 	echo "VMTEST_RUN_ID=$run_id"
 	echo "VMTEST_LOAD_VIVID=$load_vivid"
+	echo "VMTEST_APPARMOR=$apparmor"
 	echo "VMTEST_WORKDIR=/data"
 	echo "VIVID_PARAMS=$(shq "$vivid_params"); export VIVID_PARAMS"
 	for e in "${envs[@]}"; do
@@ -367,13 +494,17 @@ done
 # The kernel unpacks concatenated archives in order, so the per-run files
 # land on top of the cached base without rebuilding it. The overlay stays
 # uncompressed: gunzip under TCG costs more than copying a few MB.
-cat "$base" "$work/overlay.cpio" >"$work/initrd"
+cat "$base" ${aa_cpio:+"$aa_cpio"} "$work/overlay.cpio" >"$work/initrd"
 
 # --- boot -------------------------------------------------------------------
 
 log=$work/console.log
 mkfifo "$work/console"
-append="console=ttyS0 quiet panic=-1 ${VMTEST_APPEND:-}"
+append="console=ttyS0 quiet panic=-1"
+# Debian's kernel enables AppArmor by default (CONFIG_LSM lists it); saying
+# so on the command line keeps that true even if a later default changes.
+[[ $apparmor == 0 ]] || append+=" apparmor=1 security=apparmor"
+append+=" ${VMTEST_APPEND:-}"
 qemu=(qemu-system-x86_64 -accel tcg -m "$mem" -smp "$smp"
 	-nodefaults -display none -serial stdio -no-reboot
 	-kernel "$kdir/vmlinuz" -initrd "$work/initrd" -append "$append")

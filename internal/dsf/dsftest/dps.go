@@ -18,13 +18,15 @@ type Process struct {
 	// StopTimeout is DPS's StopTimeout (default 4 s).
 	StopTimeout time.Duration
 
-	t    *Twin
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
+	t             *Twin
+	cmd           *exec.Cmd
+	registerDelay time.Duration
+	done          chan struct{}
+	err           error
 
-	stopOnce sync.Once
-	stopErr  error
+	stopOnce      sync.Once
+	stopErr       error
+	stopRequested bool // guarded by t.mu
 }
 
 // StartPlugin starts cmd as DPS would and registers its pid with DCS after
@@ -33,6 +35,11 @@ type Process struct {
 // directory. The twin's Close stops a plugin that is still running; Restart
 // and Stop leave it alone (a test that wants DSF's behaviour, where a DCS
 // restart also restarts the plugin, calls Stop and StartPlugin itself).
+//
+// When the manifest sets sbcAutoRestart, a plugin that exits while DCS
+// counts it as running (not after Stop) is started again, with the same
+// command, AutoRestartInterval later, as DCS's SetPluginProcess does, with
+// no limit. Plugin returns the process started last.
 func (t *Twin) StartPlugin(cmd *exec.Cmd, registerDelay time.Duration) (*Process, error) {
 	if cmd.Dir == "" {
 		cmd.Dir = filepath.Dir(cmd.Path)
@@ -49,42 +56,89 @@ func (t *Twin) StartPlugin(cmd *exec.Cmd, registerDelay time.Duration) (*Process
 		t.wg.Done()
 		return nil, err
 	}
-	p := &Process{StopTimeout: 4 * time.Second, t: t, cmd: cmd, done: make(chan struct{})}
+	p := &Process{StopTimeout: 4 * time.Second, t: t, cmd: cmd, registerDelay: registerDelay, done: make(chan struct{})}
 	t.mu.Lock()
 	t.procs[p] = struct{}{}
+	t.plugin = p
 	t.mu.Unlock()
-	pid := cmd.Process.Pid
-	go func() {
-		defer t.wg.Done()
-		registered := make(chan struct{})
-		go func() {
-			defer close(registered)
-			timer := time.NewTimer(registerDelay)
-			defer timer.Stop()
-			select {
-			case <-timer.C:
-				t.mu.Lock()
-				// Stop may have set 0 meanwhile; a late registration must not undo it.
-				if t.pid == -1 {
-					t.setPID(pid)
-				}
-				t.mu.Unlock()
-			case <-p.done:
-			}
-		}()
-		p.err = cmd.Wait()
-		// DPS reports the exit, then kills whatever the plugin left behind.
-		t.mu.Lock()
-		if t.pid == pid || t.pid == 0 {
-			t.setPID(-1)
-		}
-		delete(t.procs, p)
-		t.mu.Unlock()
-		syscall.Kill(-pid, syscall.SIGKILL)
-		close(p.done)
-		<-registered
-	}()
+	go p.supervise()
 	return p, nil
+}
+
+// supervise registers the pid after the delay and reports the exit.
+func (p *Process) supervise() {
+	t := p.t
+	defer t.wg.Done()
+	pid := p.cmd.Process.Pid
+	exited := make(chan struct{})
+	registered := make(chan struct{})
+	go func() {
+		defer close(registered)
+		timer := time.NewTimer(p.registerDelay)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-exited:
+			// DPS sends SetPluginProcess right after the start; only DCS's
+			// view of it is late. An exit is reported after it, never instead.
+		}
+		t.mu.Lock()
+		// Stop may have set 0 meanwhile; a late registration must not undo it.
+		if t.pid == -1 && !p.stopRequested {
+			t.setPID(pid)
+		}
+		t.mu.Unlock()
+	}()
+	p.err = p.cmd.Wait()
+	close(exited)
+	<-registered
+	// DPS reports the exit, then kills whatever the plugin left behind.
+	t.mu.Lock()
+	restart := t.man.autoRestart && t.pid == pid // > 0: not stopping
+	if t.pid == pid || t.pid == 0 {
+		t.setPID(-1)
+	}
+	delete(t.procs, p)
+	t.mu.Unlock()
+	syscall.Kill(-pid, syscall.SIGKILL)
+	close(p.done)
+	if restart {
+		t.autoRestart(p)
+	}
+}
+
+// autoRestart starts prev's command again after AutoRestartInterval,
+// unless the twin is closed meanwhile.
+func (t *Twin) autoRestart(prev *Process) {
+	if err := t.sleep(t.opt.AutoRestartInterval); err != nil {
+		return
+	}
+	old := prev.cmd
+	cmd := exec.Command(old.Path)
+	cmd.Args, cmd.Env, cmd.Dir = old.Args, old.Env, old.Dir
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = old.Stdin, old.Stdout, old.Stderr
+	attr := *old.SysProcAttr
+	cmd.SysProcAttr = &attr
+	if _, err := t.StartPlugin(cmd, prev.registerDelay); err == nil {
+		t.mu.Lock()
+		t.autoRestarts++
+		t.mu.Unlock()
+	}
+}
+
+// Plugin is the plugin process started last (by StartPlugin or an
+// automatic restart), nil if none was.
+func (t *Twin) Plugin() *Process {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.plugin
+}
+
+// AutoRestarts counts the plugin starts that sbcAutoRestart made.
+func (t *Twin) AutoRestarts() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.autoRestarts
 }
 
 // Pid is the process id.
@@ -111,6 +165,7 @@ func (p *Process) Stop() error {
 		default:
 		}
 		p.t.mu.Lock()
+		p.stopRequested = true
 		if p.t.pid == p.Pid() {
 			p.t.setPID(0)
 		}

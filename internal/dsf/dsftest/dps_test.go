@@ -23,6 +23,9 @@ func TestMain(m *testing.M) {
 	case "plugin":
 		helperPlugin(os.Getenv("DSFTEST_SOCK"))
 		return
+	case "exit2":
+		fmt.Println("bad config")
+		os.Exit(2)
 	case "stubborn":
 		signal.Ignore(syscall.SIGTERM)
 		fmt.Println("ready")
@@ -189,5 +192,46 @@ func TestCloseStopsPlugin(t *testing.T) {
 	}
 	if err := p.Wait(); err != nil {
 		t.Fatalf("exit %v", err)
+	}
+}
+
+// DCS restarts an sbcAutoRestart plugin that exits on its own, after 2 s,
+// again and again (SetPluginProcess.cs has no limit), even when it exits
+// before DCS knew its pid; a plugin stopped by the user stays stopped.
+func TestAutoRestartLoopsOnExit(t *testing.T) {
+	tw := startTwin(t, Options{AutoRestartInterval: 200 * time.Millisecond})
+	cmd, out := helperCmd("exit2", tw.SocketPath())
+	first, err := tw.StartPlugin(cmd, 300*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if s := out.next(t); s != "bad config" {
+			t.Fatalf("plugin said %q", s)
+		}
+	}
+	if n := tw.AutoRestarts(); n < 2 {
+		t.Fatalf("%d automatic restarts after three runs", n)
+	}
+	if ee, ok := first.Wait().(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+		t.Fatalf("first run: %v", first.Wait())
+	}
+	if last := tw.Plugin(); last == first || last.Pid() == first.Pid() {
+		t.Fatal("Plugin() is not the restarted process")
+	}
+
+	tw2 := startTwin(t, Options{AutoRestartInterval: 100 * time.Millisecond})
+	cmd, out = helperCmd("plugin", tw2.SocketPath())
+	p, err := tw2.StartPlugin(cmd, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.next(t)
+	if err := p.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n := tw2.AutoRestarts(); n != 0 || tw2.Plugin() != p {
+		t.Fatalf("a stopped plugin was restarted %d times", n)
 	}
 }

@@ -71,6 +71,9 @@ type manifest struct {
 	perms  perm
 	data   []dataEntry
 	files  map[string]json.RawMessage // dsfFiles, dwcFiles, sdFiles from an installed manifest
+	// autoRestart is sbcAutoRestart: DCS starts the plugin again when it
+	// exits while running.
+	autoRestart bool
 }
 
 // manifestKeys are PluginManifest's properties with their defaults.
@@ -138,6 +141,12 @@ func parseManifest(raw []byte) (*manifest, error) {
 		for _, e := range d.members {
 			m.setData(e.name, e.value)
 		}
+	}
+	if ar, ok := o.get("sbcAutoRestart"); ok {
+		m.autoRestart = string(ar.value) == "true"
+	}
+	if ar, ok := o.get("sbcAutoRestart"); ok {
+		m.autoRestart = string(ar.value) == "true"
 	}
 	for _, k := range []string{"dsfFiles", "dwcFiles", "sdFiles"} {
 		m.files[k] = json.RawMessage(`[]`)

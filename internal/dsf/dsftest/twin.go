@@ -52,6 +52,10 @@ type Options struct {
 	// RouteDelay is how long the HTTP front takes to pick up endpoint
 	// changes (default 100ms).
 	RouteDelay time.Duration
+	// AutoRestartInterval is DCS's PluginAutoRestartInterval, the pause
+	// before an sbcAutoRestart plugin that exited is started again
+	// (default 2 s, as in DSF).
+	AutoRestartInterval time.Duration
 }
 
 // Message is one accepted WriteMessage.
@@ -95,6 +99,9 @@ type Twin struct {
 	commands   []json.RawMessage
 	subs       map[*subscriber]struct{}
 	procs      map[*Process]struct{}
+	plugin     *Process // started last
+	// autoRestarts counts the starts sbcAutoRestart made.
+	autoRestarts int
 
 	// The HTTP front.
 	httpLn    net.Listener
@@ -122,6 +129,9 @@ func Start(opt Options) (*Twin, error) {
 	}
 	if opt.RouteDelay <= 0 {
 		opt.RouteDelay = 100 * time.Millisecond
+	}
+	if opt.AutoRestartInterval <= 0 {
+		opt.AutoRestartInterval = 2 * time.Second
 	}
 	man, err := parseManifest(opt.Manifest)
 	if err != nil {

@@ -1,0 +1,193 @@
+package main
+
+// How usbStream behaves inside a DSF installation, beyond the wire
+// protocol: started by the twin's plugin service (which restarts an exited
+// sbcAutoRestart plugin every 2 s, as DCS does) with the config and the log
+// in the SD card's sys folder.
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"usbstream/internal/dsf/dsftest"
+)
+
+// dsfLayout is a twin with usbStream's config folder on its SD card.
+type dsfLayout struct {
+	twin   *dsftest.Twin
+	config string // <sd>/sys/usbStream/usbStream.config
+	log    string // <sd>/sys/usbStream/usbStream.log
+}
+
+func newDSFLayout(t *testing.T, profile dsftest.Profile, config string) dsfLayout {
+	t.Helper()
+	twin := startTwin(t, profile, true)
+	dir := filepath.Join(twin.SDRoot(), "sys", "usbStream")
+	if err := os.MkdirAll(dir, 0o775); err != nil {
+		t.Fatal(err)
+	}
+	l := dsfLayout{twin: twin, config: filepath.Join(dir, "usbStream.config"), log: filepath.Join(dir, "usbStream.log")}
+	if err := os.WriteFile(l.config, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// startPlugin starts the binary as DPS does (no terminal, the pid known to
+// DCS half a second late) with the manifest's -file and the test's own
+// address and socket, and waits for /status. The twin owns the process:
+// the server's base and output are for the test, not its stop.
+func (l dsfLayout) startPlugin(t *testing.T, extra ...string) (*dsftest.Process, *server) {
+	t.Helper()
+	port := freePort(t)
+	args := append([]string{"-host", "127.0.0.1", "-port", fmt.Sprint(port), "-dsf", l.twin.SocketPath()}, extra...)
+	args = append(args, "-file", l.config)
+	s := &server{cmd: exec.Command(binary, args...), base: fmt.Sprintf("http://127.0.0.1:%d", port),
+		output: &syncBuffer{}, exited: make(chan error, 1)}
+	s.cmd.Stdout, s.cmd.Stderr = s.output, s.output
+	proc, err := l.twin.StartPlugin(s.cmd, 500*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := l.twin.Plugin().Stop(); err != nil {
+			t.Errorf("stop: %v\n%s", err, s.output)
+		}
+	})
+	eventually(t, 10*time.Second, "/status answers", func() bool {
+		resp, err := http.Get(s.base + "/status")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil
+	})
+	return proc, s
+}
+
+// saveThroughDWC saves the config as DWC's editor does: PUT
+// /machine/file/0:/sys/usbStream/usbStream.config on DWS.
+func (l dsfLayout) saveThroughDWC(t *testing.T, content string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPut, l.twin.HTTPURL()+"/machine/file/"+
+		url.PathEscape("0:/sys/usbStream/usbStream.config"), strings.NewReader(content))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT /machine/file: %s", resp.Status)
+	}
+}
+
+// A broken config at start under DSF: no exit (DSF would restart it every
+// 2 s forever), one DWC message naming the line, the error in plugin data
+// and on every stream; the first good save streams within a second.
+func TestDSFBrokenConfigAtStart(t *testing.T) {
+	for _, profile := range []dsftest.Profile{dsftest.Profile35, dsftest.Profile36} {
+		t.Run(string(profile), func(t *testing.T) {
+			l := newDSFLayout(t, profile, "-# usbStream\n-source test\n-rotate 45\n")
+			began := time.Now()
+			proc, s := l.startPlugin(t)
+			w := watch(t, s.base+"/stream")
+			p, ok := w.waitFor(began, 5*time.Second, isPlaceholder)
+			if !ok {
+				t.Fatalf("no placeholder on the stream\n%s", s.output)
+			}
+			if img := decodeJPEG(t, p.jpeg); img.Bounds().Dx() != 640 {
+				t.Fatalf("placeholder is %v", img.Bounds())
+			}
+			eventually(t, 5*time.Second, "plugin data with the config error", func() bool {
+				d, ok := pluginData(t, l.twin)
+				return ok && !d.Config.OK && d.Config.Defaults && strings.Contains(d.Config.Error, "usbStream.config:3: -rotate 45") &&
+					d.State == "lost" && strings.HasPrefix(d.Error, "configuration error: usbStream.config:3:")
+			})
+			time.Sleep(time.Until(began.Add(5 * time.Second)))
+			msgs := l.twin.Messages()
+			if len(msgs) != 1 || msgs[0].Type != 2 || !strings.Contains(msgs[0].Content, "usbStream.config:3: -rotate 45") {
+				t.Fatalf("DWC messages 5 s after start: %+v, want exactly one error naming line 3", msgs)
+			}
+			select {
+			case <-proc.Done():
+				t.Fatalf("exited: %v\n%s", proc.Wait(), s.output)
+			default:
+			}
+			if st := getStatus(t, s); st.Source.State != "lost" {
+				t.Fatalf("/status: %+v", st.Source)
+			}
+
+			l.saveThroughDWC(t, "-source test\n-resolution 320x240\n")
+			saved := time.Now()
+			p, ok = w.waitFor(saved, 10*time.Second, isCamera)
+			if !ok {
+				t.Fatalf("no picture after the fix\n%s", s.output)
+			}
+			took := p.received.Sub(saved)
+			t.Logf("first picture %v after the fixing save", took.Round(time.Millisecond))
+			if took > time.Second {
+				t.Errorf("first picture %v after the save, want within 1 s", took)
+			}
+			if sz := decodedSize(t, p); sz.X != 320 {
+				t.Fatalf("frame %v after the fix", sz)
+			}
+			eventually(t, 5*time.Second, "plugin data says streaming with the config applied", func() bool {
+				d, _ := pluginData(t, l.twin)
+				return d.State == "streaming" && d.Config.OK && !d.Config.Defaults
+			})
+			eventually(t, 5*time.Second, "a DWC note that the error is fixed", func() bool {
+				m := l.twin.Messages()
+				return len(m) == 2 && m[1].Type == 0 && strings.Contains(m[1].Content, "error is fixed")
+			})
+			if n := l.twin.AutoRestarts(); n != 0 || l.twin.Plugin() != proc {
+				t.Fatalf("DSF restarted the plugin %d times\n%s", n, s.output)
+			}
+		})
+	}
+}
+
+// With -verbose and the log beside the config (where DSF resolves
+// 0:/sys/usbStream/usbStream.log), an idle usbStream writes almost
+// nothing: its own log writes must not wake the config watcher's logging.
+func TestDSFVerboseLogDoesNotFeedItself(t *testing.T) {
+	l := newDSFLayout(t, dsftest.Profile36, "-source test\n-resolution 160x120\n-framerate 5\n-verbose\n")
+	l.startPlugin(t)
+	eventually(t, 10*time.Second, "logging to the SD card", func() bool {
+		b, _ := os.ReadFile(l.log)
+		return strings.Contains(string(b), "connected to DSF")
+	})
+	time.Sleep(2 * time.Second) // the start settles: endpoints, first data
+	st, err := os.Stat(l.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := st.Size()
+	time.Sleep(30 * time.Second)
+	b, err := os.ReadFile(l.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grew := int64(len(b)) - before
+	t.Logf("log grew by %d bytes in 30 s idle with -verbose", grew)
+	if grew < 0 || grew >= 4<<10 {
+		t.Errorf("log grew by %d bytes in 30 s (rotated or fed by itself?), want < 4 KiB; it ends:\n%s",
+			grew, b[max(0, len(b)-2048):])
+	}
+	about := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, "usbStream.log") && !strings.Contains(line, "logging to the printer's SD card") {
+			if about++; about <= 3 {
+				t.Errorf("a log line about the log file: %s", line)
+			}
+		}
+	}
+	if about > 3 {
+		t.Errorf("... and %d more", about-3)
+	}
+}
