@@ -140,10 +140,10 @@ func TestDSFPlugin(t *testing.T) {
 			if st.HTTP.StreamURL != wantURL || !st.DSF.Connected {
 				t.Fatalf("status via DWS: %s (want streamUrl %s)", body, wantURL)
 			}
-			// Snapshot through DWS: a JPEG from a file DWS reads.
+			// Snapshot through DWS: a JPEG, typed as one.
 			code, hdr, body := viaDWS(t, twin, "/machine/usbStream/snapshot")
-			if code != 200 || hdr.Get("Content-Type") != "application/octet-stream" {
-				t.Fatalf("snapshot via DWS: %d %v", code, hdr)
+			if code != 200 || hdr.Get("Content-Type") != "image/jpeg" || hdr.Get("Content-Length") != strconv.Itoa(len(body)) {
+				t.Fatalf("snapshot via DWS: %d %v (%d bytes)", code, hdr, len(body))
 			}
 			if img := decodeJPEG(t, body); img.Bounds().Dx() != 320 {
 				t.Fatalf("snapshot is %v", img.Bounds())

@@ -7,11 +7,13 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -190,4 +192,136 @@ func TestDSFVerboseLogDoesNotFeedItself(t *testing.T) {
 	if about > 3 {
 		t.Errorf("... and %d more", about-3)
 	}
+}
+
+// listeningPorts are the TCP ports process pid listens on, from /proc.
+func listeningPorts(t *testing.T, pid int) []int {
+	t.Helper()
+	inodes := map[string]bool{}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fd := range fds {
+		if l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); err == nil && strings.HasPrefix(l, "socket:[") {
+			inodes[strings.TrimSuffix(strings.TrimPrefix(l, "socket:["), "]")] = true
+		}
+	}
+	var ports []int
+	for _, table := range []string{"tcp", "tcp6"} {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", pid, table))
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) < 10 || f[3] != "0A" || !inodes[f[9]] { // 0A: LISTEN
+				continue
+			}
+			_, hexPort, _ := strings.Cut(f[1], ":")
+			port, _ := strconv.ParseInt(hexPort, 16, 32)
+			ports = append(ports, int(port))
+		}
+	}
+	return ports
+}
+
+// GET /machine/usbStream/snapshot through DWS arrives as image/jpeg with a
+// Content-Length, in both DSF versions, also when -user/-password protect
+// the stream port (then only for a DWC session); the loopback door DWS is
+// sent to answers nothing but that one snapshot.
+func TestDSFSnapshotIsAJPEG(t *testing.T) {
+	for _, profile := range []dsftest.Profile{dsftest.Profile35, dsftest.Profile36} {
+		t.Run(string(profile), func(t *testing.T) {
+			l := newDSFLayout(t, profile, "-source test\n-resolution 320x240\n-user lapse\n-password 's3cret'\n")
+			proc, s := l.startPlugin(t)
+			eventually(t, 10*time.Second, "the snapshot endpoint routed by DWS", func() bool {
+				code, _, _ := viaDWS(t, l.twin, "/machine/usbStream/status")
+				return code == 200
+			})
+			get := func(path string, session bool) (*http.Response, []byte) {
+				t.Helper()
+				req, _ := http.NewRequest(http.MethodGet, l.twin.HTTPURL()+path, nil)
+				if session {
+					req.Header.Set("X-Session-Key", "a-dwc-session")
+				}
+				resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				body, err := io.ReadAll(resp.Body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return resp, body
+			}
+			resp, body := get("/machine/usbStream/snapshot", true)
+			if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/jpeg" ||
+				resp.ContentLength != int64(len(body)) || resp.Header.Get("X-Placeholder") != "" {
+				t.Fatalf("snapshot via DWS: %s %v, %d bytes", resp.Status, resp.Header, len(body))
+			}
+			if img := decodeJPEG(t, body); img.Bounds().Dx() != 320 {
+				t.Fatalf("snapshot %v", img.Bounds())
+			}
+			// DWC's ?max_delay=0 reaches the snapshot: a frame taken after the request.
+			asked := time.Now()
+			resp, body = get("/machine/usbStream/snapshot?max_delay=0", true)
+			ts, _ := strconv.ParseFloat(resp.Header.Get("X-Timestamp"), 64)
+			if resp.StatusCode != 200 || time.UnixMicro(int64(ts*1e6)).Before(asked.Add(-50*time.Millisecond)) {
+				t.Fatalf("max_delay=0 via DWS: %s, captured %v, asked %v", resp.Status, resp.Header.Get("X-Timestamp"), asked)
+			}
+			decodeJPEG(t, body)
+			// Without a DWC session the protected picture is refused, as on
+			// the stream port without the password.
+			if resp, _ := get("/machine/usbStream/snapshot", false); resp.StatusCode != 403 {
+				t.Fatalf("no session: %s", resp.Status)
+			}
+			if resp, err := http.Get(s.base + "/snapshot"); err != nil || resp.StatusCode != 401 {
+				t.Fatalf("stream port without the password: %v %v", resp, err)
+			}
+			// The door: a listener besides the stream port, on loopback,
+			// answering 404 to everything a caller without the token tries.
+			ports := listeningPorts(t, proc.Pid())
+			var door int
+			for _, p := range ports {
+				if fmt.Sprintf("http://127.0.0.1:%d", p) != s.base {
+					door = p
+				}
+			}
+			if len(ports) != 2 || door == 0 {
+				t.Fatalf("listening on %v, want the stream port and one door", ports)
+			}
+			for _, path := range []string{"/", "/snapshot", "/stream", "/status", "/cameras", "/?action=snapshot",
+				"/snapshot/snapshot", "/00000000000000000000000000000000/snapshot", "/../snapshot", "/x/stream"} {
+				resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", door, path))
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 404 || resp.Header.Get("Content-Type") == "image/jpeg" {
+					t.Fatalf("door %s: %s %q", path, resp.Status, b)
+				}
+			}
+			// Nothing the status shows gives the token away.
+			status := mustGetJSONAuth(t, s.base+"/status", "lapse", "s3cret")
+			if strings.Contains(status, fmt.Sprint(door)) {
+				t.Fatalf("/status names the door's port:\n%s", status)
+			}
+		})
+	}
+}
+
+func mustGetJSONAuth(t *testing.T, url, user, pass string) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.SetBasicAuth(user, pass)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("%s: %s", url, resp.Status)
+	}
+	return string(b)
 }

@@ -64,7 +64,8 @@ type App struct {
 	clients *stream.Registry
 	sup     *source.Supervisor
 	api     *httpapi.Server
-	dsf     *dsf.Session // nil with -dsf none
+	dsf     *dsf.Session  // nil with -dsf none
+	door    *snapshotDoor // set before the DSF session runs; nil without it
 
 	mu       sync.Mutex
 	cfg      *config.Config
@@ -162,6 +163,11 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	wg.Go(func() { a.sup.Run(ctx) })
 	if a.dsf != nil {
+		door, derr := a.openSnapshotDoor(ctx)
+		if derr != nil {
+			a.log.Warn(errNoDoor.Error(), zap.Error(derr))
+		}
+		a.door = door
 		wg.Go(func() { a.dsf.Run(ctx) })
 		wg.Go(func() { a.publish(ctx) })
 	}
@@ -181,6 +187,9 @@ func (a *App) Run(ctx context.Context) error {
 		srv.shutdown()
 	}
 	wg.Wait()
+	if a.door != nil {
+		a.door.close()
+	}
 	a.log.Info("stopped")
 	return err
 }

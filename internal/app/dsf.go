@@ -3,11 +3,9 @@ package app
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -124,51 +122,22 @@ func (a *App) dsfCamerasEndpoint(context.Context, *dsf.Request) dsf.Response {
 }
 
 // dsfSnapshotEndpoint: GET /machine/usbStream/snapshot through DWC's own
-// port and session. DWS can only return binary data as a file it reads
-// itself, whenever it gets to it, so the frame goes to one fixed path
-// next to the endpoint sockets, replaced atomically and never deleted.
-func (a *App) dsfSnapshotEndpoint(ctx context.Context, r *dsf.Request) dsf.Response {
-	c := a.clients.Add("dwc:session"+strconv.Itoa(r.SessionID), "/machine/usbStream/snapshot", "snapshot", 0)
-	defer a.clients.Remove(c)
-	f, err := a.api.Snapshot(ctx, -1)
-	if err != nil {
-		return dsf.Response{StatusCode: 503, Type: dsf.PlainText, Body: "usbStream is stopping"}
+// port. DWS fetches the picture from the snapshot door (see snapshotDoor)
+// and copies its answer, so it arrives as image/jpeg with its length, the
+// X-Placeholder header and a 503 for a placeholder, as /snapshot does.
+//
+// DSF authenticates no plugin endpoint. Without -user/-password the stream
+// port is open, and so is this; with them, only a DWC session (logged in
+// to DWC, if DWC has a password) gets the picture here.
+func (a *App) dsfSnapshotEndpoint(_ context.Context, r *dsf.Request) dsf.Response {
+	if a.config().User != "" && r.SessionID < 0 {
+		return dsf.Response{StatusCode: 403, Type: dsf.PlainText,
+			Body: "usbStream's pictures need a login (-user/-password): use a DWC session, or the stream port with the user and password"}
 	}
-	path := filepath.Join(filepath.Dir(a.config().DSFSocket), PluginID, "snapshot.jpg")
-	if err := writeAtomic(path, f.JPEG); err != nil {
-		a.log.Warn("cannot write the snapshot file for DWC", zap.String("file", path), zap.Error(err))
-		return dsf.Response{StatusCode: 500, Type: dsf.PlainText, Body: "cannot write the snapshot: " + err.Error()}
+	if a.door == nil {
+		return dsf.Response{StatusCode: 503, Type: dsf.PlainText, Body: errNoDoor.Error()}
 	}
-	c.Sent(len(f.JPEG))
-	if f.Placeholder {
-		// DWS sends a file with status 200 only; the placeholder image says
-		// what is wrong.
-		a.log.Debug("DWC snapshot is a placeholder")
-	}
-	return dsf.Response{StatusCode: 200, Type: dsf.File, Body: path}
-}
-
-// writeAtomic replaces path with data so that a reader sees the old or the
-// new file, never a partial one. World-readable: DWS runs as user dsf.
-func writeAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o775); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".snapshot-*.jpg")
-	if err != nil {
-		return err
-	}
-	_, werr := tmp.Write(data)
-	cerr := tmp.Close()
-	if err := errors.Join(werr, cerr, os.Chmod(tmp.Name(), 0o644)); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return nil
+	return dsf.Response{StatusCode: 200, Type: dsf.URI, Body: a.door.url(r)}
 }
 
 // publish keeps the plugin data in step with the status (at most once a

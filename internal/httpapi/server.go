@@ -346,6 +346,11 @@ func (c *flushingConn) Write(p []byte) (int, error) {
 func (c *flushingConn) SetWriteDeadline(t time.Time) error { return c.rc.SetWriteDeadline(t) }
 func (c *flushingConn) Close() error                       { return nil }
 
+// ServeSnapshot answers r as /snapshot does, without basic auth: for a
+// caller that has decided who may see the picture itself (the DSF bridge).
+// r's RemoteAddr and URL are what the client list shows.
+func (s *Server) ServeSnapshot(w http.ResponseWriter, r *http.Request) { s.serveSnapshot(w, r) }
+
 func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request) {
 	maxDelay := time.Duration(-1)
 	if v := param(r, "max_delay"); v != "" {

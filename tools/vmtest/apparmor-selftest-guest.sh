@@ -25,6 +25,7 @@ fail() {
 
 # busybox picks the applet from argv[0], and "bb" is none; so run the copy
 # under the name busybox. exec -a keeps the path, and so the confinement.
+# shellcheck disable=SC3038 # busybox ash's exec has -a
 confined() { (exec -a busybox "$dir/bb" "$@"); }
 
 # expect WHAT WANT GOT: pass when GOT starts with WANT.
@@ -93,6 +94,11 @@ if got=$(confined ls /dev 2>&1); then
 else
 	expect "confined ls /dev is refused" "ls: can't open '/dev': Permission denied" "$got"
 fi
+got=$(ls /dev 2>&1)
+case $got in
+*video0*) pass "unconfined ls /dev: $(echo "$got" | wc -l) entries, video0 among them" ;;
+*) fail "unconfined ls /dev: $got" ;;
+esac
 got=$(confined ls /sys/class/video4linux 2>&1)
 if echo "$got" | grep -qx video0; then
 	pass "confined ls /sys/class/video4linux: $(echo "$got" | paste -sd' ')"
@@ -199,8 +205,18 @@ else
 fi
 expect "after -R the copy runs unconfined" "unconfined" "$(confined cat /proc/self/attr/current 2>&1)"
 
+# The refusals are AppArmor's, not the file modes': the kernel logs each.
+audit=$(dmesg | grep -a 'apparmor="DENIED"')
+for want in 'operation="open" profile="/opt/dsf/plugins/usbStream/\*\*" name="/etc/shadow-test" .*requested_mask="r"' \
+	'operation="open" profile="/opt/dsf/plugins/usbStream/\*\*" name="/dev/" .*requested_mask="r"'; do
+	if echo "$audit" | grep -q "$want"; then
+		pass "dmesg has an apparmor=\"DENIED\" record matching: $want"
+	else
+		fail "no apparmor=\"DENIED\" record in dmesg matches: $want"
+	fi
+done
 echo "kernel audit records (dmesg):"
-dmesg | grep -a 'apparmor="DENIED"' | sed 's/^\[[^]]*\] /  /'
+echo "$audit" | sed 's/^\[[^]]*\] /  /'
 
 if [ "$failed" = 0 ]; then
 	echo "apparmor-selftest: PASS"

@@ -13,7 +13,10 @@ go test -c -o "$out/camera.test" ./internal/camera
 go test -c -o "$out/sbc.test" ./sbc
 go build -o "$out/usbStream" ./sbc
 status=0
-tools/vmtest/run.sh --bin "$out/camera.test" --bin "$out/sbc.test" --bin "$out/usbStream" \
+# --apparmor: the guest looks like a DSF machine with AppArmor enforcing, so
+# tests can load DSF's profile for usbStream; unconfined processes (all of
+# these tests unless they confine something) are unaffected by it.
+tools/vmtest/run.sh --apparmor --bin "$out/camera.test" --bin "$out/sbc.test" --bin "$out/usbStream" \
 	--vivid-params "n_devs=2 node_types=0x1,0x1" --env USBSTREAM_BINARY=/bin/usbStream "$@" \
 	-- sh -c '/bin/camera.test -test.v -test.timeout 300s && /bin/sbc.test -test.v -test.run Vivid -test.timeout 400s' \
 	|| status=$?

@@ -411,3 +411,47 @@ func TestRRNamespaceQuirk(t *testing.T) {
 		t.Fatalf("old form still routed: %d", resp.StatusCode)
 	}
 }
+
+// A single proxied answer (a snapshot): the upstream's status, not the
+// plugin's, and its Content-Type and Content-Length, as DWS copies the
+// response and content headers; an upstream that cannot be reached is a
+// 500 with an empty body.
+func TestProxyCopiesStatusTypeAndLength(t *testing.T) {
+	jpeg := strings.Repeat("\xff\xd8jpeg\xff\xd9", 100)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/jpeg")
+		w.Header().Set("Content-Length", itoa(len(jpeg)))
+		w.Header().Set("X-Placeholder", "1")
+		w.WriteHeader(503)
+		io.WriteString(w, jpeg)
+	}))
+	defer up.Close()
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+
+	tw := startTwin(t, Options{})
+	c := command(t, tw)
+	for _, tc := range []struct{ path, target string }{{"snap", up.URL + "/x"}, {"gone", dead.URL + "/x"}} {
+		sock := addEndpoint(t, tw, c, "GET", tc.path, false)
+		serveEndpoint(t, sock, func(json.RawMessage) string {
+			return `{"statusCode":200,"response":"` + tc.target + `","responseType":"uri"}`
+		})
+	}
+	var resp *http.Response
+	var body string
+	eventually(t, "the routes", func() bool {
+		resp, body = do(t, "GET", tw.HTTPURL()+"/machine/usbStream/snap", "", nil)
+		return resp.StatusCode != 404
+	})
+	if resp.StatusCode != 503 || resp.Header.Get("Content-Type") != "image/jpeg" || resp.ContentLength != int64(len(jpeg)) ||
+		resp.Header.Get("X-Placeholder") != "1" || body != jpeg || len(resp.TransferEncoding) != 0 {
+		t.Fatalf("%s %v te=%v, %d bytes", resp.Status, resp.Header, resp.TransferEncoding, len(body))
+	}
+	eventually(t, "the second route", func() bool {
+		resp, body = do(t, "GET", tw.HTTPURL()+"/machine/usbStream/gone", "", nil)
+		return resp.StatusCode != 404
+	})
+	if resp.StatusCode != 500 || len(body) != 0 {
+		t.Fatalf("unreachable upstream: %s %q", resp.Status, body)
+	}
+}
