@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,6 +29,9 @@ type Device struct {
 	Formats []Format `json:"formats"`
 	// Controls are listed with current values when discovered.
 	Controls []Control `json:"controls,omitempty"`
+	// number is the device number ("81:0"), which names the device however
+	// a path to it is spelt.
+	number string
 }
 
 // Format is one pixel format with its frame sizes.
@@ -105,23 +109,40 @@ func fourCCCode(s string) uint32 {
 	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
 }
 
-// List finds every video-capture node under /dev, in the order of their
-// /dev/videoN numbers, and reads what each supports.
-func List() ([]Device, error) {
-	return list("/dev")
+// Where discovery looks. Under DSF's AppArmor profile a plugin may read
+// anything below /sys and /run/udev/data and open /dev/video*, but not list
+// /dev or /dev/v4l/by-id: so the nodes come from sysfs and their stable
+// names from udev's database, with /dev itself only as a fallback for
+// machines without them (a container, a system without udev).
+type places struct {
+	sysClass string // /sys/class/video4linux
+	dev      string // /dev
+	udevData string // /run/udev/data
 }
 
-func list(devDir string) ([]Device, error) {
-	nodes, err := filepath.Glob(filepath.Join(devDir, "video*"))
+var system = places{sysClass: "/sys/class/video4linux", dev: "/dev", udevData: "/run/udev/data"}
+
+// List finds every video-capture node, in the order of their /dev/videoN
+// numbers, and reads what each supports.
+func List() ([]Device, error) {
+	return list(system)
+}
+
+func list(at places) ([]Device, error) {
+	nodes, err := findNodes(at)
 	if err != nil {
 		return nil, err
 	}
-	sort.Slice(nodes, func(i, j int) bool { return nodeNumber(nodes[i]) < nodeNumber(nodes[j]) })
-	links := stableLinks(filepath.Join(devDir, "v4l"))
+	// Listing /dev/v4l is only for machines without udev: under DSF's
+	// AppArmor profile every try would be a denial in the kernel log.
+	var devLinks map[string]map[string][]string
+	if !slices.ContainsFunc(nodes, func(n node) bool { return udevKnows(at, n.number) }) {
+		devLinks = stableLinks(filepath.Join(at.dev, "v4l"))
+	}
 	devices := []Device{} // JSON [] rather than null when there is none
 	var problems []string
-	for _, node := range nodes {
-		d, ok, err := probe(node)
+	for _, n := range nodes {
+		d, ok, err := probe(n.path)
 		if err != nil {
 			problems = append(problems, err.Error())
 			continue
@@ -130,13 +151,60 @@ func list(devDir string) ([]Device, error) {
 			continue
 		}
 		d.Index = len(devices)
-		d.ByID, d.ByPath = links[node]["by-id"], links[node]["by-path"]
+		d.number = n.number
+		byID, byPath := udevLinks(at, n.number)
+		d.ByID = mergeLinks(byID, devLinks[n.path]["by-id"])
+		d.ByPath = mergeLinks(byPath, devLinks[n.path]["by-path"])
 		devices = append(devices, d)
 	}
 	if len(devices) == 0 && len(problems) > 0 {
 		return nil, fmt.Errorf("no usable camera: %s", strings.Join(problems, "; "))
 	}
 	return devices, nil
+}
+
+// node is one V4L2 video device node.
+type node struct {
+	path   string // /dev/video0
+	number string // its device number, "81:0"; "" when unknown
+}
+
+// findNodes lists the video nodes from sysfs, or from /dev when sysfs has
+// no video4linux class (no V4L2 in the kernel yet, or no /sys mounted).
+func findNodes(at places) ([]node, error) {
+	var nodes []node
+	entries, sysErr := os.ReadDir(at.sysClass)
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), "video") {
+			continue // v4l-subdev*, vbi*, radio*, swradio*, v4l-touch*: no cameras
+		}
+		dir := filepath.Join(at.sysClass, e.Name())
+		n := node{path: filepath.Join(at.dev, e.Name())}
+		if b, err := os.ReadFile(filepath.Join(dir, "dev")); err == nil {
+			n.number = strings.TrimSpace(string(b))
+		}
+		// DEVNAME is the node's name below /dev; it is the entry's name
+		// unless a driver asked for a subdirectory.
+		if b, err := os.ReadFile(filepath.Join(dir, "uevent")); err == nil {
+			for _, line := range strings.Split(string(b), "\n") {
+				if name, ok := strings.CutPrefix(line, "DEVNAME="); ok && name != "" && !strings.Contains(name, "..") {
+					n.path = filepath.Join(at.dev, name)
+				}
+			}
+		}
+		nodes = append(nodes, n)
+	}
+	if sysErr != nil {
+		paths, err := filepath.Glob(filepath.Join(at.dev, "video*"))
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range paths {
+			nodes = append(nodes, node{path: p, number: deviceNumber(p)})
+		}
+	}
+	sort.Slice(nodes, func(i, j int) bool { return nodeNumber(nodes[i].path) < nodeNumber(nodes[j].path) })
+	return nodes, nil
 }
 
 func nodeNumber(path string) int {
@@ -147,8 +215,68 @@ func nodeNumber(path string) int {
 	return n
 }
 
+// deviceNumber is the "major:minor" of the character device path leads to
+// (following links), "" when it cannot be opened. It opens the device
+// rather than stat'ing the path, because DSF's AppArmor profile allows the
+// open of /dev/video* and nothing on /dev/v4l itself.
+func deviceNumber(path string) string {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return ""
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR {
+		return ""
+	}
+	return fmt.Sprintf("%d:%d", unix.Major(uint64(st.Rdev)), unix.Minor(uint64(st.Rdev)))
+}
+
+// udevKnows reports whether udev's database has a record of the device.
+func udevKnows(at places, number string) bool {
+	if number == "" {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(at.udevData, "c"+number))
+	return err == nil
+}
+
+// udevLinks reads the /dev/v4l/by-id and by-path names udev made for the
+// device numbered number, from udev's database (lines "S:v4l/by-id/...").
+func udevLinks(at places, number string) (byID, byPath []string) {
+	if number == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(filepath.Join(at.udevData, "c"+number))
+	if err != nil {
+		return nil, nil
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		link, ok := strings.CutPrefix(strings.TrimSpace(line), "S:")
+		if !ok || strings.Contains(link, "..") {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(link, "v4l/by-id/"):
+			byID = append(byID, filepath.Join(at.dev, link))
+		case strings.HasPrefix(link, "v4l/by-path/"):
+			byPath = append(byPath, filepath.Join(at.dev, link))
+		}
+	}
+	return byID, byPath
+}
+
+// mergeLinks joins two lists of names, sorted, without repeats.
+func mergeLinks(a, b []string) []string {
+	out := append(slices.Clone(a), b...)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
 // stableLinks maps each node to its /dev/v4l/by-id and by-path names, which
 // stay the same across reboots and replugging while /dev/videoN may not.
+// It lists /dev/v4l, which DSF's AppArmor profile forbids (udevLinks
+// covers that case); it finds links made without udev.
 func stableLinks(v4lDir string) map[string]map[string][]string {
 	out := map[string]map[string][]string{}
 	for _, kind := range []string{"by-id", "by-path"} {

@@ -2,7 +2,7 @@ package camera
 
 import (
 	"fmt"
-	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -29,13 +29,18 @@ func Select(devices []Device, spec string) (Device, error) {
 		}
 		return Device{}, fmt.Errorf("-camera %d: there are only %d cameras:\n%s", i, len(devices), describe(devices))
 	case strings.HasPrefix(spec, "/"):
-		target, err := filepath.EvalSymlinks(spec)
-		if err != nil {
-			target = spec
-		}
 		for _, d := range devices {
-			if d.Path == target || d.Path == spec {
+			if d.Path == spec || slices.Contains(d.ByID, spec) || slices.Contains(d.ByPath, spec) {
 				return d, nil
+			}
+		}
+		// Another spelling of a node (a link udev did not make, a path
+		// with "..") is known by the device it opens.
+		if number := deviceNumber(spec); number != "" {
+			for _, d := range devices {
+				if d.number == number {
+					return d, nil
+				}
 			}
 		}
 		return Device{}, fmt.Errorf("-camera %s: no such camera (now connected:\n%s)", spec, describe(devices))
