@@ -639,6 +639,22 @@ func TestBadConfigWithoutATerminalServesTheError(t *testing.T) {
 	}
 }
 
+// A config file that is not there (deleted in DWC) is the same case: the
+// service runs on the defaults, says so, and applies the file once it exists.
+func TestMissingConfigWithoutATerminalWaitsForTheFile(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "usbStream.config")
+	s := start(t, "-dsf", "none", "-file", cfg)
+	if st := getConfigStatus(t, s.base); st.Config.OK || !strings.Contains(st.Config.Error, "no such file") {
+		t.Fatalf("config status %+v", st.Config)
+	}
+	saveLikeDWC(t, cfg, "-source test\n-resolution 320x240\n")
+	waitConfig(t, s.base, "the new file", func(d configDoc) bool { return d.Config.OK })
+	w := watch(t, s.base+"/stream")
+	if sz := latestSize(t, w, time.Now()); sz != image.Pt(320, 240) {
+		t.Fatalf("after the file appeared: %v", sz)
+	}
+}
+
 // A mistake on the command line cannot be mended by a save: it is an
 // error and status 2 with or without a terminal (the systemd unit does not
 // restart on 2).
