@@ -10,9 +10,11 @@ package main
 // is enforced.
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"image"
+	stdjpeg "image/jpeg"
 	"net/http"
 	"os"
 	"os/exec"
@@ -137,9 +139,9 @@ func installUnderAppArmor(t *testing.T) string {
 		t.Fatal(err)
 	}
 	// The user, and udev's part: /dev/video* in group video, mode 0660,
-	// also for nodes that come back after an unplug (busybox mdev as the
-	// kernel's hotplug helper applies the same rule), a by-id link and
-	// its record in udev's database.
+	// also for nodes that come back after an unplug (busybox mdev, reading
+	// the kernel's uevents from netlink as udevd does, applies the same
+	// rule), a by-id link and its record in udev's database.
 	appendLine := func(path, line string) {
 		b, _ := os.ReadFile(path)
 		if !strings.Contains(string(b), line) {
@@ -150,9 +152,11 @@ func installUnderAppArmor(t *testing.T) string {
 	appendLine("/etc/group", fmt.Sprintf("dsf:x:%d:", dsfGID))
 	appendLine("/etc/group", fmt.Sprintf("video:x:%d:dsf", videoGID))
 	os.WriteFile("/etc/mdev.conf", []byte(fmt.Sprintf("video[0-9]+ 0:%d 660\nmedia[0-9]+ 0:%d 660\n", videoGID, videoGID)), 0o644)
-	if err := os.WriteFile("/proc/sys/kernel/hotplug", []byte("/bin/mdev\n"), 0o644); err != nil {
+	mdev := exec.Command("mdev", "-df")
+	if err := mdev.Start(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { mdev.Process.Kill(); mdev.Wait() })
 	nodes, _ := filepath.Glob("/dev/video*")
 	for _, n := range nodes {
 		os.Chown(n, 0, videoGID)
@@ -192,14 +196,21 @@ func installUnderAppArmor(t *testing.T) string {
 	return exe
 }
 
-// denials are the kernel's AppArmor denials for comm since the log's
-// line mark.
+// harmlessDenial is the one denial the profile gives every Go program that
+// listens: net.Listen reads /proc/sys/net/core/somaxconn for the backlog,
+// which "owner /proc/** rw" does not cover (root owns it), and falls back
+// to 128, plenty for a camera's clients.
+const harmlessDenial = `name="/proc/sys/net/core/somaxconn"`
+
+// denials are the kernel's AppArmor denials for comm since the log's line
+// mark, without the harmless one.
 func denials(t *testing.T, mark int, comm string) []string {
 	t.Helper()
 	var out []string
 	lines := strings.Split(mustRun(t, "dmesg"), "\n")
 	for _, l := range lines[min(mark, len(lines)):] {
-		if strings.Contains(l, `apparmor="DENIED"`) && strings.Contains(l, `comm="`+comm+`"`) {
+		if strings.Contains(l, `apparmor="DENIED"`) && strings.Contains(l, `comm="`+comm+`"`) &&
+			!strings.Contains(l, harmlessDenial) {
 			out = append(out, l)
 		}
 	}
@@ -214,6 +225,10 @@ func TestVividUnderDSFAppArmorProfile(t *testing.T) {
 		t.Skip("needs the VM booted with AppArmor (tools/vmtest/run.sh --apparmor)")
 	}
 	exe := installUnderAppArmor(t)
+	port := freePort(t)
+	config := aaSysDir + "/usbStream.config"
+	writeFile(t, config, fmt.Sprintf("-camera %s\n-format YUYV\n-resolution 640x480\n-framerate 25\n-host 127.0.0.1\n-port %d\n",
+		aaByID, port), 0o644, dsfUID, dsfGID)
 
 	// The profile is enforced: the probe, confined by the path it runs
 	// from, is refused a world-readable file and the listing of /dev that
@@ -262,10 +277,6 @@ func TestVividUnderDSFAppArmorProfile(t *testing.T) {
 
 	// The plugin as DSF runs it: -file in 0:/sys/usbStream, camera by its
 	// by-id name, the log beside the config (the default on a DSF machine).
-	port := freePort(t)
-	config := aaSysDir + "/usbStream.config"
-	writeFile(t, config, fmt.Sprintf("-camera %s\n-format YUYV\n-resolution 640x480\n-framerate 25\n-host 127.0.0.1\n-port %d\n",
-		aaByID, port), 0o644, dsfUID, dsfGID)
 	s := &server{cmd: asDSF(exec.Command(exe, "-file", config)), base: fmt.Sprintf("http://127.0.0.1:%d", port),
 		output: &syncBuffer{}, exited: make(chan error, 1)}
 	s.cmd.Stdout, s.cmd.Stderr = s.output, s.output
@@ -300,7 +311,7 @@ func TestVividUnderDSFAppArmorProfile(t *testing.T) {
 	}
 
 	// Unplug and replug: the same camera comes back (its node recreated,
-	// and given group video by the hotplug helper, as udev does).
+	// and given group video by mdev, as udev does).
 	pressed := time.Now()
 	setControl(t, "/dev/video1", vividDisconnect, 1)
 	if _, ok := w.waitFor(pressed, 3*time.Second, isPlaceholder); !ok {
@@ -314,14 +325,17 @@ func TestVividUnderDSFAppArmorProfile(t *testing.T) {
 
 	// A save as DWS makes it (.part, then a rename) is read and applied.
 	saved := time.Now()
-	part := config + ".part"
-	writeFile(t, part, fmt.Sprintf("-camera %s\n-format YUYV\n-resolution 320x240\n-framerate 25\n-host 127.0.0.1\n-port %d\n",
+	partFile := config + ".part"
+	writeFile(t, partFile, fmt.Sprintf("-camera %s\n-format YUYV\n-resolution 640x360\n-framerate 25\n-host 127.0.0.1\n-port %d\n",
 		aaByID, port), 0o644, dsfUID, dsfGID)
-	if err := os.Rename(part, config); err != nil {
+	if err := os.Rename(partFile, config); err != nil {
 		t.Fatal(err)
 	}
-	if sz := latestSize(t, w, saved.Add(time.Second)); sz != image.Pt(320, 240) {
-		t.Fatalf("after the save: %v\n%s", sz, s.output)
+	if _, ok := w.waitFor(saved, 10*time.Second, func(p part) bool {
+		cfg, err := stdjpeg.DecodeConfig(bytes.NewReader(p.jpeg))
+		return !p.placeholder && err == nil && cfg.Width == 640 && cfg.Height == 360
+	}); !ok {
+		t.Fatalf("no 640x360 frame after the save\n%s", s.output)
 	}
 	logText, err := os.ReadFile(aaSysDir + "/usbStream.log")
 	if err != nil || !strings.Contains(string(logText), "configuration reloaded") {
@@ -332,7 +346,7 @@ func TestVividUnderDSFAppArmorProfile(t *testing.T) {
 		t.Fatalf("usbStream needed more than DSF's profile allows:\n%s", strings.Join(d, "\n"))
 	}
 	if info, err := os.Stat(aaSysDir + "/usbStream.log"); err == nil {
-		fmt.Printf("vivid-apparmor: discovery, by-id selection, streaming, replug (%v), save applied, log %d bytes, 0 denials\n",
+		fmt.Printf("vivid-apparmor: discovery, by-id selection, streaming, replug (%v), save applied, log %d bytes, no denial but Go's somaxconn read\n",
 			back.received.Sub(pressed).Round(time.Millisecond), info.Size())
 	}
 }

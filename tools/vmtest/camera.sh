@@ -15,9 +15,11 @@ go build -o "$out/usbStream" ./sbc
 status=0
 # --apparmor: the guest looks like a DSF machine with AppArmor enforcing, so
 # tests can load DSF's profile for usbStream; unconfined processes (all of
-# these tests unless they confine something) are unaffected by it.
+# these tests unless they confine something) are unaffected by it. The
+# profile is generated from plugin.json, hence USBSTREAM_MANIFEST.
 tools/vmtest/run.sh --apparmor --bin "$out/camera.test" --bin "$out/sbc.test" --bin "$out/usbStream" \
-	--vivid-params "n_devs=2 node_types=0x1,0x1" --env USBSTREAM_BINARY=/bin/usbStream "$@" \
+	--vivid-params "n_devs=2 node_types=0x1,0x1" --env USBSTREAM_BINARY=/bin/usbStream \
+	--file plugin.json:/data/plugin.json --env USBSTREAM_MANIFEST=/data/plugin.json "$@" \
 	-- sh -c '/bin/camera.test -test.v -test.timeout 300s && /bin/sbc.test -test.v -test.run Vivid -test.timeout 400s' \
 	|| status=$?
 exit "$status"
