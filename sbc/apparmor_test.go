@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"image"
 	stdjpeg "image/jpeg"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -277,21 +276,7 @@ func TestVividUnderDSFAppArmorProfile(t *testing.T) {
 
 	// The plugin as DSF runs it: -file in 0:/sys/usbStream, camera by its
 	// by-id name, the log beside the config (the default on a DSF machine).
-	s := &server{cmd: asDSF(exec.Command(exe, "-file", config)), base: fmt.Sprintf("http://127.0.0.1:%d", port),
-		output: &syncBuffer{}, exited: make(chan error, 1)}
-	s.cmd.Stdout, s.cmd.Stderr = s.output, s.output
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.exited <- s.cmd.Wait() }()
-	t.Cleanup(func() { s.stop(t) })
-	eventually(t, 10*time.Second, "/status under the profile", func() bool {
-		resp, err := http.Get(s.base + "/status")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil
-	})
+	s := launch(t, asDSF(exec.Command(exe, "-file", config)), port)
 	if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/attr/current", s.cmd.Process.Pid)); strings.TrimSpace(string(b)) != res.Confinement {
 		t.Fatalf("usbStream runs as %q, want %q", b, res.Confinement)
 	}
@@ -312,16 +297,8 @@ func TestVividUnderDSFAppArmorProfile(t *testing.T) {
 
 	// Unplug and replug: the same camera comes back (its node recreated,
 	// and given group video by mdev, as udev does).
-	pressed := time.Now()
-	setControl(t, "/dev/video1", vividDisconnect, 1)
-	if _, ok := w.waitFor(pressed, 3*time.Second, isPlaceholder); !ok {
-		t.Fatalf("no placeholder after the unplug\n%s", s.output)
-	}
-	back, ok := w.waitFor(time.Now(), 5*time.Second, cameraSince(pressed))
-	if !ok {
-		t.Fatalf("the camera did not come back under the profile\n%s", s.output)
-	}
-	t.Logf("replug under the profile: camera frames back %v after the unplug", back.received.Sub(pressed).Round(time.Millisecond))
+	back := unplugAndBack(t, s, w, "/dev/video1")
+	t.Logf("replug under the profile: camera frames back %v after the unplug", back.Round(time.Millisecond))
 
 	// A save as DWS makes it (.part, then a rename) is read and applied.
 	saved := time.Now()
@@ -347,6 +324,6 @@ func TestVividUnderDSFAppArmorProfile(t *testing.T) {
 	}
 	if info, err := os.Stat(aaSysDir + "/usbStream.log"); err == nil {
 		fmt.Printf("vivid-apparmor: discovery, by-id selection, streaming, replug (%v), save applied, log %d bytes, no denial but Go's somaxconn read\n",
-			back.received.Sub(pressed).Round(time.Millisecond), info.Size())
+			back.Round(time.Millisecond), info.Size())
 	}
 }

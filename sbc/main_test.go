@@ -101,8 +101,14 @@ func start(t *testing.T, args ...string) *server {
 	t.Helper()
 	port := freePort(t)
 	args = append([]string{"-host", "127.0.0.1", "-port", strconv.Itoa(port)}, args...)
-	s := &server{cmd: exec.Command(binary, args...), base: fmt.Sprintf("http://127.0.0.1:%d", port),
-		output: &syncBuffer{}, exited: make(chan error, 1)}
+	return launch(t, exec.Command(binary, args...), port)
+}
+
+// launch starts cmd, a usbStream that serves on 127.0.0.1:port, as start
+// does.
+func launch(t *testing.T, cmd *exec.Cmd, port int) *server {
+	t.Helper()
+	s := &server{cmd: cmd, base: fmt.Sprintf("http://127.0.0.1:%d", port), output: &syncBuffer{}, exited: make(chan error, 1)}
 	s.cmd.Stdout, s.cmd.Stderr = s.output, s.output
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -631,11 +637,18 @@ func TestBadConfigWithoutATerminalServesTheError(t *testing.T) {
 	if out := s.output.String(); !strings.Contains(out, "ERROR") || !strings.Contains(out, cfg+":3:") {
 		t.Fatalf("the error is not logged:\n%s", out)
 	}
+	saveAndExpectTestPattern(t, s, cfg)
+}
+
+// saveAndExpectTestPattern saves a good config file the way DWC does and
+// waits until it is applied and streaming.
+func saveAndExpectTestPattern(t *testing.T, s *server, cfg string) {
+	t.Helper()
 	saveLikeDWC(t, cfg, "-source test\n-resolution 320x240\n")
-	waitConfig(t, s.base, "the mended file", func(d configDoc) bool { return d.Config.OK })
+	waitConfig(t, s.base, "the good file", func(d configDoc) bool { return d.Config.OK })
 	w := watch(t, s.base+"/stream")
 	if sz := latestSize(t, w, time.Now()); sz != image.Pt(320, 240) {
-		t.Fatalf("after the fix: %v", sz)
+		t.Fatalf("after the good save: %v", sz)
 	}
 }
 
@@ -647,12 +660,7 @@ func TestMissingConfigWithoutATerminalWaitsForTheFile(t *testing.T) {
 	if st := getConfigStatus(t, s.base); st.Config.OK || !strings.Contains(st.Config.Error, "no such file") {
 		t.Fatalf("config status %+v", st.Config)
 	}
-	saveLikeDWC(t, cfg, "-source test\n-resolution 320x240\n")
-	waitConfig(t, s.base, "the new file", func(d configDoc) bool { return d.Config.OK })
-	w := watch(t, s.base+"/stream")
-	if sz := latestSize(t, w, time.Now()); sz != image.Pt(320, 240) {
-		t.Fatalf("after the file appeared: %v", sz)
-	}
+	saveAndExpectTestPattern(t, s, cfg)
 }
 
 // A mistake on the command line cannot be mended by a save: it is an

@@ -186,6 +186,23 @@ func getControl(t *testing.T, dev string, id webcam.ControlID) int32 {
 	return v
 }
 
+// unplugAndBack presses dev's Disconnect button and waits for the
+// placeholder and then for camera frames captured after it; it returns how
+// long after the press they came.
+func unplugAndBack(t *testing.T, s *server, w *watcher, dev string) time.Duration {
+	t.Helper()
+	pressed := time.Now()
+	setControl(t, dev, vividDisconnect, 1)
+	if _, ok := w.waitFor(pressed, 3*time.Second, isPlaceholder); !ok {
+		t.Fatalf("no placeholder after the unplug\n%s", s.output)
+	}
+	back, ok := w.waitFor(time.Now(), 5*time.Second, cameraSince(pressed))
+	if !ok {
+		t.Fatalf("the camera did not come back\n%s", s.output)
+	}
+	return back.received.Sub(pressed)
+}
+
 func decodedSize(t *testing.T, p part) image.Point {
 	t.Helper()
 	return decodeJPEG(t, p.jpeg).Bounds().Size()
@@ -400,14 +417,7 @@ func TestVividSelectedByIDLink(t *testing.T) {
 	if cams := mustGetJSON(t, s.base+"/cameras"); !strings.Contains(cams, link) {
 		t.Fatalf("/cameras does not list the by-id link: %s", cams)
 	}
-	pressed := time.Now()
-	setControl(t, "/dev/video1", vividDisconnect, 1)
-	if _, ok := w.waitFor(pressed, 3*time.Second, isPlaceholder); !ok {
-		t.Fatalf("no placeholder after the unplug\n%s", s.output)
-	}
-	if _, ok := w.waitFor(time.Now(), 5*time.Second, cameraSince(pressed)); !ok {
-		t.Fatalf("camera did not come back\n%s", s.output)
-	}
+	unplugAndBack(t, s, w, "/dev/video1")
 	if st := getStatus(t, s); st.Source.Device != "/dev/video1" {
 		t.Fatalf("reopened %s, want /dev/video1", st.Source.Device)
 	}

@@ -198,6 +198,19 @@ fetch_deb() {
 	[[ -n $deb ]] || die "apt-get download $spec left no $glob"
 }
 
+# unpack_deb extracts $deb into a new scratch dir $x, removed at exit unless
+# the caller clears the trap; a .deb that does not unpack is deleted, so the
+# next run downloads it again instead of trusting it.
+unpack_deb() {
+	say "extracting $(basename "$deb")"
+	x=$(mktemp -d "$cache/extract.XXXXXX")
+	trap 'rm -rf "$x"' EXIT
+	if ! dpkg-deb -x "$deb" "$x"; then
+		rm -f "$deb"
+		die "cannot unpack $deb; removed it, rerun to download it again"
+	fi
+}
+
 resolve_kernel() {
 	apt-cache depends linux-image-amd64 2>/dev/null |
 		sed -n 's/^ *Depends: linux-image-\([0-9].*-amd64\)$/\1/p' | head -n1
@@ -241,13 +254,7 @@ kdir=$cache/kernel/$kver
 if [[ ! -e $kdir/.complete ]]; then
 	pkg=linux-image-$kver
 	fetch_deb "$pkg" "${pkg}_*_amd64.deb"
-	say "extracting $(basename "$deb")"
-	x=$(mktemp -d "$cache/extract.XXXXXX")
-	trap 'rm -rf "$x"' EXIT
-	if ! dpkg-deb -x "$deb" "$x"; then
-		rm -f "$deb"
-		die "cannot unpack $deb; removed it, rerun to download it again"
-	fi
+	unpack_deb
 	rm -rf "$kdir.new"
 	mkdir -p "$kdir.new/modules"
 	cp "$x/boot/vmlinuz-$kver" "$kdir.new/vmlinuz" || die "$deb has no boot/vmlinuz-$kver"
@@ -366,13 +373,7 @@ if [[ $apparmor == 1 ]]; then
 	aadir=$cache/apparmor/$aaname
 	if [[ ! -e $aadir/.complete || $(cat "$aadir/.complete") != "$aa_layout" ]]; then
 		fetch_deb "apparmor=$aaver" "apparmor_${aaname}_amd64.deb"
-		say "extracting $(basename "$deb")"
-		x=$(mktemp -d "$cache/extract.XXXXXX")
-		trap 'rm -rf "$x"' EXIT
-		if ! dpkg-deb -x "$deb" "$x"; then
-			rm -f "$deb"
-			die "cannot unpack $deb; removed it, rerun to download it again"
-		fi
+		unpack_deb
 		rm -rf "$aadir.new"
 		r=$aadir.new/root
 		mkdir -p "$r/sbin" "$r/usr/sbin" "$r/usr/bin" "$r/etc/apparmor.d"
