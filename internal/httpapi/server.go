@@ -88,6 +88,10 @@ type Server struct {
 type access struct {
 	user, allowOrigin  string
 	userHash, passHash [32]byte
+	// valid ends when the credentials are replaced; streams and waiting
+	// snapshots admitted under them end with it.
+	valid  context.Context
+	revoke context.CancelFunc
 }
 
 // New returns a server. status builds the /status document; placeholder
@@ -131,10 +135,31 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, kind string, maxF
 }
 
 // SetAccess changes the credentials and the allowed origin for requests
-// from now on; open streams are not affected.
+// from now on. New credentials also end the streams and waiting snapshots
+// admitted under the old ones (or under none), so that each viewer has to
+// show them: a viewer must not keep a picture that -user/-password now
+// protect. A change of the origin alone leaves them.
 func (s *Server) SetAccess(user, password, allowOrigin string) {
-	s.access.Store(&access{user: user, allowOrigin: allowOrigin,
-		userHash: sha256.Sum256([]byte(user)), passHash: sha256.Sum256([]byte(password))})
+	next := &access{user: user, allowOrigin: allowOrigin,
+		userHash: sha256.Sum256([]byte(user)), passHash: sha256.Sum256([]byte(password))}
+	prev := s.access.Load()
+	if prev != nil && prev.userHash == next.userHash && prev.passHash == next.passHash {
+		next.valid, next.revoke = prev.valid, prev.revoke
+	} else {
+		next.valid, next.revoke = context.WithCancel(context.Background())
+	}
+	s.access.Store(next)
+	if prev != nil && prev.valid != next.valid {
+		prev.revoke()
+	}
+}
+
+// underAccess is r with a context that also ends when acc's credentials
+// are replaced.
+func underAccess(r *http.Request, acc *access) (*http.Request, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(r.Context())
+	stop := context.AfterFunc(acc.valid, cancel)
+	return r.WithContext(ctx), func() { stop(); cancel() }
 }
 
 // ServeHTTP routes a request.
@@ -180,8 +205,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	switch classify(r.URL.Path, r.URL.Query()) {
 	case routeStream:
+		r, done := underAccess(r, acc)
+		defer done()
 		s.serveStream(w, r)
 	case routeSnapshot:
+		r, done := underAccess(r, acc)
+		defer done()
 		s.serveSnapshot(w, r)
 	case routeStatus:
 		s.serveJSON(w, s.status())

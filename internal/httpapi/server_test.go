@@ -340,6 +340,52 @@ func TestBasicAuth(t *testing.T) {
 	}
 }
 
+// New credentials end what was admitted without them: a stream opened
+// while the port was open, and a snapshot waiting for a frame, end, and
+// asking again needs the password. The same credentials with another
+// origin keep them.
+func TestNewCredentialsEndOpenStreams(t *testing.T) {
+	f := newFixture(t, Options{})
+	f.publish(jpegBody, time.Now())
+	open := func(path string) (*bufio.Reader, net.Conn) {
+		t.Helper()
+		conn, err := net.Dial("tcp", f.srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		conn.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(conn, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n")
+		return bufio.NewReader(conn), conn
+	}
+	stream, _ := open("/stream")
+	if resp, err := http.ReadResponse(stream, nil); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("stream: %v %v", resp, err)
+	}
+	if _, err := stream.ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	waiting, _ := open("/snapshot?max_delay=0")
+	eventually(t, func() bool { return len(f.api.clients.List(time.Now())) == 2 })
+
+	f.api.SetAccess("", "", "*") // only the origin: nothing ends
+	time.Sleep(100 * time.Millisecond)
+	if n := len(f.api.clients.List(time.Now())); n != 2 {
+		t.Fatalf("%d clients after an origin change, want 2", n)
+	}
+	f.api.SetAccess("printer", "pw", "*")
+	if _, err := io.Copy(io.Discard, stream); err != nil {
+		t.Fatalf("the stream did not end cleanly: %v", err)
+	}
+	if resp, err := http.ReadResponse(waiting, nil); err == nil && resp.StatusCode == 200 {
+		t.Fatal("the waiting snapshot was answered with a picture after the password was set")
+	}
+	if resp, _ := f.get(t, "GET", "/stream"); resp.StatusCode != 401 {
+		t.Fatalf("a new stream without the password: %d", resp.StatusCode)
+	}
+	eventually(t, func() bool { return len(f.api.clients.List(time.Now())) == 0 })
+}
+
 func TestCORSPreflight(t *testing.T) {
 	f := newFixture(t, Options{AllowOrigin: "http://duet.local"})
 	resp, _ := f.get(t, "OPTIONS", "/snapshot", "Origin", "http://duet.local", "Access-Control-Request-Method", "GET")
@@ -505,5 +551,17 @@ func TestLongURLRefused(t *testing.T) {
 	resp, body := f.get(t, "GET", "/stream?dummy="+strings.Repeat("x", MaxURLLength))
 	if resp.StatusCode != http.StatusRequestURITooLong || !strings.Contains(body, "URL too long") {
 		t.Fatalf("long URL: %d %q", resp.StatusCode, body)
+	}
+}
+
+// eventually waits up to 5 s for cond; the bound only catches hangs.
+func eventually(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5 s")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
