@@ -418,13 +418,24 @@ func TestPasswordNeverInErrors(t *testing.T) {
 		{"-password=s3cr\x01t"},
 		{"-password", "s3cr\x01t", "-user", "u"},
 		{"-password", "s3cret", "extra"},
+		{"-password s3cret"},
+		{"-pass word s3cret"},
 	} {
 		_, err := Parse(args)
 		if err == nil || strings.Contains(err.Error(), "s3cr") || asConfigError(t, err).Value != "" && strings.Contains(asConfigError(t, err).Value, "s3cr") {
 			t.Errorf("Parse(%q) = %v: want an error that does not show the password", args, err)
 		}
 	}
-	_, err := ParseFileContent(testFile, []byte("-user u\n-password my s3cret words\n"))
+	for _, line := range []string{"'-password s3cret'", "'-pass word s3cret'", "'-passwort s3cret'"} {
+		if _, err := ParseFileContent(testFile, []byte("-user u\n"+line+"\n")); err == nil || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%s: %v: want an error that does not show the password", line, err)
+		}
+	}
+	_, err := ParseFileContent(testFile, []byte("'-password s3cret'\n"))
+	if want := testFile + ":1: -password: the option and its value are quoted as one word; quote only the value"; err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+	_, err = ParseFileContent(testFile, []byte("-user u\n-password my s3cret words\n"))
 	if err == nil || strings.Contains(err.Error(), "s3cret") {
 		t.Fatalf("got %v: want an error that does not show the password", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"unicode"
 )
 
 // origin is where an option was given.
@@ -331,6 +332,14 @@ func (p *parser) lookupAbbrev(name string, at origin) *option {
 
 func unknown(at origin, word string) *Error {
 	name, _, _ := strings.Cut(word, "=")
+	// A quoted "-option value" is one word; what follows the space may be
+	// a password, and an error is shown to whoever can see the status.
+	if i := strings.IndexFunc(name, unicode.IsSpace); i >= 0 {
+		name = name[:i]
+		if opt := lookup(strings.TrimLeft(name, "-")); opt != nil {
+			return at.errorf(opt, "", "the option and its value are quoted as one word; quote only the value")
+		}
+	}
 	reason := "unknown option"
 	if s := suggest(strings.TrimLeft(name, "-")); s != "" {
 		reason += " (did you mean " + s + "?)"
