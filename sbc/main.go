@@ -52,9 +52,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// it. A person at a terminal gets the error and exit status 2.
 	var startErr error
 	if err != nil && fileError(err) && !interactive() {
-		if fallback, ferr := config.ParseWithFileContent(args, nil); ferr == nil {
-			cfg, startErr, err = fallback, err, nil
+		fallback, ferr := config.ParseWithFileContent(args, nil)
+		if ferr != nil {
+			// The command line is wrong too, and no save can mend that:
+			// say it first, as the reason for the exit.
+			fmt.Fprintf(stderr, "usbStream: %v\n", ferr)
+			fmt.Fprintf(stderr, "usbStream: %v\n", err)
+			return exitConfig
 		}
+		cfg, startErr, err = fallback, err, nil
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "usbStream: %v\n", err)

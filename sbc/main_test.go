@@ -134,6 +134,13 @@ func launch(t *testing.T, cmd *exec.Cmd, port int) *server {
 	}
 }
 
+// port is the port the server was started on.
+func (s *server) port() int {
+	_, p, _ := net.SplitHostPort(strings.TrimPrefix(s.base, "http://"))
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
 func (s *server) stop(t *testing.T) {
 	if s.cmd.ProcessState != nil {
 		return
@@ -615,11 +622,21 @@ func TestBadConfigAtATerminalExitsWithFileAndLine(t *testing.T) {
 // first good save.
 func TestBadConfigWithoutATerminalServesTheError(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "usbStream.config")
-	os.WriteFile(cfg, []byte("-source test\n-resolution 320x240\n-rotate 45\n"), 0o644)
+	other := freePort(t)
+	os.WriteFile(cfg, []byte(fmt.Sprintf("-port %d\n-source test\n-user lapse\n-password pw\n-rotate 45\n", other)), 0o644)
 	s := start(t, "-dsf", "none", "-file", cfg)
 	st := getConfigStatus(t, s.base)
-	if st.Config.OK || !strings.Contains(st.Config.Error, cfg+":3: -rotate 45") {
+	if st.Config.OK || !strings.Contains(st.Config.Error, cfg+":5: -rotate 45") {
 		t.Fatalf("config status %+v", st.Config)
+	}
+	// The defaults (and the command line), not the half of the file before
+	// the error: the command line's port, not the file's, and no test pattern.
+	if st.HTTP.Port != s.port() {
+		t.Fatalf("serving on port %d, want the command line's %d", st.HTTP.Port, s.port())
+	}
+	if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", other)); err == nil {
+		c.Close()
+		t.Fatalf("listening on the broken file's port %d", other)
 	}
 	resp, err := http.Get(s.base + "/snapshot")
 	if err != nil {
@@ -630,14 +647,34 @@ func TestBadConfigWithoutATerminalServesTheError(t *testing.T) {
 	if resp.StatusCode != 503 || resp.Header.Get("X-Placeholder") != "1" {
 		t.Fatalf("snapshot %d %v", resp.StatusCode, resp.Header)
 	}
-	// The defaults, not half of the file: no test pattern, no 320x240.
-	if img := decodeJPEG(t, body); img.Bounds().Dx() != 640 {
-		t.Fatalf("placeholder %v", img.Bounds())
-	}
-	if out := s.output.String(); !strings.Contains(out, "ERROR") || !strings.Contains(out, cfg+":3:") {
+	decodeJPEG(t, body)
+	if out := s.output.String(); !strings.Contains(out, "ERROR") || !strings.Contains(out, cfg+":5:") {
 		t.Fatalf("the error is not logged:\n%s", out)
 	}
-	saveAndExpectTestPattern(t, s, cfg)
+	// Meanwhile the port has no auth (the file's is not known); a viewer
+	// who came in then is cut off when the fixed file brings the password
+	// back, and has to give it, as everyone.
+	w := watch(t, s.base+"/stream")
+	saveLikeDWC(t, cfg, "-source test\n-resolution 320x240\n-user lapse\n-password pw\n")
+	select {
+	case <-w.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stream opened without the password still runs after the password was set")
+	}
+	if resp, err := http.Get(s.base + "/snapshot"); err != nil || resp.StatusCode != 401 {
+		t.Fatalf("snapshot without the password after the fix: %v %v", resp, err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, s.base+"/snapshot", nil)
+	req.SetBasicAuth("lapse", "pw")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if img := decodeJPEG(t, body); resp.StatusCode != 200 || img.Bounds().Dx() != 320 {
+		t.Fatalf("snapshot after the fix: %d %v", resp.StatusCode, img.Bounds())
+	}
 }
 
 // saveAndExpectTestPattern saves a good config file the way DWC does and
@@ -663,6 +700,50 @@ func TestMissingConfigWithoutATerminalWaitsForTheFile(t *testing.T) {
 	saveAndExpectTestPattern(t, s, cfg)
 }
 
+// A config file usbStream may not read (a root-owned 0600 file under a
+// service user) is mended by a chmod alone; a missing file by an empty one.
+func TestUnreadableConfigIsMendedByChmod(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run usbStream as another user (CI runs as root)")
+	}
+	dir, err := os.MkdirTemp("", "usbstream-cfg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755) // the service user may look in, not read the file
+	os.Chmod(filepath.Dir(binary), 0o755)
+	cfg := filepath.Join(dir, "usbStream.config")
+	os.WriteFile(cfg, []byte("-source test\n-resolution 320x240\n"), 0o600)
+	port := freePort(t)
+	cmd := exec.Command(binary, "-host", "127.0.0.1", "-port", strconv.Itoa(port), "-dsf", "none", "-file", cfg)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	s := launch(t, cmd, port)
+	if st := getConfigStatus(t, s.base); st.Config.OK || !strings.Contains(st.Config.Error, "permission denied") {
+		t.Fatalf("config status %+v", st.Config)
+	}
+	// The watcher has looked at the file and failed too, so only the chmod
+	// can make it look again.
+	eventually(t, 10*time.Second, "the watcher's failed read", func() bool {
+		return strings.Contains(s.output.String(), "cannot read the changed config file")
+	})
+	if err := os.Chmod(cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitConfig(t, s.base, "the file readable after chmod", func(d configDoc) bool { return d.Config.OK })
+	w := watch(t, s.base+"/stream")
+	if sz := latestSize(t, w, time.Now()); sz != image.Pt(320, 240) {
+		t.Fatalf("after the chmod: %v", sz)
+	}
+
+	missing := filepath.Join(t.TempDir(), "usbStream.config")
+	s = start(t, "-dsf", "none", "-file", missing)
+	if err := os.WriteFile(missing, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitConfig(t, s.base, "an empty file, which is the defaults", func(d configDoc) bool { return d.Config.OK })
+}
+
 // A mistake on the command line cannot be mended by a save: it is an
 // error and status 2 with or without a terminal (the systemd unit does not
 // restart on 2).
@@ -673,6 +754,15 @@ func TestBadCommandLineExitsWithoutATerminal(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "command line: -rotate 45") {
 		t.Fatalf("exit %v, want status 2 naming the command line\n%s", err, out)
+	}
+	// With the file broken as well, the command line's mistake is named
+	// first: it is why the process ends.
+	os.WriteFile(cfg, []byte("-source bogus\n"), 0o644)
+	out, err = exec.Command(binary, "-file", cfg, "-nosuchoption").CombinedOutput()
+	first, _, _ := strings.Cut(string(out), "\n")
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(first, "command line: -nosuchoption") ||
+		!strings.Contains(string(out), cfg+":1:") {
+		t.Fatalf("exit %v, want status 2 naming the command line first, then the file\n%s", err, out)
 	}
 }
 

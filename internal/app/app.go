@@ -88,8 +88,7 @@ func New(cfg *config.Config, opt Options) *App {
 		a.onDefaults = true
 		a.cfgState.OK, a.cfgState.Defaults, a.cfgState.Error = false, true, opt.StartError.Error()
 		a.cfgState.FailedAt = &a.started
-		a.src = source.Misconfigured(errors.New(strings.ReplaceAll(opt.StartError.Error(), filepath.Dir(cfg.File)+"/", "") +
-			"; usbStream runs on its built-in defaults until the file is fixed"))
+		a.src = a.misconfigured(opt.StartError)
 	} else {
 		a.src = a.newSource(cfg)
 	}
@@ -104,6 +103,20 @@ func New(cfg *config.Config, opt Options) *App {
 		a.dsf = a.newDSFSession(cfg.DSFSocket)
 	}
 	return a
+}
+
+// onDefaultsNote ends every word of a config file error that left
+// usbStream on its built-in defaults.
+const onDefaultsNote = "; running on the built-in defaults until the file is fixed"
+
+// misconfigured is the source that stands in while the config file's
+// error leaves usbStream on its defaults: its picture names the file (not
+// the folder, for room), the line and the mistake.
+func (a *App) misconfigured(err error) source.Source {
+	a.mu.Lock()
+	file := a.cfg.File
+	a.mu.Unlock()
+	return source.Misconfigured(errors.New(strings.ReplaceAll(err.Error(), filepath.Dir(file)+"/", "") + onDefaultsNote))
 }
 
 // config returns the configuration in force.
@@ -154,7 +167,7 @@ func (a *App) Run(ctx context.Context) error {
 
 	if err := a.opt.StartError; err != nil {
 		a.log.Error("the config file has an error; running on the built-in defaults until a save fixes it", zap.Error(err))
-		a.message(dsf.Failure, "config error: "+err.Error()+"; running on the built-in defaults until the file is fixed")
+		a.message(dsf.Failure, "config error: "+err.Error()+onDefaultsNote)
 	}
 
 	var wg sync.WaitGroup

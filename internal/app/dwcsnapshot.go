@@ -100,7 +100,12 @@ func (a *App) serveDoor(d *snapshotDoor) func(http.ResponseWriter, *http.Request
 		in := r.Clone(r.Context())
 		in.URL = &url.URL{Path: "/machine/" + PluginID + "/snapshot", RawQuery: q.Encode()}
 		in.RequestURI = in.URL.RequestURI()
-		in.RemoteAddr = "dwc:session" + session
+		// Not host:port, so that each DWC session has its own share of
+		// -maxclientsperip rather than all of them DWS's one address.
+		in.RemoteAddr = "dwc-session-" + session
+		if session == "" || strings.HasPrefix(session, "-") {
+			in.RemoteAddr = "dwc-no-session"
+		}
 		a.api.ServeSnapshot(w, in)
 	}
 }

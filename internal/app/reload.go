@@ -26,7 +26,11 @@ const reloadDebounce = 200 * time.Millisecond
 func (a *App) watchConfig(ctx context.Context) {
 	file := a.config().File
 	w := configwatch.New(file, reloadDebounce, a.log.Named("config"))
-	w.SetLast(a.opt.FileContent)
+	if a.opt.FileContent != nil {
+		// nil: the file could not be read at start, so whatever is read
+		// first is news (an empty file included).
+		w.SetLast(a.opt.FileContent)
+	}
 	err := w.Run(ctx, func(content []byte) { a.Reload(ctx, content) })
 	if err != nil {
 		a.log.Warn("cannot watch the config file; changes apply after a restart", zap.String("file", file), zap.Error(err))
@@ -43,7 +47,20 @@ func (a *App) Reload(ctx context.Context, content []byte) {
 		now := time.Now()
 		a.mu.Lock()
 		a.cfgState.OK, a.cfgState.Error, a.cfgState.FailedAt = false, err.Error(), &now
+		onDefaults := a.onDefaults
 		a.mu.Unlock()
+		if onDefaults {
+			// There is no good configuration to keep: the picture shows
+			// the file's newest error.
+			src := a.misconfigured(err)
+			a.mu.Lock()
+			a.src = src
+			a.mu.Unlock()
+			a.sup.Replace(src)
+			a.log.Warn("config file not applied; still running on the built-in defaults", zap.Error(err))
+			a.message(dsf.Failure, "config error: "+err.Error()+onDefaultsNote)
+			return
+		}
 		a.log.Warn("config file not applied; still running with the last good configuration", zap.Error(err))
 		a.message(dsf.Failure, "config error: "+err.Error()+"; still running with the last good configuration")
 		return

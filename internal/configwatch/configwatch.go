@@ -45,8 +45,9 @@ type Watcher struct {
 	haveLast bool // an empty file is content too, so nil last is not "none"
 
 	// Owned by Run's goroutine.
-	watched string // the one directory under watch: dir, or its nearest existing ancestor while dir is missing; "" for none
-	present bool   // whether the file was there when last looked at, so a deletion is logged once
+	watched  string // the one directory under watch: dir, or its nearest existing ancestor while dir is missing; "" for none
+	present  bool   // whether the file was there when last looked at, so a deletion is logged once
+	unusable bool   // the last read failed although the file is there (permissions), so a chmod or chown may mend it
 }
 
 // New prepares a watcher for the file at path (absolute). debounce is how
@@ -151,9 +152,11 @@ func (w *Watcher) handle(ev fsnotify.Event, arm func() bool) bool {
 	switch {
 	case name == w.path:
 		w.log.Debug("config file event", zap.Stringer("op", ev.Op))
-		// Chmod alone does not change the content. An editor's temporary
-		// file renamed onto the config arrives here as a Create.
-		return ev.Has(fsnotify.Create) || ev.Has(fsnotify.Write) || ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename)
+		// Chmod alone does not change the content, but it can make an
+		// unreadable file readable. An editor's temporary file renamed onto
+		// the config arrives here as a Create.
+		return ev.Has(fsnotify.Create) || ev.Has(fsnotify.Write) || ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) ||
+			(w.unusable && ev.Has(fsnotify.Chmod))
 	case name == w.dir || strings.HasPrefix(w.dir, name+string(filepath.Separator)):
 		w.log.Debug("config folder event", zap.String("name", name), zap.Stringer("op", ev.Op))
 		// Something on the way to the directory appeared or went, so the
@@ -215,6 +218,7 @@ func nearestDir(dir string) string {
 
 func (w *Watcher) read(onChange func([]byte)) {
 	content, err := config.ReadFile(w.path)
+	w.unusable = err != nil && !errors.Is(err, fs.ErrNotExist)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		if w.present {
