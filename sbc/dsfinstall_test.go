@@ -6,6 +6,7 @@ package main
 // in the SD card's sys folder.
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -147,7 +149,7 @@ func TestDSFBrokenConfigAtStart(t *testing.T) {
 				m := l.twin.Messages()
 				return len(m) == 2 && m[1].Type == 0 && strings.Contains(m[1].Content, "error is fixed")
 			})
-			if n := l.twin.AutoRestarts(); n != 0 || l.twin.Plugin() != proc {
+			if n, _ := l.twin.AutoRestarts(); n != 0 || l.twin.Plugin() != proc {
 				t.Fatalf("DSF restarted the plugin %d times\n%s", n, s.output)
 			}
 		})
@@ -230,17 +232,24 @@ func listeningPorts(t *testing.T, pid int) []int {
 func TestDSFSnapshotIsAJPEG(t *testing.T) {
 	for _, profile := range []dsftest.Profile{dsftest.Profile35, dsftest.Profile36} {
 		t.Run(string(profile), func(t *testing.T) {
-			l := newDSFLayout(t, profile, "-source test\n-resolution 320x240\n-user lapse\n-password 's3cret'\n")
+			l := newDSFLayout(t, profile, "-source test\n-resolution 320x240\n-framerate 2\n-user lapse\n-password 's3cret'\n")
 			proc, s := l.startPlugin(t)
 			eventually(t, 10*time.Second, "the snapshot endpoint routed by DWS", func() bool {
 				code, _, _ := viaDWS(t, l.twin, "/machine/usbStream/status")
 				return code == 200
 			})
+			// DWC's login: a key DWS issued (made-up keys are no session).
+			_, _, connect := viaDWS(t, l.twin, "/machine/connect?password=")
+			var login struct{ SessionKey string }
+			if err := json.Unmarshal(connect, &login); err != nil || login.SessionKey == "" {
+				t.Fatalf("connect: %s %v", connect, err)
+			}
 			get := func(path string, session bool) (*http.Response, []byte) {
 				t.Helper()
 				req, _ := http.NewRequest(http.MethodGet, l.twin.HTTPURL()+path, nil)
+				req.Header.Set("X-Session-Key", "made-up")
 				if session {
-					req.Header.Set("X-Session-Key", "a-dwc-session")
+					req.Header.Set("X-Session-Key", login.SessionKey)
 				}
 				resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
 				if err != nil {
@@ -261,14 +270,41 @@ func TestDSFSnapshotIsAJPEG(t *testing.T) {
 			if img := decodeJPEG(t, body); img.Bounds().Dx() != 320 {
 				t.Fatalf("snapshot %v", img.Bounds())
 			}
-			// DWC's ?max_delay=0 reaches the snapshot: a frame taken after the request.
+			// DWC's ?max_delay=0 reaches the snapshot: a frame taken after
+			// the request, which at 2 fps keeps it waiting long enough to
+			// look at what /status and plugin data say of it meanwhile.
 			asked := time.Now()
-			resp, body = get("/machine/usbStream/snapshot?max_delay=0", true)
-			ts, _ := strconv.ParseFloat(resp.Header.Get("X-Timestamp"), 64)
-			if resp.StatusCode != 200 || time.UnixMicro(int64(ts*1e6)).Before(asked.Add(-50*time.Millisecond)) {
-				t.Fatalf("max_delay=0 via DWS: %s, captured %v, asked %v", resp.Status, resp.Header.Get("X-Timestamp"), asked)
+			type answer struct {
+				resp *http.Response
+				body []byte
 			}
-			decodeJPEG(t, body)
+			got := make(chan answer, 1)
+			go func() {
+				resp, body := get("/machine/usbStream/snapshot?max_delay=0", true)
+				got <- answer{resp, body}
+			}()
+			var status string
+			eventually(t, 5*time.Second, "the waiting DWC snapshot in /status", func() bool {
+				status = mustGetJSONAuth(t, s.base+"/status", "lapse", "s3cret")
+				return strings.Contains(status, `"path": "/machine/usbStream/snapshot?max_delay=0"`)
+			})
+			data, _ := l.twin.PluginData("status")
+			a := <-got
+			ts, _ := strconv.ParseFloat(a.resp.Header.Get("X-Timestamp"), 64)
+			if a.resp.StatusCode != 200 || time.UnixMicro(int64(ts*1e6)).Before(asked.Add(-50*time.Millisecond)) {
+				t.Fatalf("max_delay=0 via DWS: %s, captured %v, asked %v", a.resp.Status, a.resp.Header.Get("X-Timestamp"), asked)
+			}
+			decodeJPEG(t, a.body)
+			// Neither names the door's port or anything like its token.
+			if !strings.Contains(status, `"remote": "dwc-session-`) {
+				t.Fatalf("/status does not list the DWC session:\n%s", status)
+			}
+			token := regexp.MustCompile(`[0-9a-f]{32}`)
+			for what, text := range map[string]string{"/status": status, "plugin data": string(data)} {
+				if token.MatchString(text) {
+					t.Fatalf("%s while a DWC snapshot waits shows a token-like string:\n%s", what, text)
+				}
+			}
 			// Without a DWC session the protected picture is refused, as on
 			// the stream port without the password.
 			if resp, _ := get("/machine/usbStream/snapshot", false); resp.StatusCode != 403 {
@@ -301,10 +337,10 @@ func TestDSFSnapshotIsAJPEG(t *testing.T) {
 					t.Fatalf("door %s: %s %q", path, resp.Status, b)
 				}
 			}
-			// Nothing the status shows gives the token away.
-			status := mustGetJSONAuth(t, s.base+"/status", "lapse", "s3cret")
-			if strings.Contains(status, fmt.Sprint(door)) {
-				t.Fatalf("/status names the door's port:\n%s", status)
+			for what, text := range map[string]string{"/status": status, "plugin data": string(data)} {
+				if strings.Contains(text, fmt.Sprintf(":%d", door)) || strings.Contains(text, fmt.Sprintf(" %d", door)) {
+					t.Fatalf("%s names the door's port %d:\n%s", what, door, text)
+				}
 			}
 		})
 	}

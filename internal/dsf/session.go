@@ -66,8 +66,9 @@ type Session struct {
 	data      map[string]any
 	dirty     map[string]bool
 	messages  []message
-	sentAt    map[string]time.Time // content → last sent, for repeats
-	recent    []time.Time          // send times in the last minute
+	last      string      // the content of the message accepted last
+	lastAt    time.Time   // and when
+	recent    []time.Time // send times in the last minute
 	connected bool
 	lastErr   string
 	since     time.Time
@@ -95,7 +96,7 @@ func NewSession(opt SessionOptions) *Session {
 		opt.Log = zap.NewNop()
 	}
 	return &Session{opt: opt, log: opt.Log, wake: make(chan struct{}, 1), data: map[string]any{},
-		dirty: map[string]bool{}, sentAt: map[string]time.Time{}, endpoints: map[string]*Endpoint{}, since: time.Now()}
+		dirty: map[string]bool{}, endpoints: map[string]*Endpoint{}, since: time.Now()}
 }
 
 // Status is the session's state for /status.
@@ -124,14 +125,17 @@ func (s *Session) SetData(key string, value any) {
 	s.poke()
 }
 
-// Message queues a message for DWC's console. The same text is sent at
-// most once a minute and at most ten messages a minute overall. While DSF
-// is away the last few wait for the connection (the log has them all).
+// Message queues a message for DWC's console. A message that repeats the
+// one before it within a minute is dropped, and at most ten a minute are
+// sent. Only a repeat of the last one is dropped, so that the console's
+// newest line is never stale: lost, back, lost is three lines, the last
+// one true. While DSF is away the last few wait for the connection (the
+// log has them all).
 func (s *Session) Message(typ MessageType, content string) {
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if t, ok := s.sentAt[content]; ok && now.Sub(t) < messageRepeatWindow {
+	if content == s.last && now.Sub(s.lastAt) < messageRepeatWindow {
 		return
 	}
 	s.recent = slices.DeleteFunc(s.recent, func(t time.Time) bool { return now.Sub(t) >= time.Minute })
@@ -139,12 +143,7 @@ func (s *Session) Message(typ MessageType, content string) {
 		return
 	}
 	s.recent = append(s.recent, now)
-	s.sentAt[content] = now
-	for c, t := range s.sentAt {
-		if now.Sub(t) >= messageRepeatWindow {
-			delete(s.sentAt, c)
-		}
-	}
+	s.last, s.lastAt = content, now
 	s.messages = append(s.messages, message{typ, content})
 	if len(s.messages) > maxQueuedMessages {
 		s.messages = s.messages[len(s.messages)-maxQueuedMessages:]

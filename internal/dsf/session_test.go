@@ -189,16 +189,20 @@ func TestSessionLifecycle(t *testing.T) {
 		})
 		waitFor(t, "answers after the restart", func() bool { return get() == "hello dwc" })
 	}
-	// Repeats are held back, bursts capped.
+	// A repeat of the last message is held back, one after another is not
+	// (the newest line must be true), bursts are capped.
 	s.Message(dsf.Warning, "same")
+	s.Message(dsf.Warning, "same")
+	s.Message(dsf.Info, "other")
 	s.Message(dsf.Warning, "same")
 	for i := range 20 {
 		s.Message(dsf.Info, fmt.Sprint("burst ", i))
 	}
 	waitFor(t, "messages", func() bool { return len(tw.Messages()) >= 10 })
 	time.Sleep(200 * time.Millisecond)
-	if n := len(tw.Messages()); n != 10 {
-		t.Fatalf("%d messages sent, want 10 (the same text once, then the cap)", n)
+	m := tw.Messages()
+	if len(m) != 10 || m[0].Content != "same" || m[1].Content != "other" || m[2].Content != "same" || m[3].Content != "burst 0" {
+		t.Fatalf("%d messages sent: %+v; want same, other, same, then bursts up to the cap of 10", len(m), m)
 	}
 	socket := tw.Endpoints()[0].UnixSocket
 	cancel()

@@ -119,9 +119,12 @@ func (t *Twin) autoRestart(prev *Process) {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = old.Stdin, old.Stdout, old.Stderr
 	attr := *old.SysProcAttr
 	cmd.SysProcAttr = &attr
-	if _, err := t.StartPlugin(cmd, prev.registerDelay); err == nil {
+	t.mu.Lock()
+	t.autoRestarts++
+	t.mu.Unlock()
+	if _, err := t.StartPlugin(cmd, prev.registerDelay); err != nil {
 		t.mu.Lock()
-		t.autoRestarts++
+		t.autoRestartErr = err
 		t.mu.Unlock()
 	}
 }
@@ -134,11 +137,13 @@ func (t *Twin) Plugin() *Process {
 	return t.plugin
 }
 
-// AutoRestarts counts the plugin starts that sbcAutoRestart made.
-func (t *Twin) AutoRestarts() int {
+// AutoRestarts counts the plugin starts that sbcAutoRestart made (or
+// tried: err is the last one that failed, e.g. a command whose output was
+// a pipe that cannot be reused).
+func (t *Twin) AutoRestarts() (n int, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.autoRestarts
+	return t.autoRestarts, t.autoRestartErr
 }
 
 // Pid is the process id.

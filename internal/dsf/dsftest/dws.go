@@ -2,6 +2,8 @@ package dsftest
 
 import (
 	"bufio"
+	"crypto/rand"
+	"encoding/hex"
 	"io"
 	"net"
 	"net/http"
@@ -143,6 +145,9 @@ func (t *Twin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case lower == "/rr_upload" && r.Method == http.MethodPost:
 		t.rrUpload(w, r)
 		return
+	case lower == "/machine/connect" && r.Method == http.MethodGet:
+		t.connect(w, r)
+		return
 	}
 	method := r.Method
 	if isWebSocket(r) {
@@ -200,10 +205,11 @@ func (t *Twin) forward(w http.ResponseWriter, r *http.Request, ep Endpoint) {
 		http.Error(w, "dsftest does not emulate WebSocket endpoints", http.StatusNotImplemented)
 		return
 	}
+	// The first key DWS knows names the session; unknown keys are -1.
 	sessionID := -1
 	for _, k := range r.Header.Values("X-Session-Key") {
-		if k != "" {
-			sessionID = 1 // the twin's one session; any key opens it
+		if id := t.sessionID(k); id != -1 {
+			sessionID = id
 			break
 		}
 	}
@@ -265,4 +271,34 @@ func (t *Twin) uploadTemp(r *http.Request, conn net.Conn) (string, error) {
 		}
 	}
 	return f.Name(), nil
+}
+
+// connect is GET /machine/connect?password=: DCS checks the machine
+// password (none is set unless Options.WebPassword is), adds a user
+// session and DWS answers a new random key for it; a wrong password is 403.
+func (t *Twin) connect(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("password") != t.opt.WebPassword {
+		w.WriteHeader(http.StatusForbidden)
+		return
+	}
+	key := make([]byte, 16)
+	rand.Read(key)
+	t.mu.Lock()
+	t.lastSession++
+	id := t.lastSession
+	t.sessions[hex.EncodeToString(key)] = id
+	t.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(marshal(ordered{{"sessionKey", hex.EncodeToString(key)}}))
+}
+
+// sessionID is SessionStorage.GetSessionId: the id of a key DWS issued,
+// -1 for any other.
+func (t *Twin) sessionID(key string) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if id, ok := t.sessions[key]; ok {
+		return id
+	}
+	return -1
 }

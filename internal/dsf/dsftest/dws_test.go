@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -127,7 +128,9 @@ func TestForwardRequest(t *testing.T) {
 				return `{"statusCode":200,"response":"{\"streaming\":true}","responseType":"json"}`
 			})
 			req, _ := http.NewRequest("POST", tw.HTTPURL()+"/machine/usbStream/status?verbose=1&a=x&A=y&sp=a+b%21", strings.NewReader("héllo"))
-			req.Header.Set("X-Session-Key", "k3x")
+			sessionKey(t, tw, "") // the first session is 1, as DCS counts them
+			k3x := sessionKey(t, tw, "")
+			req.Header.Set("X-Session-Key", k3x)
 			req.Header.Set("Content-Type", "text/plain")
 			req.Header.Add("X-Multi", "1")
 			req.Header.Add("X-Multi", "2")
@@ -141,7 +144,7 @@ func TestForwardRequest(t *testing.T) {
 				t.Fatalf("%d %q %v", resp.StatusCode, body, resp.Header)
 			}
 			got := ep.last(t)
-			if len(got) != 5 || got["sessionId"] != json.Number("1") || got["contentType"] != "text/plain" || got["body"] != "héllo" {
+			if len(got) != 5 || got["sessionId"] != json.Number("2") || got["contentType"] != "text/plain" || got["body"] != "héllo" {
 				t.Fatalf("request %v", got)
 			}
 			q := got["queries"].(map[string]any)
@@ -156,7 +159,7 @@ func TestForwardRequest(t *testing.T) {
 			if len(q) != 3 || q["verbose"] != "1" || q["a"] != "x,y" || q["sp"] != "a b!" {
 				t.Fatalf("queries %v", q)
 			}
-			if h[host] != strings.TrimPrefix(tw.HTTPURL(), "http://") || h[multi] != "1,2" || h[key] != "k3x" {
+			if h[host] != strings.TrimPrefix(tw.HTTPURL(), "http://") || h[multi] != "1,2" || h[key] != k3x {
 				t.Fatalf("headers %v", h)
 			}
 			eventually(t, "the UNIX connection to close", func() bool {
@@ -453,5 +456,36 @@ func TestProxyCopiesStatusTypeAndLength(t *testing.T) {
 	})
 	if resp.StatusCode != 500 || len(body) != 0 {
 		t.Fatalf("unreachable upstream: %s %q", resp.Status, body)
+	}
+}
+
+// sessionKey logs in as DWC does, GET /machine/connect?password=.
+func sessionKey(t *testing.T, tw *Twin, password string) string {
+	t.Helper()
+	resp, body := do(t, "GET", tw.HTTPURL()+"/machine/connect?password="+url.QueryEscape(password), "", nil)
+	var v struct{ SessionKey string }
+	if resp.StatusCode != 200 || json.Unmarshal([]byte(body), &v) != nil || v.SessionKey == "" {
+		t.Fatalf("connect: %d %q", resp.StatusCode, body)
+	}
+	return v.SessionKey
+}
+
+// Only keys DWS issued name a session, for DWS's own routes and for the
+// ids plugins get; a wrong password gets no key.
+func TestSessionKeys(t *testing.T) {
+	tw := startTwin(t, Options{WebPassword: "reprap"})
+	if resp, _ := do(t, "GET", tw.HTTPURL()+"/machine/connect?password=wrong", "", nil); resp.StatusCode != 403 {
+		t.Fatalf("wrong password: %d", resp.StatusCode)
+	}
+	a, b := sessionKey(t, tw, "reprap"), sessionKey(t, tw, "reprap")
+	if a == b || tw.sessionID(a) != 1 || tw.sessionID(b) != 2 || tw.sessionID("made-up") != -1 || tw.sessionID("") != -1 {
+		t.Fatalf("keys %q %q: ids %d %d", a, b, tw.sessionID(a), tw.sessionID(b))
+	}
+	u := tw.HTTPURL() + "/machine/file/" + url.PathEscape("0:/sys/x")
+	if resp, _ := do(t, "PUT", u, "x", nil); resp.StatusCode != 401 {
+		t.Fatalf("no key with a machine password: %d", resp.StatusCode)
+	}
+	if resp, _ := do(t, "PUT", u, "x", map[string]string{"X-Session-Key": b}); resp.StatusCode != 201 {
+		t.Fatalf("issued key: %d", resp.StatusCode)
 	}
 }

@@ -19,19 +19,19 @@ import (
 const dcsDownMessage = "Failed to connect to Duet, please check your connection (DCS is not started)"
 
 // authorized is the session check in front of the controllers. A key that is
-// sent must be known (the twin knows any non-empty key); without a key DWS
-// makes a session for the client's address, which needs DCS to check that
-// no password is set.
+// sent must be one GET /machine/connect issued; without a key DWS makes a
+// session for the client's address, which needs DCS to check that no
+// password is set.
 func (t *Twin) authorized(r *http.Request) bool {
 	if keys, ok := r.Header["X-Session-Key"]; ok {
 		for _, k := range keys {
-			if k != "" {
+			if t.sessionID(k) != -1 {
 				return true
 			}
 		}
 		return false
 	}
-	return t.dcsUp()
+	return t.dcsUp() && t.opt.WebPassword == ""
 }
 
 // resolve is the controllers' ResolvePath round trip to DCS. The HTTP status

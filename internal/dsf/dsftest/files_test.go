@@ -35,7 +35,8 @@ func TestPutFileRenames(t *testing.T) {
 		t.Fatalf("mode %v", fi.Mode())
 	}
 	before := inode(t, target)
-	if resp, _ := do(t, "PUT", u, "-port 8091\n", map[string]string{"X-Session-Key": "any"}); resp.StatusCode != 201 {
+	key := sessionKey(t, tw, "")
+	if resp, _ := do(t, "PUT", u, "-port 8091\n", map[string]string{"X-Session-Key": key}); resp.StatusCode != 201 {
 		t.Fatalf("second save %d", resp.StatusCode)
 	}
 	if b, _ := os.ReadFile(target); string(b) != "-port 8091\n" {
@@ -54,8 +55,10 @@ func TestPutFileRenames(t *testing.T) {
 	if resp, body := do(t, "PUT", tw.HTTPURL()+"/machine/file/"+url.PathEscape("1:/x"), "x", nil); resp.StatusCode != 500 || body != "Invalid drive index" {
 		t.Fatalf("bad drive: %d %q", resp.StatusCode, body)
 	}
-	if resp, _ := do(t, "PUT", u, "x", map[string]string{"X-Session-Key": ""}); resp.StatusCode != 401 {
-		t.Fatalf("empty key: %d", resp.StatusCode)
+	for _, k := range []string{"", "made-up"} {
+		if resp, _ := do(t, "PUT", u, "x", map[string]string{"X-Session-Key": k}); resp.StatusCode != 401 {
+			t.Fatalf("key %q that DWS did not issue: %d", k, resp.StatusCode)
+		}
 	}
 	// Without DCS: no anonymous session can be made, and a known session
 	// cannot resolve the path.
@@ -63,7 +66,7 @@ func TestPutFileRenames(t *testing.T) {
 	if resp, _ := do(t, "PUT", u, "x", nil); resp.StatusCode != 401 {
 		t.Fatalf("DCS down, no key: %d", resp.StatusCode)
 	}
-	if resp, body := do(t, "PUT", u, "x", map[string]string{"X-Session-Key": "k"}); resp.StatusCode != 503 || body != dcsDownMessage {
+	if resp, body := do(t, "PUT", u, "x", map[string]string{"X-Session-Key": key}); resp.StatusCode != 503 || body != dcsDownMessage {
 		t.Fatalf("DCS down: %d %q", resp.StatusCode, body)
 	}
 	if b, _ := os.ReadFile(target); string(b) != "-port 8091\n" {

@@ -145,9 +145,6 @@ func parseManifest(raw []byte) (*manifest, error) {
 	if ar, ok := o.get("sbcAutoRestart"); ok {
 		m.autoRestart = string(ar.value) == "true"
 	}
-	if ar, ok := o.get("sbcAutoRestart"); ok {
-		m.autoRestart = string(ar.value) == "true"
-	}
 	for _, k := range []string{"dsfFiles", "dwcFiles", "sdFiles"} {
 		m.files[k] = json.RawMessage(`[]`)
 		if v, ok := o.get(k); ok && !isNull(v.value) {

@@ -52,6 +52,9 @@ type Options struct {
 	// RouteDelay is how long the HTTP front takes to pick up endpoint
 	// changes (default 100ms).
 	RouteDelay time.Duration
+	// WebPassword is the machine password GET /machine/connect checks
+	// (M551); empty means none, as on a fresh install.
+	WebPassword string
 	// AutoRestartInterval is DCS's PluginAutoRestartInterval, the pause
 	// before an sbcAutoRestart plugin that exited is started again
 	// (default 2 s, as in DSF).
@@ -100,8 +103,13 @@ type Twin struct {
 	subs       map[*subscriber]struct{}
 	procs      map[*Process]struct{}
 	plugin     *Process // started last
-	// autoRestarts counts the starts sbcAutoRestart made.
-	autoRestarts int
+	// sessions maps the keys GET /machine/connect issued to session ids;
+	// they outlive DCS restarts, as DWS's SessionStorage does.
+	sessions    map[string]int
+	lastSession int
+	// autoRestarts counts the starts sbcAutoRestart made or tried.
+	autoRestarts   int
+	autoRestartErr error
 
 	// The HTTP front.
 	httpLn    net.Listener
@@ -149,6 +157,7 @@ func Start(opt Options) (*Twin, error) {
 		conns:     map[*ipcConn]struct{}{},
 		subs:      map[*subscriber]struct{}{},
 		procs:     map[*Process]struct{}{},
+		sessions:  map[string]int{},
 		routes:    map[string]Endpoint{},
 		routeWake: make(chan struct{}, 1),
 		fwdConns:  map[net.Conn]struct{}{},
