@@ -141,6 +141,19 @@ func installUnderAppArmor(t *testing.T) string {
 	// also for nodes that come back after an unplug (busybox mdev, reading
 	// the kernel's uevents from netlink as udevd does, applies the same
 	// rule), a by-id link and its record in udev's database.
+	// The VM is shared with the other camera tests: everything made here
+	// is undone, so that they see a machine without udev or DSF again.
+	for _, f := range []string{"/etc/passwd", "/etc/group"} {
+		if b, err := os.ReadFile(f); err == nil {
+			t.Cleanup(func() { os.WriteFile(f, b, 0o644) })
+		}
+	}
+	for _, p := range []string{"/run/udev", "/opt/dsf", "/etc/mdev.conf", "/etc/shadow-test", aaByID,
+		"/etc/apparmor.d/dsf.usbStream"} {
+		if _, err := os.Lstat(p); os.IsNotExist(err) {
+			t.Cleanup(func() { os.RemoveAll(p) })
+		}
+	}
 	appendLine := func(path, line string) {
 		b, _ := os.ReadFile(path)
 		if !strings.Contains(string(b), line) {
@@ -187,6 +200,7 @@ func installUnderAppArmor(t *testing.T) string {
 	}
 	writeFile(t, "/etc/apparmor.d/dsf.usbStream", profile, 0o644, 0, 0)
 	mustRun(t, "apparmor_parser", "-r", "/etc/apparmor.d/dsf.usbStream")
+	t.Cleanup(func() { exec.Command("apparmor_parser", "-R", "/etc/apparmor.d/dsf.usbStream").Run() })
 	loaded, _ := os.ReadFile("/sys/kernel/security/apparmor/profiles")
 	if !strings.Contains(string(loaded), name+" (enforce)") {
 		t.Fatalf("profile %q not loaded in enforce mode:\n%s", name, loaded)

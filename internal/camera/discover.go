@@ -4,7 +4,9 @@
 package camera
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -136,7 +138,7 @@ func list(at places) ([]Device, error) {
 	// Listing /dev/v4l is only for machines without udev: under DSF's
 	// AppArmor profile every try would be a denial in the kernel log.
 	var devLinks map[string]map[string][]string
-	if !slices.ContainsFunc(nodes, func(n node) bool { return udevKnows(at, n.number) }) {
+	if !udevRuns(at) {
 		devLinks = stableLinks(filepath.Join(at.dev, "v4l"))
 	}
 	devices := []Device{} // JSON [] rather than null when there is none
@@ -169,11 +171,18 @@ type node struct {
 	number string // its device number, "81:0"; "" when unknown
 }
 
-// findNodes lists the video nodes from sysfs, or from /dev when sysfs has
-// no video4linux class (no V4L2 in the kernel yet, or no /sys mounted).
+// findNodes lists the video nodes from sysfs. A missing video4linux class
+// means no V4L2 device (the module loads with the first camera); only
+// without sysfs at all (a container) are the nodes looked for in /dev,
+// which DSF's AppArmor profile forbids to list.
 func findNodes(at places) ([]node, error) {
 	var nodes []node
 	entries, sysErr := os.ReadDir(at.sysClass)
+	if errors.Is(sysErr, fs.ErrNotExist) {
+		if _, err := os.Stat(filepath.Dir(at.sysClass)); err == nil {
+			sysErr = nil // sysfs is there: no camera yet
+		}
+	}
 	for _, e := range entries {
 		if !strings.HasPrefix(e.Name(), "video") {
 			continue // v4l-subdev*, vbi*, radio*, swradio*, v4l-touch*: no cameras
@@ -232,13 +241,11 @@ func deviceNumber(path string) string {
 	return fmt.Sprintf("%d:%d", unix.Major(uint64(st.Rdev)), unix.Minor(uint64(st.Rdev)))
 }
 
-// udevKnows reports whether udev's database has a record of the device.
-func udevKnows(at places, number string) bool {
-	if number == "" {
-		return false
-	}
-	_, err := os.Stat(filepath.Join(at.udevData, "c"+number))
-	return err == nil
+// udevRuns reports whether udev keeps its database here, so the stable
+// names come from it. (stat is not mediated by AppArmor.)
+func udevRuns(at places) bool {
+	st, err := os.Stat(at.udevData)
+	return err == nil && st.IsDir()
 }
 
 // udevLinks reads the /dev/v4l/by-id and by-path names udev made for the
