@@ -651,6 +651,12 @@ func TestBadConfigWithoutATerminalServesTheError(t *testing.T) {
 	if out := s.output.String(); !strings.Contains(out, "ERROR") || !strings.Contains(out, cfg+":5:") {
 		t.Fatalf("the error is not logged:\n%s", out)
 	}
+	// Another broken save: the picture and the status name its error now.
+	saveLikeDWC(t, cfg, "-source test\n-rotate 46\n")
+	eventually(t, 10*time.Second, "the second error in the source's state", func() bool {
+		st := getStatus(t, s)
+		return strings.Contains(st.Source.Error, "usbStream.config:2: -rotate 46") && strings.Contains(st.Source.Error, "built-in defaults")
+	})
 	// Meanwhile the port has no auth (the file's is not known); a viewer
 	// who came in then is cut off when the fixed file brings the password
 	// back, and has to give it, as everyone.
@@ -664,17 +670,18 @@ func TestBadConfigWithoutATerminalServesTheError(t *testing.T) {
 	if resp, err := http.Get(s.base + "/snapshot"); err != nil || resp.StatusCode != 401 {
 		t.Fatalf("snapshot without the password after the fix: %v %v", resp, err)
 	}
-	req, _ := http.NewRequest(http.MethodGet, s.base+"/snapshot", nil)
-	req.SetBasicAuth("lapse", "pw")
-	resp, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ = io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if img := decodeJPEG(t, body); resp.StatusCode != 200 || img.Bounds().Dx() != 320 {
-		t.Fatalf("snapshot after the fix: %d %v", resp.StatusCode, img.Bounds())
-	}
+	// The credentials apply before the new source has its first frame.
+	eventually(t, 10*time.Second, "a 320x240 picture with the password", func() bool {
+		req, _ := http.NewRequest(http.MethodGet, s.base+"/snapshot", nil)
+		req.SetBasicAuth("lapse", "pw")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode == 200 && decodeJPEG(t, body).Bounds().Dx() == 320
+	})
 }
 
 // saveAndExpectTestPattern saves a good config file the way DWC does and
