@@ -201,7 +201,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	if a.door != nil {
-		a.door.close()
+		a.door.shutdown()
 	}
 	a.log.Info("stopped")
 	return err

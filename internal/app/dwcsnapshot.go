@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"usbstream/internal/dsf"
 )
@@ -28,8 +27,7 @@ import (
 // random token: another local program finds nothing there without it, and
 // the token only ever travels over the endpoint's UNIX socket to DWS.
 type snapshotDoor struct {
-	srv    *http.Server
-	done   chan struct{}
+	*httpServer
 	base   string // http://127.0.0.1:PORT
 	secret []byte // the path's token
 }
@@ -37,7 +35,8 @@ type snapshotDoor struct {
 // doorPath is the one path the door answers, after the token.
 const doorPath = "/snapshot"
 
-// openSnapshotDoor listens on a free loopback port and serves until close.
+// openSnapshotDoor listens on a free loopback port and serves until
+// shutdown.
 func (a *App) openSnapshotDoor(ctx context.Context) (*snapshotDoor, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -45,20 +44,8 @@ func (a *App) openSnapshotDoor(ctx context.Context) (*snapshotDoor, error) {
 	}
 	token := make([]byte, 16)
 	rand.Read(token)
-	d := &snapshotDoor{done: make(chan struct{}), base: "http://" + ln.Addr().String(),
-		secret: []byte(hex.EncodeToString(token))}
-	d.srv = &http.Server{
-		Handler:           http.HandlerFunc(a.serveDoor(d)),
-		ReadHeaderTimeout: 5 * time.Second,
-		IdleTimeout:       30 * time.Second,
-		MaxHeaderBytes:    4 << 10,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
-		ErrorLog:          debugStdLog(a.log.Named("dsf")),
-	}
-	go func() {
-		defer close(d.done)
-		d.srv.Serve(ln)
-	}()
+	d := &snapshotDoor{base: "http://" + ln.Addr().String(), secret: []byte(hex.EncodeToString(token))}
+	d.httpServer = a.serve(ctx, ln, "127.0.0.1", http.HandlerFunc(a.serveDoor(d)), a.log.Named("dsf"))
 	return d, nil
 }
 
@@ -71,15 +58,6 @@ func (d *snapshotDoor) url(r *dsf.Request) string {
 		q.Set("max_delay", v)
 	}
 	return d.base + "/" + string(d.secret) + doorPath + "?" + q.Encode()
-}
-
-func (d *snapshotDoor) close() {
-	ctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
-	defer cancel()
-	if d.srv.Shutdown(ctx) != nil {
-		d.srv.Close()
-	}
-	<-d.done
 }
 
 // serveDoor answers the door's one path as /snapshot does, for the DWC

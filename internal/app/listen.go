@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"go.uber.org/zap"
+
 	"usbstream/internal/dsf"
 )
 
@@ -36,11 +38,17 @@ func (a *App) listen(ctx context.Context, host string, port int) (*httpServer, e
 	if err != nil {
 		return nil, fmt.Errorf("cannot listen on %s: %w", addr, err)
 	}
+	return a.serve(ctx, ln, host, a.api, a.log.Named("http")), nil
+}
+
+// serve answers h's requests on ln, opened for host, until shutdown (or
+// ctx ends).
+func (a *App) serve(ctx context.Context, ln net.Listener, host string, h http.Handler, log *zap.Logger) *httpServer {
 	sctx, cancel := context.WithCancel(ctx)
 	s := &httpServer{host: host, port: ln.Addr().(*net.TCPAddr).Port, cancel: cancel,
 		failed: make(chan error, 1), done: make(chan struct{})}
 	s.srv = &http.Server{
-		Handler: a.api,
+		Handler: h,
 		// Slowloris: a client gets 5 s to send its request headers. There is
 		// no overall write timeout, which would cut long-lived streams; each
 		// stream write has its own deadline instead.
@@ -49,7 +57,7 @@ func (a *App) listen(ctx context.Context, host string, port int) (*httpServer, e
 		IdleTimeout:       30 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		BaseContext:       func(net.Listener) context.Context { return sctx },
-		ErrorLog:          debugStdLog(a.log.Named("http")),
+		ErrorLog:          debugStdLog(log),
 	}
 	go func() {
 		defer close(s.done)
@@ -57,7 +65,7 @@ func (a *App) listen(ctx context.Context, host string, port int) (*httpServer, e
 			s.failed <- err
 		}
 	}()
-	return s, nil
+	return s
 }
 
 // shutdown ends the server's streams at once and gives snapshots being

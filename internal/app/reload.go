@@ -15,6 +15,7 @@ import (
 	"usbstream/internal/configwatch"
 	"usbstream/internal/dsf"
 	"usbstream/internal/jpeg"
+	"usbstream/internal/source"
 	"usbstream/internal/status"
 )
 
@@ -52,11 +53,7 @@ func (a *App) Reload(ctx context.Context, content []byte) {
 		if onDefaults {
 			// There is no good configuration to keep: the picture shows
 			// the file's newest error.
-			src := a.misconfigured(err)
-			a.mu.Lock()
-			a.src = src
-			a.mu.Unlock()
-			a.sup.Replace(src)
+			a.replaceSource(a.misconfigured(err))
 			a.log.Warn("config file not applied; still running on the built-in defaults", zap.Error(err))
 			a.message(dsf.Failure, "config error: "+err.Error()+onDefaultsNote)
 			return
@@ -141,16 +138,20 @@ func (a *App) applySource(prev, next *config.Config) {
 		restart = true // a higher rate must be asked of the driver at open
 	}
 	if restart {
-		newSrc := a.newSource(next)
-		a.mu.Lock()
-		a.src = newSrc
-		a.mu.Unlock()
-		a.sup.Replace(newSrc)
+		a.replaceSource(a.newSource(next))
 		return
 	}
 	if isCamera {
 		cam.SetLive(camera.Live{Transform: transformOf(next), Quality: next.Quality, FPS: next.Framerate})
 	}
+}
+
+// replaceSource makes src the source the supervisor runs.
+func (a *App) replaceSource(src source.Source) {
+	a.mu.Lock()
+	a.src = src
+	a.mu.Unlock()
+	a.sup.Replace(src)
 }
 
 // sameCapture reports whether two configurations capture the same way, so
