@@ -49,6 +49,9 @@ type Options struct {
 	// MaxClientsPerIP bounds them per client address; 0 means no bound.
 	// SetMaxClientsPerIP changes it later.
 	MaxClientsPerIP int
+	// AllowedHosts, when not empty, lists the host names a request's Host
+	// header may name (see SetAllowedHosts).
+	AllowedHosts []string
 }
 
 // MaxURLLength bounds a request's URL. Real clients send a few dozen
@@ -82,6 +85,7 @@ type Server struct {
 	access      atomic.Pointer[access] // replaced whole by a config reload
 	maxClients  atomic.Int64
 	maxPerIP    atomic.Int64
+	hosts       atomic.Pointer[hostList]
 }
 
 // access is who may read and from which origin.
@@ -105,6 +109,7 @@ func New(hub *stream.Hub, clients *stream.Registry, status func() status.Status,
 	s.SetAccess(opt.User, opt.Password, opt.AllowOrigin)
 	s.SetMaxClients(opt.MaxClients)
 	s.SetMaxClientsPerIP(opt.MaxClientsPerIP)
+	s.SetAllowedHosts(opt.AllowedHosts)
 	return s
 }
 
@@ -166,6 +171,10 @@ func underAccess(r *http.Request, acc *access) (*http.Request, context.CancelFun
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Server", "usbStream/"+s.opt.Version)
+	if !s.hosts.Load().allows(r.Host) {
+		refuseHost(w)
+		return
+	}
 	acc := s.access.Load()
 	if acc.allowOrigin != "" {
 		h.Set("Access-Control-Allow-Origin", acc.allowOrigin)
