@@ -54,20 +54,39 @@ type Client struct {
 	skipped atomic.Uint64 // frames published while this client was busy
 	bytes   atomic.Uint64
 	rate    meter.Rate
+	// Age of the last new frame when its write finished, and the most of
+	// any frame: on a slow link, how fresh what the viewer sees is.
+	lastAge, maxAge atomic.Int64 // nanoseconds
+}
+
+// sentAge records the age of a frame whose write has just finished.
+func (c *Client) sentAge(age time.Duration) {
+	c.lastAge.Store(int64(age))
+	for {
+		m := c.maxAge.Load()
+		if int64(age) <= m || c.maxAge.CompareAndSwap(m, int64(age)) {
+			return
+		}
+	}
 }
 
 // ClientInfo is a client as /status shows it.
 type ClientInfo struct {
-	ID          uint64    `json:"id"`
-	Remote      string    `json:"remote"`
-	Path        string    `json:"path"`
-	Kind        string    `json:"kind"`
-	MaxFPS      float64   `json:"maxFps,omitempty"`
-	FPS         float64   `json:"fps"`
-	Frames      uint64    `json:"frames"`
-	Skipped     uint64    `json:"skipped"`
-	Bytes       uint64    `json:"bytes"`
-	ConnectedAt time.Time `json:"connectedAt"`
+	ID      uint64  `json:"id"`
+	Remote  string  `json:"remote"`
+	Path    string  `json:"path"`
+	Kind    string  `json:"kind"`
+	MaxFPS  float64 `json:"maxFps,omitempty"`
+	FPS     float64 `json:"fps"`
+	Frames  uint64  `json:"frames"`
+	Skipped uint64  `json:"skipped"`
+	Bytes   uint64  `json:"bytes"`
+	// FrameAgeMs is how old the last frame sent was when its write
+	// finished (capture to the kernel taking it); MaxFrameAgeMs the most
+	// since the client connected. Streams only.
+	FrameAgeMs    float64   `json:"frameAgeMs,omitempty"`
+	MaxFrameAgeMs float64   `json:"maxFrameAgeMs,omitempty"`
+	ConnectedAt   time.Time `json:"connectedAt"`
 }
 
 // Add registers a new client; the caller must Remove it when it leaves.
@@ -152,11 +171,13 @@ func (r *Registry) List(now time.Time) []ClientInfo {
 func (c *Client) Info(now time.Time) ClientInfo {
 	return ClientInfo{
 		ID: c.ID, Remote: c.Remote, Path: c.Path, Kind: c.Kind, MaxFPS: c.MaxFPS,
-		FPS:         c.rate.PerSecond(now),
-		Frames:      c.frames.Load(),
-		Skipped:     c.skipped.Load(),
-		Bytes:       c.bytes.Load(),
-		ConnectedAt: c.ConnectedAt,
+		FPS:           c.rate.PerSecond(now),
+		Frames:        c.frames.Load(),
+		Skipped:       c.skipped.Load(),
+		Bytes:         c.bytes.Load(),
+		FrameAgeMs:    millis(c.lastAge.Load()),
+		MaxFrameAgeMs: millis(c.maxAge.Load()),
+		ConnectedAt:   c.ConnectedAt,
 	}
 }
 
@@ -166,3 +187,6 @@ func (c *Client) Sent(n int) {
 	c.bytes.Add(uint64(n))
 	c.rate.Tick(time.Now())
 }
+
+// millis turns nanoseconds into milliseconds with a tenth's precision.
+func millis(ns int64) float64 { return float64(ns/1e5) / 10 }

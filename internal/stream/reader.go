@@ -67,7 +67,7 @@ func (h *Hub) Serve(ctx context.Context, conn Conn, c *Client, opt ReaderOptions
 	ticker := time.NewTicker(keepalive / 2)
 	defer ticker.Stop()
 	var capTimer *time.Timer // only for clients with an fps cap
-	w := partWriter{conn: conn, timeout: opt.WriteTimeout, header: make([]byte, 0, 160)}
+	w := partWriter{conn: conn, queue: boundSendQueue(conn), timeout: opt.WriteTimeout, header: make([]byte, 0, 160)}
 	var (
 		sent     *frame.Frame // the last frame written: what a keep-alive repeats
 		lastSeq  uint64
@@ -89,6 +89,7 @@ func (h *Hub) Serve(ctx context.Context, conn Conn, c *Client, opt ReaderOptions
 			c.frames.Add(1)
 			c.bytes.Add(uint64(len(f.JPEG)))
 			c.rate.Tick(now)
+			c.sentAge(time.Since(f.Captured))
 			sent, lastSeq, lastSent, lastNew = f, f.Seq, now, now
 			continue
 		case sent != nil && now.Sub(lastSent) >= keepalive:
@@ -121,32 +122,84 @@ func (h *Hub) Serve(ctx context.Context, conn Conn, c *Client, opt ReaderOptions
 // partWriter writes parts to one client.
 type partWriter struct {
 	conn     Conn
+	queue    *sendQueue // nil when conn is no TCP socket
 	timeout  time.Duration
 	deadline time.Time
 	header   []byte
 	parts    [3][]byte
 	bufs     net.Buffers // kept here so that handing it to WriteTo does not allocate
+	unacked  int         // at the last deadline of this part, -1 before it
 }
 
 // write sends one part with a single writev: headers, the shared JPEG bytes
-// (never copied) and the trailing boundary. The write deadline is moved only
-// once half of it has passed, which still drops a stalled client within
-// the timeout but spares a syscall-side timer update per frame.
+// (never copied) and the trailing boundary. On a TCP connection it returns
+// only once the kernel would take the next part (see SendQueueBytes), so
+// that the caller picks the frame to send next when the link can carry it.
 func (w *partWriter) write(f *frame.Frame, first bool, now time.Time) error {
-	if w.deadline.Sub(now) < w.timeout/2 {
-		w.deadline = now.Add(w.timeout)
-		if err := w.conn.SetWriteDeadline(w.deadline); err != nil {
-			return err
-		}
+	if err := w.arm(now, false); err != nil {
+		return err
 	}
 	w.header = AppendPartHeader(w.header[:0], f, first)
 	w.parts = [3][]byte{w.header, f.JPEG, partTrailer}
 	w.bufs = w.parts[:]
-	if _, err := w.bufs.WriteTo(w.conn); err != nil {
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return ErrWriteTimeout
+	w.unacked = -1
+	for {
+		n, err := w.bufs.WriteTo(w.conn)
+		if err == nil {
+			break
 		}
-		return fmt.Errorf("writing frame %d: %w", f.Seq, err)
+		if err := w.timedOut(err, n); err != nil {
+			return fmt.Errorf("writing frame %d: %w", f.Seq, err)
+		}
 	}
-	return nil
+	if w.queue == nil {
+		return nil
+	}
+	for {
+		err := w.queue.waitWritable()
+		if err == nil {
+			return nil
+		}
+		if err := w.timedOut(err, 0); err != nil {
+			return fmt.Errorf("writing frame %d: %w", f.Seq, err)
+		}
+	}
+}
+
+// timedOut decides what a failed write (n bytes taken) means. A viewer is
+// dropped only when it reads nothing for the write timeout: on a slow link
+// one frame may take longer than that, and a viewer that is still reading
+// must keep its stream. It is still reading if the kernel took bytes, or
+// if the peer acknowledged some since the last deadline passed (the first
+// time only takes the measure). A nil result means: write on, the
+// deadline is set again.
+func (w *partWriter) timedOut(err error, n int64) error {
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		return err
+	}
+	reading := n > 0
+	if w.queue != nil {
+		un, qerr := w.queue.unacked()
+		if qerr != nil {
+			return qerr
+		}
+		reading = reading || w.unacked < 0 || un < w.unacked
+		w.unacked = un
+	}
+	if !reading {
+		return ErrWriteTimeout
+	}
+	return w.arm(time.Now(), true)
+}
+
+// arm sets the write deadline a full timeout ahead. Unless forced it moves
+// the deadline only once half of it has passed, which still drops a
+// stalled client within the timeout but spares a syscall-side timer update
+// per frame.
+func (w *partWriter) arm(now time.Time, force bool) error {
+	if !force && w.deadline.Sub(now) >= w.timeout/2 {
+		return nil
+	}
+	w.deadline = now.Add(w.timeout)
+	return w.conn.SetWriteDeadline(w.deadline)
 }

@@ -1,0 +1,83 @@
+package stream
+
+import (
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// SendQueueBytes bounds the bytes of one stream connection that the kernel
+// holds unsent (TCP_NOTSENT_LOWAT). Without the bound Linux autotunes the
+// send buffer to megabytes, which a viewer on a slow link drains for tens
+// of seconds: every frame it saw was that old, and the newest-frame logic
+// never got to skip one. With it, a write blocks while this much is
+// queued, and the next frame is chosen only once the queue is below half
+// of it, so the frame chosen is the newest when the link can take it.
+//
+// 32 KiB is below one camera frame (30-150 KB), so it adds well under one
+// frame's transfer time to the age of what a slow viewer sees, and on a
+// fast link it is refilled long before it runs dry (at 100 Mbit/s half of
+// it lasts 1.3 ms, far more than a wake-up takes).
+const SendQueueBytes = 32 << 10
+
+// sendQueue is the kernel's send queue of one TCP connection.
+type sendQueue struct {
+	raw syscall.RawConn
+}
+
+// boundSendQueue limits conn's unsent bytes and returns its queue, or nil
+// when conn is no TCP socket (a test's pipe, an HTTP/2 stream): those are
+// written as before.
+func boundSendQueue(conn Conn) *sendQueue {
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, SendQueueBytes)
+	}); err != nil || serr != nil {
+		return nil // a UNIX socket, or a kernel before 3.12
+	}
+	return &sendQueue{raw: raw}
+}
+
+// waitWritable blocks until the kernel would take more bytes, that is
+// until the unsent queue is below half of SendQueueBytes, or until the
+// connection's write deadline. A poll with no timeout asks tcp_poll, which
+// also arms the wake-up (SOCK_NOSPACE) when the answer is no; Go's poller
+// then waits for that wake-up instead of a thread blocking in poll.
+func (q *sendQueue) waitWritable() error {
+	var perr error
+	err := q.raw.Write(func(fd uintptr) bool {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+		for {
+			_, perr = unix.Poll(fds, 0)
+			if perr != unix.EINTR {
+				break
+			}
+		}
+		// An error or hang-up also ends the wait: the next write reports it.
+		return perr != nil || fds[0].Revents != 0
+	})
+	if err != nil {
+		return err
+	}
+	return perr
+}
+
+// unacked returns the bytes written but not yet acknowledged by the peer
+// (sent or not): it falls while the viewer reads, however slowly.
+func (q *sendQueue) unacked() (int, error) {
+	var n int
+	var ierr error
+	err := q.raw.Control(func(fd uintptr) { n, ierr = unix.IoctlGetInt(int(fd), unix.SIOCOUTQ) })
+	if err != nil {
+		return 0, err
+	}
+	return n, ierr
+}
