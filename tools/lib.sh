@@ -15,3 +15,14 @@ wait_for_status() {
 machine_line() {
   echo "# $(date -u +%FT%TZ), $(uname -m), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 }
+
+# make_720p_mjpeg DIR: prints the path of a 1280x720 MJPEG file in DIR (90
+# frames, ~47 KB each: testsrc2 at -q:v 5, a typical UVC camera's MJPEG at
+# that size), made with ffmpeg the first time.
+make_720p_mjpeg() {
+  local src=$1/720p.mjpeg
+  if [[ ! -s $src ]]; then
+    ffmpeg -loglevel error -y -f lavfi -i testsrc2=size=1280x720:rate=30 -frames:v 90 -q:v 5 -f mjpeg "$src"
+  fi
+  echo "$src"
+}

@@ -18,12 +18,7 @@ port=${PORT:-18085}
 
 go build -o "$out/usbStream" ./sbc
 go build -o "$out/loadgen" ./tools/loadgen
-src="$out/720p.mjpeg"
-if [[ ! -s "$src" ]]; then
-  # testsrc2 at -q:v 5 gives about 47 KB per 1280x720 frame: a typical
-  # UVC camera's MJPEG at that size.
-  ffmpeg -loglevel error -y -f lavfi -i testsrc2=size=1280x720:rate=30 -frames:v 90 -q:v 5 -f mjpeg "$src"
-fi
+src=$(make_720p_mjpeg "$out")
 
 ulimit -n 65536 2>/dev/null || true
 taskset -c 0 "$out/usbStream" -source "file:$src" -framerate 30 -host 127.0.0.1 -port "$port" 2>"$out/server.log" &

@@ -67,6 +67,7 @@ func mainWithArgs(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&opt.Snapshots, "snapshots", opt.Snapshots, "snapshot requests spread over the window, each on its own connection, `N` (0: none)")
 	fs.IntVar(&opt.Slow, "slow", 0, "how many of the -clients read throttled to -slow-rate, `K`; reported apart from the fast ones")
 	fs.Int64Var(&opt.SlowRate, "slow-rate", opt.SlowRate, "read rate of each slow client, in `bytes/s`")
+	fs.IntVar(&opt.RcvBuf, "rcvbuf", 0, "receive buffer of each stream client (SO_RCVBUF), in `bytes`; 0: the kernel's default")
 	fs.StringVar(&opt.User, "user", "", "basic-auth user name (also taken from user:password@ in the URL)")
 	fs.StringVar(&opt.Password, "password", "", "basic-auth password")
 	fs.Float64Var(&opt.MinFPS, "min-fps", 0, "exit 1 if any fast client receives fewer new frames per second than `X`")

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -34,6 +35,7 @@ type options struct {
 	Snapshots      int
 	Slow           int
 	SlowRate       int64
+	RcvBuf         int // SO_RCVBUF of every stream client; 0: the kernel's default
 	User, Password string
 	MinFPS         float64
 	ConnectTimeout time.Duration
@@ -84,6 +86,8 @@ func (o *options) validate() error {
 		return fmt.Errorf("-snapshots %d: want 0 to %d", o.Snapshots, maxSnapshots)
 	case o.Slow < 0 || o.Slow > o.Clients:
 		return fmt.Errorf("-slow %d: want 0 to -clients (%d)", o.Slow, o.Clients)
+	case o.RcvBuf < 0 || o.RcvBuf > 64<<20:
+		return fmt.Errorf("-rcvbuf %d: want 0 (the kernel's default) to 64 MiB", o.RcvBuf)
 	case o.Slow > 0 && o.SlowRate < 100:
 		return fmt.Errorf("-slow-rate %d: want at least 100 bytes per second", o.SlowRate)
 	case o.MinFPS < 0:
@@ -284,7 +288,7 @@ func (r *runner) streamClient(ctx context.Context, c *clientStats, at time.Time)
 	if !sleepUntil(ctx, at) {
 		return
 	}
-	conn, err := (&net.Dialer{Timeout: r.opt.ConnectTimeout}).DialContext(ctx, "tcp", r.stream.dialAddr)
+	conn, err := r.dialer().DialContext(ctx, "tcp", r.stream.dialAddr)
 	if err != nil {
 		c.connectErr = err.Error()
 		return
@@ -551,6 +555,24 @@ func (r *runner) sampleMemory(pid int, m *measurement) {
 	}
 	m.peakRSSKiB = max(m.peakRSSKiB, st.rssKiB)
 	m.threadsMax = max(m.threadsMax, st.threads)
+}
+
+// dialer opens stream connections, with -rcvbuf's receive buffer. A small
+// one models a viewer whose link, not its own kernel, holds bytes back:
+// what a reader that is merely slow leaves in its receive buffer would
+// otherwise count as the server's delay.
+func (r *runner) dialer() *net.Dialer {
+	d := &net.Dialer{Timeout: r.opt.ConnectTimeout}
+	if n := r.opt.RcvBuf; n > 0 {
+		d.Control = func(_, _ string, c syscall.RawConn) error {
+			var serr error
+			if err := c.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, n) }); err != nil {
+				return err
+			}
+			return serr
+		}
+	}
+	return d
 }
 
 // throttle makes a client read at most rate bytes per second, averaged from

@@ -254,7 +254,7 @@ func TestTargetRequest(t *testing.T) {
 func TestOptionValidation(t *testing.T) {
 	for _, args := range [][]string{
 		{"-duration", "11m"}, {"-duration", "0"}, {"-clients", "0"}, {"-ramp", "3s"},
-		{"-slow", "11"}, {"-slow", "1", "-slow-rate", "10"}, {"-snapshots", "-1"}, {"-pid", "-3"}, {"extra"},
+		{"-slow", "11"}, {"-slow", "1", "-slow-rate", "10"}, {"-rcvbuf", "-1"}, {"-snapshots", "-1"}, {"-pid", "-3"}, {"extra"},
 	} {
 		var out, errOut bytes.Buffer
 		if code := mainWithArgs(args, &out, &errOut); code != 2 {
