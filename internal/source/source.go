@@ -35,6 +35,12 @@ type Sink interface {
 	// Idle counts a frame the camera delivered that was not encoded because
 	// nobody wants frames now: the source is healthy, just unwatched.
 	Idle(captured time.Time)
+	// Skipped reports an input the source passes over and goes on without,
+	// such as a file of a replayed folder that is a FIFO or a device. It
+	// comes up again on every pass over the folder; the supervisor warns
+	// once per name and reason, so the user hears of it without a line per
+	// frame.
+	Skipped(name string, reason error)
 }
 
 // Info is a source's self-description. JSON names are part of the status
@@ -87,6 +93,10 @@ const (
 	Starting State = "starting"
 	// Streaming: frames are arriving.
 	Streaming State = "streaming"
+	// Stalled: the source runs and claims nothing is wrong, but no frame has
+	// come for a while (a read that blocks, a device that stopped sending);
+	// a placeholder says so until frames come again or the source fails.
+	Stalled State = "stalled"
 	// Lost: the source failed or is absent; a placeholder is served and the
 	// source is retried.
 	Lost State = "lost"

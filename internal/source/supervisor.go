@@ -3,6 +3,7 @@ package source
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -44,6 +45,12 @@ type Supervisor struct {
 	// dropped frames: a camera sending corrupt buffers or a replayed file
 	// with an oversized frame is worth telling about, but not per frame.
 	DropReportInterval time.Duration
+	// StallAfter is how long a streaming source may go without a frame
+	// before it is reported stalled (at least three frame intervals at its
+	// target rate). A source blocked in a read never fails by itself, and
+	// without this /status would go on saying "streaming" over a frozen
+	// picture.
+	StallAfter time.Duration
 
 	kick chan struct{} // Replace wakes a retry wait
 
@@ -61,7 +68,15 @@ type Supervisor struct {
 	unreportedDrops uint64
 	lastDropReason  error
 	lastDropReport  time.Time
+
+	// skipWarned holds the inputs (name and reason) already warned about,
+	// so that a FIFO in a replayed folder is one warning, not one per pass.
+	skipWarned map[string]bool
 }
+
+// maxSkipWarned bounds skipWarned: a folder of thousands of odd files
+// gets that many warnings, then debug lines.
+const maxSkipWarned = 1000
 
 // Status is the supervisor's view of its source, shared by /status, DSF
 // plugin data and the DWC tab.
@@ -84,6 +99,7 @@ func NewSupervisor(src Source, out Publisher, placeholder PlaceholderFunc, log *
 		FirstRetry:         250 * time.Millisecond,
 		StartGrace:         time.Second,
 		DropReportInterval: time.Minute,
+		StallAfter:         5 * time.Second,
 		kick:               make(chan struct{}, 1),
 		state:              Starting,
 		since:              time.Now(),
@@ -105,9 +121,15 @@ func (s *Supervisor) Run(ctx context.Context) {
 	// The state stays Lost across retries (not Starting each time), so an
 	// absent camera is one warning, not one per attempt.
 	delay := min(s.FirstRetry, s.RetryInterval)
+	var prev Source
 	for ctx.Err() == nil {
 		s.mu.Lock()
 		src := s.src
+		if src != prev {
+			// Cleared here, not in Replace, so that the old source's last
+			// reports, made while it stops, do not silence the new one's.
+			s.skipWarned, prev = nil, src
+		}
 		runCtx, cancel := context.WithCancel(ctx)
 		s.cancelRun = cancel
 		framesBefore := s.captured
@@ -177,10 +199,11 @@ func (s *Supervisor) placeholders(ctx context.Context) {
 			return
 		case now := <-tick.C:
 			s.reportDrops(now, false)
+			s.checkStall(now)
 			s.mu.Lock()
 			state, err, since, size := s.state, s.lastErr, s.since, s.lastSize
 			s.mu.Unlock()
-			show := state == Lost || (state == Starting && now.Sub(since) >= s.StartGrace)
+			show := state == Lost || state == Stalled || (state == Starting && now.Sub(since) >= s.StartGrace)
 			// Once a second during an outage, but at once when a new one
 			// begins: a short outage soon after another must still show.
 			if !show || (now.Sub(lastPublished) < time.Second && since.Before(lastPublished)) {
@@ -190,6 +213,8 @@ func (s *Supervisor) placeholders(ctx context.Context) {
 			switch {
 			case state == Starting:
 				title = "CAMERA STARTING"
+			case state == Stalled:
+				title = "NO FRAMES"
 			case errors.Is(err, ErrMisconfigured):
 				title = "CONFIGURATION ERROR"
 			}
@@ -210,6 +235,32 @@ func (s *Supervisor) placeholders(ctx context.Context) {
 			}
 			s.mu.Unlock()
 		}
+	}
+}
+
+// checkStall marks a streaming source stalled when its last frame is older
+// than StallAfter, or three frame intervals if that is longer, so that a
+// slow camera is not called stalled between two of its frames.
+func (s *Supervisor) checkStall(now time.Time) {
+	limit := s.StallAfter
+	if limit <= 0 {
+		return
+	}
+	if fps := s.source().Info().FPS; fps > 0 {
+		limit = max(limit, time.Duration(3*float64(time.Second)/fps))
+	}
+	s.mu.Lock()
+	stalled := s.state == Streaming && !s.lastFrame.IsZero() && now.Sub(s.lastFrame) >= limit
+	var err error
+	if stalled {
+		// Set under the lock frames take, so a frame arriving now wins.
+		err = fmt.Errorf("no frame since %s (%s); the source has not failed, so it is left running",
+			s.lastFrame.Format("15:04:05"), limit)
+		s.state, s.lastErr, s.since = Stalled, err, now
+	}
+	s.mu.Unlock()
+	if stalled {
+		s.logState(Streaming, Stalled, err)
 	}
 }
 
@@ -256,6 +307,9 @@ func (s *Supervisor) logState(prev, state State, err error) {
 		s.log.Info("waiting for the source; serving a placeholder meanwhile", zap.String("device", info.Device), zap.Error(err))
 	case state == Lost:
 		s.log.Warn("source lost; serving a placeholder and retrying, at least every "+s.RetryInterval.String(),
+			zap.String("device", info.Device), zap.Error(err))
+	case state == Stalled:
+		s.log.Warn("source stalled; serving a placeholder until frames come again",
 			zap.String("device", info.Device), zap.Error(err))
 	case state == Streaming:
 		s.log.Info("streaming", zap.String("kind", info.Kind), zap.String("device", info.Device),
@@ -315,6 +369,32 @@ func (k sink) captured(w, h int) {
 	s.mu.Unlock()
 	if prev != Streaming {
 		s.logState(prev, Streaming, nil)
+	}
+}
+
+// Skipped warns once per input and reason for as long as the source is
+// the same; the input comes up again on every pass, and a warning per pass
+// would be one per frame.
+func (k sink) Skipped(name string, reason error) {
+	s := k.s
+	key := name + "\x00" + errString(reason)
+	s.mu.Lock()
+	seen := s.skipWarned[key]
+	full := len(s.skipWarned) >= maxSkipWarned
+	if !seen && !full {
+		if s.skipWarned == nil {
+			s.skipWarned = make(map[string]bool)
+		}
+		s.skipWarned[key] = true
+	}
+	s.mu.Unlock()
+	switch {
+	case seen:
+	case full:
+		s.log.Debug("input skipped", zap.String("input", name), zap.Error(reason))
+	default:
+		s.log.Warn("input skipped; the source goes on without it", zap.String("device", s.source().Info().Device),
+			zap.String("input", name), zap.Error(reason))
 	}
 }
 

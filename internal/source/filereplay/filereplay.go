@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"usbstream/internal/frame"
@@ -27,6 +28,12 @@ const (
 	// so a corrupt or hostile file cannot make the reader hold more; a 4K
 	// picture at JPEG quality 100 is under 10 MB, camera frames far less.
 	MaxFrameSize = 16 << 20
+
+	// readBudget is how much one frame may cost in reading: past it without
+	// a usable frame (a folder of huge files, each walked once to learn
+	// where it ends) the tick goes without a frame and reading resumes on
+	// the next, so the work per tick stays bounded.
+	readBudget = 4 * MaxFrameSize
 )
 
 // Source replays the JPEGs at a path. Create it with New.
@@ -41,6 +48,11 @@ type Source struct {
 
 	mu            sync.Mutex
 	width, height int
+
+	// memo is what passes learnt about each file, kept across Runs so that
+	// the supervisor's retries after a pass without frames do not read a
+	// huge file again. Only Run touches it, and Runs do not overlap.
+	memo map[string]learnt
 }
 
 // New returns a replay of path at fps frames per second. path is a folder
@@ -79,7 +91,10 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 	if ctx.Err() != nil {
 		return nil
 	}
-	p, err := openPlaylist(s.path)
+	if s.memo == nil {
+		s.memo = make(map[string]learnt)
+	}
+	p, err := openPlaylist(s.path, s.memo)
 	if err != nil {
 		return err
 	}
@@ -94,10 +109,12 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 		if err != nil {
 			return err
 		}
-		s.mu.Lock()
-		s.width, s.height = f.Width, f.Height
-		s.mu.Unlock()
-		sink.Frame(f)
+		if f != nil {
+			s.mu.Lock()
+			s.width, s.height = f.Width, f.Height
+			s.mu.Unlock()
+			sink.Frame(f)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -121,30 +138,108 @@ type playlist struct {
 	passFrames  int   // usable frames in this pass
 	fileFrames  int   // frames, usable or not, in the current file
 	lastProblem error // why the last frame or file was unusable
+	read        int64 // bytes read from files, for readBudget
 
 	stamp fileStamp // of the file being read
-	// learnt keeps, per file of a folder, where its oversized frames are,
-	// so that the next pass skips them instead of reading them again.
-	learnt map[string]learnt
+	// rest is where the current file's usable data ends (-1: at its end)
+	// and why, when a pass found that reading on would not find a frame.
+	rest       int64
+	restReason error
+	// memo keeps, per file, where its oversized frames are and where its
+	// usable data ends, so that the next pass skips them instead of
+	// reading them again.
+	memo map[string]learnt
 }
 
 // fileStamp tells whether a file changed between two passes.
 type fileStamp struct{ size, modNanos int64 }
 
-func stampOf(f *os.File) fileStamp {
-	fi, err := f.Stat()
-	if err != nil {
-		return fileStamp{size: -1}
-	}
+func stampOf(fi fs.FileInfo) fileStamp {
 	return fileStamp{size: fi.Size(), modNanos: fi.ModTime().UnixNano()}
 }
 
 type learnt struct {
-	stamp     fileStamp
-	oversized map[int64]knownOversized
+	stamp      fileStamp
+	oversized  map[int64]knownOversized
+	rest       int64 // as playlist.rest
+	restReason error
 }
 
-func openPlaylist(path string) (*playlist, error) {
+// counted is a file read up to a limit, counting what is read.
+type counted struct {
+	*io.SectionReader
+	n *int64
+}
+
+func (c counted) Read(b []byte) (int, error) {
+	n, err := c.SectionReader.Read(b)
+	*c.n += int64(n)
+	return n, err
+}
+
+// notRegularError refuses a file that is not a regular file: opening a FIFO
+// blocks until a writer comes, reading a device may never end (/dev/zero)
+// or have effects, and neither can be replayed.
+type notRegularError struct {
+	what   string // "a named pipe (FIFO)", ...
+	target string // where the symlink named points, if it is one
+}
+
+func (e *notRegularError) Error() string {
+	if e.target != "" {
+		return fmt.Sprintf("is a symlink to %s, which is %s; only regular files are replayed", e.target, e.what)
+	}
+	return fmt.Sprintf("is %s; only regular files are replayed", e.what)
+}
+
+func notRegular(path string, mode fs.FileMode) error {
+	var what string
+	switch {
+	case mode&fs.ModeNamedPipe != 0:
+		what = "a named pipe (FIFO)"
+	case mode&fs.ModeCharDevice != 0:
+		what = "a character device"
+	case mode&fs.ModeDevice != 0:
+		what = "a block device"
+	case mode&fs.ModeSocket != 0:
+		what = "a socket"
+	case mode.IsDir():
+		what = "a folder"
+	default:
+		what = "not a regular file"
+	}
+	target, _ := os.Readlink(path)
+	return &notRegularError{what: what, target: target}
+}
+
+// openRegular opens path for reading if it is a regular file, and never
+// blocks on one that is not. The check before the open keeps devices from
+// being opened at all; O_NONBLOCK makes an open of a FIFO put there since
+// return at once instead of waiting for a writer, and the check after it,
+// on the open file, catches that swap.
+func openRegular(path string) (*os.File, fs.FileInfo, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, nil, notRegular(path, fi.Mode())
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	if fi, err = f.Stat(); err == nil && !fi.Mode().IsRegular() {
+		err = notRegular(path, fi.Mode())
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, fi, nil
+}
+
+func openPlaylist(path string, memo map[string]learnt) (*playlist, error) {
 	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("file replay: %s does not exist", path)
@@ -152,7 +247,7 @@ func openPlaylist(path string) (*playlist, error) {
 	if err != nil {
 		return nil, fmt.Errorf("file replay: %w", err)
 	}
-	p := &playlist{path: path, dir: fi.IsDir()}
+	p := &playlist{path: path, dir: fi.IsDir(), memo: memo}
 	if p.dir {
 		// Listing now reports an empty or unreadable folder at once.
 		if err := p.newPass(); err != nil {
@@ -160,13 +255,55 @@ func openPlaylist(path string) (*playlist, error) {
 		}
 		return p, nil
 	}
-	f, err := os.Open(path)
+	f, fi, err := openRegular(path)
+	var nr *notRegularError
+	if errors.As(err, &nr) {
+		return nil, fmt.Errorf("file replay: %s %w", path, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("file replay: %w", err)
 	}
-	p.f, p.name, p.passStarted, p.stamp = f, path, true, stampOf(f)
-	p.split = newSplitter(f, MaxFrameSize)
+	p.name, p.passStarted = path, true
+	p.attach(f, fi)
 	return p, nil
+}
+
+// attach starts reading f, just opened or rewound, from its start. It reads
+// no further than the size f has now, so a file that grows while it is read
+// (a capture still being written) cannot keep the reader in it; the growth
+// is read on the next pass. What an earlier pass learnt applies while the
+// file is unchanged.
+func (p *playlist) attach(f *os.File, fi fs.FileInfo) {
+	p.f, p.fileFrames, p.stamp = f, 0, stampOf(fi)
+	p.rest, p.restReason = -1, nil
+	limit := fi.Size()
+	l, known := p.memo[p.name]
+	if known && l.stamp != p.stamp {
+		delete(p.memo, p.name)
+		known = false
+	}
+	if known && l.rest >= 0 {
+		p.rest, p.restReason = l.rest, l.restReason
+		limit = min(limit, l.rest)
+	}
+	r := counted{io.NewSectionReader(f, 0, limit), &p.read}
+	if p.split == nil {
+		p.split = newSplitter(r, MaxFrameSize)
+	} else {
+		p.split.reset(r)
+	}
+	if known {
+		p.split.oversized = l.oversized
+	}
+}
+
+// remember keeps what this pass learnt about the current file for the next.
+func (p *playlist) remember() {
+	if len(p.split.oversized) == 0 && p.rest < 0 {
+		delete(p.memo, p.name)
+		return
+	}
+	p.memo[p.name] = learnt{stamp: p.stamp, oversized: p.split.oversized, rest: p.rest, restReason: p.restReason}
 }
 
 func (p *playlist) close() {
@@ -199,9 +336,9 @@ func (p *playlist) newPass() error {
 		return fmt.Errorf("file replay: folder %s has no .jpg or .jpeg files", p.path)
 	}
 	slices.Sort(p.files)
-	for name := range p.learnt {
+	for name := range p.memo {
 		if _, found := slices.BinarySearch(p.files, name); !found {
-			delete(p.learnt, name)
+			delete(p.memo, name)
 		}
 	}
 	p.idx, p.passFrames, p.passStarted, p.lastProblem = 0, 0, true, nil
@@ -219,29 +356,47 @@ func (p *playlist) noFrames() error {
 	return fmt.Errorf("file replay: no JPEG frame in %s %s", what, p.path)
 }
 
-// next returns the next usable frame, reporting unusable ones to sink.
+// next returns the next usable frame, reporting unusable ones to sink, or
+// nil when readBudget ran out before one was found.
 func (p *playlist) next(ctx context.Context, sink source.Sink, now func() time.Time) (*frame.Frame, error) {
 	drop := func(err error) {
 		p.lastProblem = fmt.Errorf("%s: %w", p.name, err)
 		sink.Dropped(p.lastProblem)
 	}
+	// A file problem is reported as skipped, not as a dropped frame: it
+	// comes back on every pass, and the supervisor warns about it once.
+	skip := func(err error) {
+		p.lastProblem = fmt.Errorf("%s: %w", p.name, err)
+		sink.Skipped(p.name, err)
+	}
+	started := p.read
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		if p.read-started > readBudget {
+			return nil, nil
+		}
 		if p.f == nil {
-			if err := p.openNext(drop); err != nil {
+			if err := p.openNext(skip); err != nil {
 				return nil, err
 			}
 			continue
 		}
 		b, err := p.split.next(ctx)
 		var fe *frameError
+		var re *restError
 		switch {
 		case err == nil:
 			p.fileFrames++
 		case errors.Is(err, io.EOF):
-			if err := p.endOfFile(drop); err != nil {
+			if err := p.endOfFile(drop, skip); err != nil {
+				return nil, err
+			}
+			continue
+		case errors.As(err, &re):
+			p.rest, p.restReason = re.offset, err
+			if err := p.endOfFile(drop, skip); err != nil {
 				return nil, err
 			}
 			continue
@@ -253,7 +408,7 @@ func (p *playlist) next(ctx context.Context, sink source.Sink, now func() time.T
 			return nil, ctx.Err()
 		case p.dir:
 			// One unreadable file does not stop the folder.
-			drop(err)
+			skip(err)
 			p.close()
 			continue
 		default:
@@ -275,7 +430,7 @@ func (p *playlist) next(ctx context.Context, sink source.Sink, now func() time.T
 }
 
 // openNext opens the folder's next file, starting a new pass after the last.
-func (p *playlist) openNext(drop func(error)) error {
+func (p *playlist) openNext(skip func(error)) error {
 	if p.idx >= len(p.files) {
 		if err := p.newPass(); err != nil {
 			return err
@@ -283,39 +438,30 @@ func (p *playlist) openNext(drop func(error)) error {
 	}
 	p.name = p.files[p.idx]
 	p.idx++
-	f, err := os.Open(filepath.Join(p.path, p.name))
+	f, fi, err := openRegular(filepath.Join(p.path, p.name))
 	if err != nil {
-		// Removed since the listing, or unreadable: skip it this pass.
-		drop(err)
+		// Not a regular file, removed since the listing, or unreadable:
+		// skip it this pass.
+		skip(err)
 		return nil
 	}
-	p.f, p.fileFrames, p.stamp = f, 0, stampOf(f)
-	if p.split == nil {
-		p.split = newSplitter(f, MaxFrameSize)
-	} else {
-		p.split.reset(f)
-	}
-	if l, ok := p.learnt[p.name]; ok && l.stamp == p.stamp {
-		p.split.oversized = l.oversized
-	}
+	p.attach(f, fi)
 	return nil
 }
 
-// endOfFile moves on after the current file is exhausted: to the next file
-// of a folder, or back to the start of a single file.
-func (p *playlist) endOfFile(drop func(error)) error {
+// endOfFile moves on after the current file is exhausted, or its rest given
+// up: to the next file of a folder, or back to the start of a single file.
+func (p *playlist) endOfFile(drop, skip func(error)) error {
+	if p.rest >= 0 {
+		// Again on every pass, for /status's last problem; the supervisor
+		// warns only the first time.
+		skip(p.restReason)
+	}
+	p.remember()
 	if p.dir {
-		if p.fileFrames == 0 {
+		if p.fileFrames == 0 && p.rest < 0 {
 			// Otherwise a text file named .jpg would be skipped silently.
 			drop(errors.New("no JPEG frame in the file"))
-		}
-		if len(p.split.oversized) > 0 {
-			if p.learnt == nil {
-				p.learnt = make(map[string]learnt)
-			}
-			p.learnt[p.name] = learnt{stamp: p.stamp, oversized: p.split.oversized}
-		} else {
-			delete(p.learnt, p.name)
 		}
 		p.close()
 		return nil
@@ -323,17 +469,11 @@ func (p *playlist) endOfFile(drop func(error)) error {
 	if p.passFrames == 0 {
 		return p.noFrames()
 	}
-	if _, err := p.f.Seek(0, io.SeekStart); err != nil {
-		return fmt.Errorf("file replay: cannot rewind %s: %w", p.path, err)
+	fi, err := p.f.Stat()
+	if err != nil {
+		return fmt.Errorf("file replay: %s: %w", p.path, err)
 	}
-	// What the last pass learnt about oversized frames holds only while
-	// the file is unchanged.
-	if stamp := stampOf(p.f); stamp == p.stamp {
-		p.split.rewind(p.f)
-	} else {
-		p.split.reset(p.f)
-		p.stamp = stamp
-	}
+	p.attach(p.f, fi)
 	p.passFrames, p.lastProblem = 0, nil
 	return nil
 }

@@ -47,6 +47,11 @@ type splitter struct {
 	r        *bufio.Reader
 	src      io.Reader // under r, for seeking past a known oversized frame
 	max      int       // largest frame returned; larger ones are skipped
+	// gap and walk bound the bytes read between two frames and through
+	// one oversized frame before the rest of the data is given up (see
+	// restError). They do not follow max, which tests set low to make
+	// oversized frames cheaply.
+	gap, walk int
 	off      int64     // bytes consumed so far
 	checked  int64     // off at the last context check
 	hint     int       // size of the last frame, to allocate the next in one go
@@ -68,7 +73,7 @@ type knownOversized struct {
 const maxOversized = 1024
 
 func newSplitter(r io.Reader, max int) *splitter {
-	return &splitter{r: bufio.NewReaderSize(r, 64<<10), src: r, max: max}
+	return &splitter{r: bufio.NewReaderSize(r, 64<<10), src: r, max: max, gap: maxGap, walk: maxWalk}
 }
 
 // reset starts over on new data (the next file, or a file that changed).
@@ -126,6 +131,7 @@ func (s *splitter) next(ctx context.Context) ([]byte, error) {
 	}
 	b, err := s.frame(ctx)
 	var oe *oversizeError
+	var walked *restError
 	switch {
 	case err == nil:
 		s.hint = len(b)
@@ -139,6 +145,9 @@ func (s *splitter) next(ctx context.Context) ([]byte, error) {
 		return nil, err
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		err = fmt.Errorf("JPEG frame truncated: the file ends at byte %d before its end-of-image marker (FF D9)", s.off)
+	case errors.As(err, &walked):
+		walked.offset = start
+		return nil, err
 	case errors.As(err, &oe):
 		if s.oversized == nil {
 			s.oversized = make(map[int64]knownOversized)
@@ -149,6 +158,31 @@ func (s *splitter) next(ctx context.Context) ([]byte, error) {
 	}
 	return nil, &frameError{offset: start, err: err}
 }
+
+// restError ends the data early: from offset on, it would take reading
+// more than a frame's worth to find the next frame, or the end of one, so
+// the rest is given up. Without this a 1 GB file of zeros, or a "frame"
+// whose scan never ends, would be read whole before the next frame, on
+// every pass.
+type restError struct {
+	offset int64
+	err    error
+}
+
+func (e *restError) Error() string {
+	return fmt.Sprintf("%v; the rest of the data, from byte %d on, is not read", e.err, e.offset)
+}
+
+func (e *restError) Unwrap() error { return e.err }
+
+// An oversized frame is walked up to maxWalk to find its end (so later
+// passes can seek past it) before the rest of the data is given up: a 50 MB
+// JPEG is still skipped and what follows played. More than maxGap bytes
+// without a frame start is taken for the end of the frames.
+const (
+	maxWalk = 4 * MaxFrameSize
+	maxGap  = MaxFrameSize
+)
 
 // readError marks an error of the underlying reader, as opposed to a
 // problem with the data.
@@ -188,9 +222,13 @@ func (s *splitter) sync(ctx context.Context) (int64, error) {
 		s.startSOI = false
 		return s.off - 2, nil
 	}
+	from := s.off
 	for {
 		if err := s.poll(ctx); err != nil {
 			return 0, err
+		}
+		if s.off-from > int64(s.gap) {
+			return 0, &restError{offset: from, err: fmt.Errorf("no JPEG frame start (FF D8) in %s from byte %d", sizeText(s.gap), from)}
 		}
 		chunk, err := s.r.ReadSlice(0xFF)
 		s.off += int64(len(chunk))
@@ -279,6 +317,9 @@ func (s *splitter) frame(ctx context.Context) ([]byte, error) {
 		if err := s.poll(ctx); err != nil {
 			return nil, err
 		}
+		if err := s.walkedTooFar(fb); err != nil {
+			return nil, err
+		}
 		switch {
 		case m == markerEOI:
 			fb.add(0xFF, markerEOI)
@@ -306,6 +347,23 @@ func (s *splitter) frame(ctx context.Context) ([]byte, error) {
 			m, err = s.marker()
 		}
 	}
+}
+
+// walkedTooFar gives up a frame walked past s.walk; next fills in the
+// frame's offset.
+func (s *splitter) walkedTooFar(fb *frameBuf) error {
+	if fb.n <= s.walk {
+		return nil
+	}
+	return &restError{err: fmt.Errorf("a JPEG frame runs past %s without its end-of-image marker (FF D9)", sizeText(s.walk))}
+}
+
+// sizeText writes a byte count for a message, in MiB when it is whole.
+func sizeText(n int) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // marker reads a marker code: FF, any FF fill bytes, then the code.
@@ -363,6 +421,9 @@ func (s *splitter) segment(fb *frameBuf, m byte) error {
 func (s *splitter) scan(ctx context.Context, fb *frameBuf) (byte, error) {
 	for {
 		if err := s.poll(ctx); err != nil {
+			return 0, err
+		}
+		if err := s.walkedTooFar(fb); err != nil {
 			return 0, err
 		}
 		chunk, err := s.r.ReadSlice(0xFF)

@@ -15,6 +15,7 @@ type Recorder struct {
 	frames  []*frame.Frame
 	dropped []error
 	idle    int
+	skipped []Skip
 }
 
 // Frame records f.
@@ -77,4 +78,24 @@ func (r *Recorder) WaitFrames(t testing.TB, n int) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// Skip is an input a source reported skipped.
+type Skip struct {
+	Name   string
+	Reason error
+}
+
+// Skipped records a skipped input.
+func (r *Recorder) Skipped(name string, reason error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.skipped = append(r.skipped, Skip{name, reason})
+}
+
+// Skips returns the skipped inputs recorded so far, repeats included.
+func (r *Recorder) Skips() []Skip {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Skip(nil), r.skipped...)
 }
