@@ -17,7 +17,9 @@ import (
 // without failing, until resume lets it send frames again.
 type stallingSource struct{ resume chan struct{} }
 
-func (s stallingSource) Info() Info { return Info{Kind: "file", Device: "stalling", Width: 8, Height: 8, FPS: 25} }
+func (s stallingSource) Info() Info {
+	return Info{Kind: "file", Device: "stalling", Width: 8, Height: 8, FPS: 25}
+}
 func (s stallingSource) Run(ctx context.Context, sink Sink) error {
 	send := func(now time.Time) {
 		sink.Frame(&frame.Frame{JPEG: []byte{0xff, 0xd8, 0xff, 0xd9}, Captured: now, Width: 8, Height: 8})

@@ -44,18 +44,18 @@ func (e *frameError) Unwrap() error { return e.err }
 // scanning for FF. Frames are returned byte for byte, except that fill
 // bytes (extra FFs before a marker) are dropped.
 type splitter struct {
-	r        *bufio.Reader
-	src      io.Reader // under r, for seeking past a known oversized frame
-	max      int       // largest frame returned; larger ones are skipped
+	r   *bufio.Reader
+	src io.Reader // under r, for seeking past a known oversized frame
+	max int       // largest frame returned; larger ones are skipped
 	// gap and walk bound the bytes read between two frames and through
 	// one oversized frame before the rest of the data is given up (see
 	// restError). They do not follow max, which tests set low to make
 	// oversized frames cheaply.
 	gap, walk int
-	off      int64     // bytes consumed so far
-	checked  int64     // off at the last context check
-	hint     int       // size of the last frame, to allocate the next in one go
-	startSOI bool      // a frame's SOI has been consumed already (see frame)
+	off       int64 // bytes consumed so far
+	checked   int64 // off at the last context check
+	hint      int   // size of the last frame, to allocate the next in one go
+	startSOI  bool  // a frame's SOI has been consumed already (see frame)
 	// oversized maps the offset of each frame found over max to where it
 	// ends, so that later passes over the same data skip it without
 	// reading it again.
