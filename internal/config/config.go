@@ -48,10 +48,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -81,6 +84,8 @@ type Config struct {
 	Quality         int        // -quality: 1..100
 	User            string     // -user: basic auth; set exactly when Password is set
 	Password        string     // -password
+	Auth            string     // -auth: "" not given, "none" (no basic auth, said on purpose; never with User) or "basic" (User is set)
+	AllowedHosts    []string   // -allowhost: host names (lower case, no port) a request's Host may name; empty: any
 	AllowOrigin     string     // -allow-origin: "", "*" or "scheme://host[:port]" in lower case
 	Controls        []Control  // -control name=value settings for the camera, in order
 	DSFSocket       string     // -dsf: DuetControlServer's socket, "" to never connect to DSF
@@ -286,30 +291,158 @@ func ParseFileContent(path string, content []byte) (*Config, error) {
 // ReadFile reads a config file with the checks Parse applies: it must be a
 // regular file of at most MaxFileSize bytes. Errors are *Error wrapping the
 // OS error, so errors.Is(err, fs.ErrNotExist) works.
+//
+// Opening a FIFO blocks until someone writes to it, and reading a device
+// such as /dev/zero never ends; either would stop the watcher (and with it
+// SIGTERM) for good. So the file's kind is checked before the open, the
+// open does not block (O_NONBLOCK), and the kind is checked again on what
+// was opened, in case the path was replaced in between.
 func ReadFile(path string) ([]byte, error) {
 	fail := func(reason string, err error) ([]byte, error) {
 		return nil, &Error{File: path, Reason: reason, Err: err}
 	}
-	f, err := os.Open(path)
+	st, err := os.Stat(path)
+	if err != nil {
+		return fail("cannot read the config file: "+osReason(err), err)
+	}
+	if reason := notRegular(st.Mode()); reason != "" {
+		return fail(reason+", not a config file", ErrNotRegular)
+	}
+	if st.Size() > MaxFileSize {
+		return fail(tooLarge, ErrTooLarge)
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
 	if err != nil {
 		return fail("cannot read the config file: "+osReason(err), err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
+	if st, err = f.Stat(); err != nil {
 		return fail("cannot read the config file: "+osReason(err), err)
 	}
-	if st.IsDir() {
-		return fail("is a folder, not a config file", nil)
+	if reason := notRegular(st.Mode()); reason != "" {
+		return fail(reason+", not a config file", ErrNotRegular)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
 		return fail("cannot read the config file: "+osReason(err), err)
 	}
 	if len(data) > MaxFileSize {
-		return fail(tooLarge, nil)
+		return fail(tooLarge, ErrTooLarge)
 	}
 	return data, nil
+}
+
+// ErrNotRegular and ErrTooLarge are wrapped by ReadFile's errors for a
+// path that is not a regular file and for a file over MaxFileSize.
+var (
+	ErrNotRegular = errors.New("not a regular file")
+	ErrTooLarge   = errors.New("file too large")
+)
+
+// notRegular names what a file that is not a regular file is, or "".
+func notRegular(m fs.FileMode) string {
+	switch {
+	case m.IsRegular():
+		return ""
+	case m.IsDir():
+		return "is a folder"
+	case m&fs.ModeNamedPipe != 0:
+		return "is a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		return "is a socket"
+	case m&fs.ModeDevice != 0:
+		return "is a device"
+	}
+	return "is not a regular file"
+}
+
+// logFileProblem says why the log must not be written at logPath, or "".
+// A log that is the config file (by name, hard link or symlink), or whose
+// rotation would rename onto it, makes every line a save of the config:
+// a reload logs a line, which is another save, for ever.
+func logFileProblem(logPath, configPath string) string {
+	const loop = "is the config file itself (or a link to it): each log line would be a save and reload it; " +
+		"choose another file or none"
+	logSt, logErr := os.Stat(logPath)
+	if configPath != "" {
+		if logPath == configPath || logPath+".1" == configPath {
+			return loop
+		}
+		if cfgSt, err := os.Stat(configPath); err == nil {
+			if logErr == nil && os.SameFile(logSt, cfgSt) {
+				return loop
+			}
+			if st, err := os.Stat(logPath + ".1"); err == nil && os.SameFile(st, cfgSt) {
+				return loop
+			}
+		}
+	}
+	if logErr == nil {
+		if reason := notRegular(logSt.Mode()); reason != "" {
+			return reason + ": the log is only written to a regular file (or none)"
+		}
+	}
+	return ""
+}
+
+// Blank reports whether content sets no option at all: it is empty or has
+// only blank lines and comments. That is what an interrupted save or a
+// truncated upload leaves, so a reload refuses it (see CheckReload).
+func Blank(content []byte) bool {
+	for _, line := range strings.Split(strings.TrimPrefix(string(content), bom), "\n") {
+		sc := lineScanner{s: strings.TrimSuffix(line, "\r")}
+		if _, ok, reason := sc.next(); ok || reason != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// MentionsAuth reports whether content has a -user, -password or -auth
+// option, even if the file has an error elsewhere: a file that could not be
+// applied may still show that its writer wanted credentials.
+func MentionsAuth(content []byte) bool {
+	for _, line := range strings.Split(strings.TrimPrefix(string(content), bom), "\n") {
+		sc := lineScanner{s: strings.TrimSuffix(line, "\r")}
+		for {
+			tok, ok, reason := sc.next()
+			if !ok || reason != "" {
+				break
+			}
+			if !isOptionWord(tok.text) {
+				continue
+			}
+			name, _, _ := splitOption(tok.text)
+			if i := strings.IndexFunc(name, unicode.IsSpace); i >= 0 {
+				name = name[:i] // quoted together with its value
+			}
+			if name == "user" || name == "password" || name == "auth" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// CheckReload returns why next, parsed from content, must not replace the
+// configuration in force although it has no error, or nil. hadOptions says
+// that the configuration in force came from a file that set options, and
+// hadAuth that it has basic auth (or that the file wanted it). A reload must
+// not switch basic auth off, or move the listener and the source to the
+// defaults, only because the file lost its lines: an empty or comment-only
+// file is refused, and so is one without credentials unless it says -auth
+// none. Credentials from the command line are part of next, so a file
+// that loses its own still leaves those in force.
+func CheckReload(hadOptions, hadAuth bool, next *Config, content []byte) error {
+	if hadOptions && Blank(content) {
+		return &Error{File: next.File, Reason: "has no options (it is empty or holds only comments), which is what " +
+			"an interrupted save or upload leaves; to run on the built-in defaults, write -auth none or any option"}
+	}
+	if hadAuth && next.User == "" && next.Auth != "none" {
+		return &Error{File: next.File, Reason: "has no -user and -password, which would switch basic auth off " +
+			"(an interrupted save?); to switch it off, write -auth none"}
+	}
+	return nil
 }
 
 var tooLarge = fmt.Sprintf("is larger than %d KiB, too large for a config file (wrong file?)", MaxFileSize>>10)

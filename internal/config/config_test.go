@@ -326,8 +326,8 @@ func TestFileErrors(t *testing.T) {
 		{"manexp word", "-manexp auto", "1: -manexp auto: must be a number, e.g. 0.25, 1, 3 or -5"},
 		{"manexp nan", "-manexp NaN", "1: -manexp NaN: must be a number, e.g. 0.25, 1, 3 or -5"},
 		{"exposure overflow", "-exposure 1e999", "1: -exposure 1e999: must be a number, e.g. 0.25, 1, 3 or -5"},
-		{"verbose word", "-verbose maybe", "1: -verbose maybe: takes no value, or one of true, false, 1, 0, yes, no, on, off"},
-		{"verbose =2", "-verbose=2", "1: -verbose 2: takes no value, or one of true, false, 1, 0, yes, no, on, off"},
+		{"verbose word", "-verbose maybe", "1: -verbose: takes no value, or one of true, false, 1, 0, yes, no, on, off"},
+		{"verbose =2", "-verbose=2", "1: -verbose: takes no value, or one of true, false, 1, 0, yes, no, on, off"},
 		{"logfile folder", "-logfile logs/", "1: -logfile logs/: must name a file, not a folder"},
 		{"source unknown", "-source usb", "1: -source usb: must be camera, test or file:PATH"},
 		{"source camera with colon", "-source camera:0", "1: -source camera:0: must be camera, test or file:PATH"},
@@ -338,7 +338,7 @@ func TestFileErrors(t *testing.T) {
 		{"per-address limit negative", "-maxclientsperip -1", "1: -maxclientsperip -1: must be a whole number from 0 (no limit) to 10000"},
 		{"per-address limit by another name", "-max-clients-per-ip 7", "1: -max-clients-per-ip: unknown option (did you mean -maxclientsperip?)"},
 		{"per-address limit words", "-maxclientsperip lots", "1: -maxclientsperip lots: must be a whole number from 0 (no limit) to 10000"},
-		{"user with colon", "-user a:b\n-password x", "1: -user a:b: must not contain ':' (basic auth cannot carry it)"},
+		{"user with colon", "-user a:b\n-password x", "1: -user: must not contain ':' (basic auth cannot carry it)"},
 		{"user without password", "-user lapse", "1: -user: needs -password as well: basic auth needs both"},
 		{"password without user", "-# auth\n\n-password pw", "3: -password: needs -user as well: basic auth needs both"},
 		{"origin scheme", "-allow-origin ftp://duet.local",
@@ -351,7 +351,7 @@ func TestFileErrors(t *testing.T) {
 		{"origin bad port", "-allow-origin http://duet.local:99999",
 			"1: -allow-origin http://duet.local:99999: must be * or an origin such as http://duet.local or https://192.168.1.10:8080"},
 		{"origin with user", "-allow-origin http://u@duet.local",
-			"1: -allow-origin http://u@duet.local: must be * or an origin such as http://duet.local or https://192.168.1.10:8080"},
+			"1: -allow-origin: must be * or an origin such as http://duet.local or https://192.168.1.10:8080"},
 		{"origin empty host", "-allow-origin http://",
 			"1: -allow-origin http://: must be * or an origin such as http://duet.local or https://192.168.1.10:8080"},
 
@@ -367,14 +367,14 @@ func TestFileErrors(t *testing.T) {
 		{"unterminated double quote", "-camera \"HD Pro", "1: unterminated quote: this \" has no closing \""},
 		{"trailing backslash", "-camera HD\\", "1: the line ends with a \\ that escapes nothing"},
 		{"trailing backslash before CRLF", "-camera HD\\\r\n", "1: the line ends with a \\ that escapes nothing"},
-		{"stray number", "-port 8090\n8085", "2: 8085: value without an option before it (options start with -)"},
-		{"stray negative number", "-5", "1: -5: value without an option before it (options start with -)"},
+		{"stray number", "-port 8090\n8085", "2: value without an option before it (options start with -)"},
+		{"stray negative number", "-5", "1: value without an option before it (options start with -)"},
 		{"option without dash", "port 8085", "1: port: value without an option (did you mean -port?)"},
 		{"typographic dash", "–port 8085", "1: –port: starts with a typographic dash; write -port"},
 		{"second value", "-port 8090 8091",
-			"1: 8091: unexpected value after -port's value: an option takes one value (quote a value that has spaces)"},
+			"1: unexpected value after -port's value: an option takes one value (quote a value that has spaces)"},
 		{"unquoted name with spaces", "-camera HD Pro",
-			"1: Pro: unexpected value after -camera's value: an option takes one value (quote a value that has spaces)"},
+			"1: unexpected value after -camera's value: an option takes one value (quote a value that has spaces)"},
 		{"file in a file", "-file other.config", "1: -file: not allowed in a config file: it cannot read another one"},
 		{"NUL byte", "-port 8090\n-cam\x00era 0\n", "2: contains NUL bytes: this is a binary file, not a text config file"},
 		{"binary", "\x7fELF\x02\x01\x01\x00\x00", "1: contains NUL bytes: this is a binary file, not a text config file"},
@@ -464,11 +464,11 @@ func TestCommandLineErrors(t *testing.T) {
 				"RGB3 (or RGB24), NV12, YU12 (or I420), GREY (or GRAY), H264"},
 		{"given twice", []string{"-port", "1", "-camera", "0", "--port", "2"},
 			"command line: -port: given twice (first as argument 1)"},
-		{"stray value", []string{"8085"}, "command line: 8085: value without an option before it (options start with -)"},
-		{"lone dash", []string{"-"}, "command line: -: value without an option before it (options start with -)"},
-		{"double dash", []string{"--"}, "command line: --: unknown option (-h lists them)"},
+		{"stray value", []string{"8085"}, "command line: value without an option before it (options start with -) (argument 1)"},
+		{"lone dash", []string{"-"}, "command line: value without an option before it (options start with -) (argument 1)"},
+		{"double dash", []string{"--"}, "command line: not an option usbStream knows (options are words such as -port; -h lists them)"},
 		{"flag value without =", []string{"-verbose", "true"},
-			"command line: true: unexpected value after -verbose, which takes none (-verbose=VALUE sets it explicitly)"},
+			"command line: unexpected value after -verbose, which takes none (-verbose=VALUE sets it explicitly) (argument 2)"},
 		{"size and resolution", []string{"-size", "4", "-resolution", "640x480"},
 			"command line: -resolution 640x480: cannot be used together with -size (argument 1): both set the frame size"},
 		{"user without password", []string{"-user", "lapse"}, "command line: -user: needs -password as well: basic auth needs both"},
@@ -476,7 +476,7 @@ func TestCommandLineErrors(t *testing.T) {
 		{"invalid utf-8", []string{"-camera", "a\xffb"}, "command line: -camera \"a\\xffb\": not valid UTF-8 text"},
 		{"empty file path", []string{"-file="}, "command line: -file: needs the path of a config file"},
 		{"comment keeps one word", []string{"-#", "note", "8085"},
-			"command line: 8085: value without an option before it (options start with -)"},
+			"command line: value without an option before it (options start with -) (argument 3)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -937,7 +937,7 @@ func TestSuggest(t *testing.T) {
 		"xyzzy": "", "x": "", "": "", "sizes": "-size",
 	}
 	for name, want := range tests {
-		if got := suggest(name); got != want {
+		if got, _ := suggest(name); got != want {
 			t.Errorf("suggest(%q) = %q, want %q", name, got, want)
 		}
 	}

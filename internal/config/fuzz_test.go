@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -84,6 +85,13 @@ func checkRanges(c *Config) string {
 		return "quality"
 	case (c.User == "") != (c.Password == "") || strings.Contains(c.User, ":"):
 		return "user and password"
+	case c.Auth != "" && c.Auth != "none" && c.Auth != "basic" || c.Auth == "none" && c.User != "" ||
+		c.Auth == "basic" && c.User == "":
+		return "auth"
+	case slices.ContainsFunc(c.AllowedHosts, func(h string) bool {
+		return h == "" || h != strings.ToLower(h) || strings.ContainsAny(h, " :/") && !validHost(h)
+	}):
+		return "allowhost"
 	case c.AllowOrigin != "" && c.AllowOrigin != "*" && !strings.HasPrefix(c.AllowOrigin, "http://") &&
 		!strings.HasPrefix(c.AllowOrigin, "https://"):
 		return "allow-origin"
@@ -133,6 +141,8 @@ func TestCheckRangesRejects(t *testing.T) {
 		"source":     func(c *Config) { c.Source = Source{Kind: "file", Path: "rel"} },
 		"quality":    func(c *Config) { c.Quality = 101 },
 		"auth":       func(c *Config) { c.User = "u" },
+		"auth none":  func(c *Config) { c.User, c.Password, c.Auth = "u", "p", "none" },
+		"allowhost":  func(c *Config) { c.AllowedHosts = []string{"http://x"} },
 		"origin":     func(c *Config) { c.AllowOrigin = "duet.local" },
 		"control":    func(c *Config) { c.Camera = "a\x01" },
 	} {
@@ -142,4 +152,57 @@ func TestCheckRangesRejects(t *testing.T) {
 			t.Errorf("%s: invalid config accepted: %+v", name, c)
 		}
 	}
+}
+
+// FuzzSecretNeverInErrors puts a password, written in one of the ways of
+// secretLines, between arbitrary text, and checks that no error, warning or
+// reload refusal repeats it. The secret is chosen so that no message can
+// contain it by chance: it occurs once in the content, in that line.
+func FuzzSecretNeverInErrors(f *testing.F) {
+	for i := range secretLines {
+		f.Add("-user admin", "-source test", uint8(i), "S3cr3t")
+		f.Add("", "", uint8(i), "pw with 'quote")
+		f.Add("-port 8090 ", "", uint8(i), "a#b")
+	}
+	f.Add("-user admin\n-password", "", uint8(0), "x")
+	f.Fuzz(func(t *testing.T, before, after string, form uint8, tail string) {
+		s := "Zq7" + tail
+		if len(s) > 200 || strings.ContainsAny(s, "\n\r") || len(strings.Fields(s)) == 0 {
+			return
+		}
+		line := strings.ReplaceAll(secretLines[int(form)%len(secretLines)], secret, s)
+		content := before + "\n" + line + "\n" + after
+		if strings.Count(content, "Zq7") != 1 {
+			return
+		}
+		check := func(where, text string) {
+			if strings.Contains(text, "Zq7") {
+				t.Fatalf("%s shows the secret:\ncontent %q\n%s", where, content, text)
+			}
+		}
+		for _, args := range [][]string{{"-file", testFile}, {"-user", "u", "-password", "p", "-file", testFile}} {
+			c, err := ParseWithFileContent(args, []byte(content))
+			if err != nil {
+				check("the error", err.Error())
+				var e *Error
+				if errors.As(err, &e) {
+					check("the error's value", e.Value)
+					check("the error's option", e.Option)
+				}
+				continue
+			}
+			for _, w := range c.Warnings {
+				check("a warning", w)
+			}
+			if err := CheckReload(true, true, c, []byte(content)); err != nil {
+				check("the reload refusal", err.Error())
+			}
+		}
+		// The same words on the command line.
+		if args := strings.Fields(line); len(args) > 0 {
+			if _, err := Parse(args); err != nil {
+				check("the command-line error", err.Error())
+			}
+		}
+	})
 }

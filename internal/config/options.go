@@ -8,8 +8,10 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // option describes one option. set stores v in c and returns why v is not
@@ -43,9 +45,13 @@ var options = []*option{
 	{name: "resolution", set: setResolution},
 	{name: "flip", set: setFlip},
 	{name: "quality", set: wholeIn(1, 100, "", func(c *Config) *int { return &c.Quality })},
-	{name: "user", set: setUser},
+	// The user name is half of the credentials, and "-user admin:pw" is a
+	// common way to write both.
+	{name: "user", secret: true, set: setUser},
 	{name: "password", secret: true, set: func(c *Config, v, _ string) string { c.Password = v; return "" }},
+	{name: "auth", set: setAuth},
 	{name: "allow-origin", set: setAllowOrigin},
+	{name: "allowhost", repeat: true, set: addAllowedHosts},
 	{name: "control", repeat: true, set: addControl},
 	{name: "dsf", set: setDSF},
 	{name: "maxclients", set: wholeIn(1, 10000, "", func(c *Config) *int { return &c.MaxClients })},
@@ -81,21 +87,25 @@ var synonyms = map[string]string{
 	"listen": "host", "mirror": "flip", "log": "logfile", "config": "file", "conf": "file",
 	"cfg": "file", "debug": "verbose", "username": "user", "login": "user", "pass": "password",
 	"passwd": "password", "pw": "password", "cors": "allow-origin", "origin": "allow-origin",
-	"dcs": "dsf", "clients": "maxclients", "max-clients": "maxclients",
+	"allow-host": "allowhost", "allowedhosts": "allowhost", "allowhosts": "allowhost", "hosts": "allowhost",
+	"noauth": "auth",
+	"dcs":    "dsf", "clients": "maxclients", "max-clients": "maxclients",
 	"max-clients-per-ip": "maxclientsperip", "clientsperip": "maxclientsperip", "perip": "maxclientsperip", "socket": "dsf", "fourcc": "format", "pixfmt": "format", "q": "quality", "input": "source",
 }
 
 // suggest returns the known options closest to a mistyped name, e.g.
 // "-port" for "prot", or "" when none is close enough to be a likely typo.
-func suggest(name string) string {
+// secret reports whether one of them is a secret option, whose value may
+// be glued to the mistyped name.
+func suggest(name string) (s string, secret bool) {
 	// A word far longer than any option is not a typo of one, and the edit
 	// distance of a huge word would cost seconds.
 	if len(name) > 40 {
-		return ""
+		return "", false
 	}
 	name = strings.ToLower(name)
 	if s, ok := synonyms[name]; ok {
-		return "-" + s
+		return "-" + s, lookup(s).secret
 	}
 	var best []string
 	bestDist := math.MaxInt
@@ -126,7 +136,10 @@ func suggest(name string) string {
 			}
 		}
 	}
-	return strings.Join(best, " or ")
+	for _, b := range best {
+		secret = secret || lookup(b[1:]).secret
+	}
+	return strings.Join(best, " or "), secret
 }
 
 // editDistance is the optimal string alignment distance: Levenshtein plus
@@ -500,5 +513,61 @@ func addControl(c *Config, v, _ string) string {
 		return "want name=value, e.g. -control brightness=128 or -control focus_automatic_continuous=off"
 	}
 	c.Controls = append(c.Controls, Control{Name: name, Value: value})
+	return ""
+}
+
+func setAuth(c *Config, v, _ string) string {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "none":
+		c.Auth = "none"
+	case "basic":
+		c.Auth = "basic"
+	default:
+		return "must be none (no user name and password, on purpose) or basic (-user and -password are required)"
+	}
+	return ""
+}
+
+// addAllowedHosts appends the host names of one -allowhost. Each is what
+// a browser puts in the Host header without the port, so anything with a
+// scheme, a port, a path or a wildcard would never match and is refused
+// rather than silently locking everyone out.
+func addAllowedHosts(c *Config, v, _ string) string {
+	const want = "must be host names separated by commas, e.g. printer.local,duet3 (no http://, no port)"
+	if strings.TrimSpace(v) == "" {
+		return want
+	}
+	for _, name := range strings.Split(v, ",") {
+		name = strings.ToLower(strings.TrimSpace(name))
+		switch {
+		case name == "":
+			return want + "; an empty name between commas"
+		case strings.Contains(name, "://"):
+			return want + "; " + show(name) + " has a scheme"
+		case strings.ContainsFunc(name, unicode.IsSpace):
+			return want + "; " + show(name) + " has a space (separate names with commas)"
+		case name == "*":
+		case strings.Contains(name, "*"):
+			return want + "; only a lone * (any host) is understood, not " + show(name)
+		case strings.Contains(name, "/"):
+			return want + "; " + show(name) + " has a path"
+		default:
+			if _, err := netip.ParseAddr(strings.Trim(name, "[]")); err == nil {
+				// Addresses are always allowed; listing one is harmless.
+				name = strings.Trim(name, "[]")
+				break
+			}
+			if h, _, err := net.SplitHostPort(name); err == nil && h != "" {
+				return want + "; " + show(name) + " has a port"
+			}
+			if !validHostname(name) {
+				return want + "; " + show(name) + " is not a host name"
+			}
+			name = strings.TrimSuffix(name, ".")
+		}
+		if !slices.Contains(c.AllowedHosts, name) {
+			c.AllowedHosts = append(c.AllowedHosts, name)
+		}
+	}
 	return ""
 }

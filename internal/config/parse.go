@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"unicode"
 )
@@ -34,11 +35,36 @@ func (o origin) errorf(opt *option, value, format string, args ...any) *Error {
 	e := &Error{File: o.file, Line: o.line, Reason: fmt.Sprintf(format, args...)}
 	if opt != nil {
 		e.Option = "-" + opt.name
-		if !opt.secret {
+		if !opt.secret && !hasUserinfo(value) {
 			e.Value = value
 		}
 	}
 	return e
+}
+
+// hasUserinfo reports whether v looks like a URL with a user and maybe a
+// password in it (http://user:pw@host, or one cut short at a space in the
+// password), which no message may repeat.
+func hasUserinfo(v string) bool {
+	_, rest, ok := strings.Cut(v, "://")
+	if !ok {
+		return false
+	}
+	authority, _, _ := strings.Cut(rest, "/")
+	if strings.Contains(rest, "@") {
+		return true
+	}
+	if strings.HasPrefix(authority, "[") {
+		// An IPv6 address's colons are not a password's.
+		if end := strings.Index(authority, "]"); end >= 0 {
+			authority = authority[end+1:]
+		}
+	}
+	if i := strings.LastIndex(authority, ":"); i >= 0 &&
+		!strings.ContainsFunc(authority[i+1:], func(r rune) bool { return r < '0' || r > '9' }) {
+		authority = authority[:i] // the port
+	}
+	return strings.Contains(authority, ":")
 }
 
 // place is one file or the command line: the unit within which an option
@@ -263,6 +289,9 @@ func (p *parser) apply(pl *place, opt *option, v string, at origin) *Error {
 	if reason := checkText(v); reason != "" {
 		return at.errorf(opt, v, "%s", reason)
 	}
+	if err := p.authConflict(pl, opt, v, at); err != nil {
+		return err
+	}
 	if reason := opt.set(&p.cfg, v, pl.base); reason != "" {
 		if v == "" {
 			reason = "empty value; " + reason
@@ -270,10 +299,27 @@ func (p *parser) apply(pl *place, opt *option, v string, at origin) *Error {
 		if at.file != "" && strings.Contains(v, "#") && !opt.secret {
 			reason += " (a # starts a comment only after a space)"
 		}
+		if opt.flag {
+			// In a file the word after a flag is taken as its value only
+			// on trial: it may as well be a stray word, such as a password.
+			v = ""
+		}
 		return at.errorf(opt, v, "%s", reason)
 	}
 	pl.seen[opt.name] = at
 	p.where[opt.name] = at
+	// As with -size and -resolution, a later place's choice about auth
+	// replaces an earlier place's: the command line after -file can switch
+	// the file's credentials off, or give credentials over its -auth none.
+	switch {
+	case opt.name == "auth" && p.cfg.Auth == "none":
+		p.cfg.User, p.cfg.Password = "", ""
+		delete(p.where, "user")
+		delete(p.where, "password")
+	case (opt.name == "user" || opt.name == "password") && p.cfg.Auth == "none":
+		p.cfg.Auth = ""
+		delete(p.where, "auth")
+	}
 	// A later place's -size replaces an earlier place's -resolution and the
 	// other way round, so the command line can override the file's choice.
 	switch exclusive[opt.name] {
@@ -287,6 +333,27 @@ func (p *parser) apply(pl *place, opt *option, v string, at origin) *Error {
 	return nil
 }
 
+// authConflict refuses -auth none together with credentials in one place:
+// one of the two is a mistake, and guessing could switch auth off.
+func (p *parser) authConflict(pl *place, opt *option, v string, at origin) *Error {
+	switch opt.name {
+	case "auth":
+		if !strings.EqualFold(strings.TrimSpace(v), "none") {
+			return nil
+		}
+		for _, other := range []string{"user", "password"} {
+			if o, ok := pl.seen[other]; ok {
+				return at.errorf(opt, v, "cannot be used together with -%s (%s): -auth none switches basic auth off", other, o)
+			}
+		}
+	case "user", "password":
+		if o, ok := pl.seen["auth"]; ok && p.cfg.Auth == "none" {
+			return at.errorf(opt, "", "cannot be used together with -auth none (%s), which switches basic auth off", o)
+		}
+	}
+	return nil
+}
+
 // finish checks what involves more than one option.
 func (p *parser) finish() (*Config, error) {
 	c := &p.cfg
@@ -296,6 +363,14 @@ func (p *parser) finish() (*Config, error) {
 			has, lacks = lacks, has
 		}
 		return nil, p.where[has].errorf(lookup(has), "", "needs -%s as well: basic auth needs both", lacks)
+	}
+	if c.Auth == "basic" && c.User == "" {
+		return nil, p.where["auth"].errorf(lookup("auth"), "basic", "needs -user and -password")
+	}
+	if at, ok := p.where["logfile"]; ok && c.LogFile != "" {
+		if reason := logFileProblem(c.LogFile, c.File); reason != "" {
+			return nil, at.errorf(lookup("logfile"), "", "%s", reason)
+		}
 	}
 	if at, ok := p.where["exposure"]; ok && c.ManExp == nil {
 		c.Warnings = append(c.Warnings, at.prefix()+"-exposure is ignored without -manexp (as in the original usbStream)")
@@ -330,6 +405,11 @@ func (p *parser) lookupAbbrev(name string, at origin) *option {
 	return found
 }
 
+// optionLike matches what can be shown as an option name someone wrote:
+// anything else (a line of another file the config path points to, a key)
+// is content no message may repeat.
+var optionLike = regexp.MustCompile(`^--?[A-Za-z][A-Za-z0-9_.-]{0,31}$`)
+
 func unknown(at origin, word string) *Error {
 	name, _, _ := strings.Cut(word, "=")
 	// A quoted "-option value" is one word; what follows the space may be
@@ -340,13 +420,23 @@ func unknown(at origin, word string) *Error {
 			return at.errorf(opt, "", "the option and its value are quoted as one word; quote only the value")
 		}
 	}
-	reason := "unknown option"
-	if s := suggest(strings.TrimLeft(name, "-")); s != "" {
-		reason += " (did you mean " + s + "?)"
+	e := &Error{File: at.file, Line: at.line, Option: name, Reason: "unknown option"}
+	s, secret := suggest(strings.TrimLeft(name, "-"))
+	if s != "" {
+		e.Reason += " (did you mean " + s + "?)"
 	} else {
-		reason += " (-h lists them)"
+		e.Reason += " (-h lists them)"
 	}
-	return &Error{File: at.file, Line: at.line, Option: name, Reason: reason}
+	// A name close to a secret option may have the secret glued to it
+	// (-passwordS3cr3t), and one that is not shaped like an option is
+	// someone else's text: the line number finds either.
+	if secret || !optionLike.MatchString(name) {
+		e.Option = ""
+		if s == "" {
+			e.Reason = "not an option usbStream knows (options are words such as -port; -h lists them)"
+		}
+	}
+	return e
 }
 
 func missing(at origin, opt *option, rest []string) *Error {
@@ -360,28 +450,34 @@ func missing(at origin, opt *option, rest []string) *Error {
 	return at.errorf(opt, "", "missing value; a value that starts with - is written -%s=VALUE", opt.name)
 }
 
-// stray explains a word where an option was expected.
+// stray explains a word where an option was expected. The word itself is
+// repeated only when it is an option's name: otherwise it may be the rest
+// of a password ("-user admin s3cret") or a line of whatever file the
+// config path leads to, and the line (or argument) number finds it.
 func stray(at origin, word string, prev *option, cmdline bool) *Error {
-	e := &Error{File: at.file, Line: at.line, Value: word}
+	e := &Error{File: at.file, Line: at.line}
 	bare := strings.TrimLeft(word, "-‐‑‒–—―−")
 	switch {
 	case prev != nil && prev.flag && cmdline:
 		e.Reason = fmt.Sprintf("unexpected value after -%s, which takes none (-%s=VALUE sets it explicitly)",
 			prev.name, prev.name)
 	case prev != nil && prev.secret:
-		// The word may be the rest of a password that has a space.
-		e.Value = ""
 		e.Reason = fmt.Sprintf("unexpected word after -%s's value: an option takes one value (quote a value "+
 			"that has spaces)", prev.name)
 	case prev != nil && !prev.flag:
 		e.Reason = fmt.Sprintf("unexpected value after -%s's value: an option takes one value (quote a value "+
 			"that has spaces)", prev.name)
 	case bare != word && !strings.HasPrefix(word, "-") && lookup(bare) != nil:
+		e.Value = word
 		e.Reason = fmt.Sprintf("starts with a typographic dash; write -%s", bare)
 	case lookup(word) != nil:
+		e.Value = word
 		e.Reason = fmt.Sprintf("value without an option (did you mean -%s?)", word)
 	default:
 		e.Reason = "value without an option before it (options start with -)"
+	}
+	if cmdline {
+		e.Reason += " (" + at.String() + ")"
 	}
 	return e
 }

@@ -52,8 +52,14 @@ New options:
   -quality N         JPEG quality 1-100 for frames usbStream encodes itself (default 85)
   -user NAME         require HTTP basic auth with this user name; needs -password
   -password PW       the basic auth password; needs -user
+  -auth A            none: no user name and password, on purpose (a reload that loses -user and
+                     -password is refused unless the file says -auth none); basic: -user and
+                     -password are required (default: basic auth exactly when they are given)
   -allow-origin O    let web pages from origin O read usbStream's URLs (CORS): * or an origin
                      such as http://duet.local:8080 (default: not allowed)
+  -allowhost NAMES   host names (comma-separated, repeatable) that requests may be addressed
+                     to, against DNS rebinding: printer.local,duet3; addresses and localhost
+                     are always allowed (default: any name)
   -control N=V       set a camera control, e.g. brightness=128 or auto_exposure=manual_mode;
                      names as v4l2-ctl prints them or as the camera names them; repeatable
   -maxclients N      most streams and snapshots served at once; more get "503 too many
