@@ -3,6 +3,10 @@ package dsf
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
 )
 
 // The commands usbStream sends. Field names are DSF's, in the exact
@@ -20,7 +24,29 @@ func (c *Conn) AddHttpEndpoint(ctx context.Context, method, namespace, path stri
 		Path            string `json:"path"`
 		IsUploadRequest bool   `json:"isUploadRequest"`
 	}{"AddHttpEndpoint", method, namespace, path, upload}, &socket)
-	return socket, err
+	if err != nil {
+		return "", err
+	}
+	if !usablePath(socket, maxSocketPath) {
+		return "", &Error{Type: "ProtocolError", Message: fmt.Sprintf("DCS named %q as the endpoint socket, which is not a socket path", clip(socket))}
+	}
+	return socket, nil
+}
+
+// Path limits: sun_path holds 108 bytes with its NUL, PATH_MAX 4096.
+const (
+	maxSocketPath = 107
+	maxFilePath   = 4095
+)
+
+// usablePath reports whether p, which DCS sent, is an absolute path of at
+// most n bytes below "/" without "..": we create, write and delete files
+// at these paths.
+func usablePath(p string, n int) bool {
+	if len(p) > n || !filepath.IsAbs(p) || filepath.Clean(p) == "/" || strings.ContainsRune(p, 0) {
+		return false
+	}
+	return !slices.Contains(strings.Split(p, "/"), "..")
 }
 
 // RemoveHttpEndpoint unregisters an endpoint; false means DCS had none.
@@ -86,7 +112,13 @@ func (c *Conn) ResolvePath(ctx context.Context, path string) (string, error) {
 		Command string `json:"command"`
 		Path    string `json:"path"`
 	}{"ResolvePath", path}, &resolved)
-	return resolved, err
+	if err != nil {
+		return "", err
+	}
+	if !usablePath(resolved, maxFilePath) {
+		return "", &Error{Type: "ProtocolError", Message: fmt.Sprintf("DCS resolved %q to %q, which is not a file path", clip(path), clip(resolved))}
+	}
+	return resolved, nil
 }
 
 // GetObjectModel returns the whole object model, undecoded.

@@ -62,7 +62,7 @@ func (r *response) err() error {
 		return &Error{Type: "ProtocolError", Message: "reply without a success field"}
 	}
 	if !*r.Success {
-		return &Error{Type: r.ErrorType, Message: r.ErrorMessage}
+		return &Error{Type: clip(r.ErrorType), Message: clip(r.ErrorMessage)}
 	}
 	return nil
 }
@@ -120,7 +120,7 @@ func handshake(nc io.Writer, mr *messageReader) error {
 		HResult          int64  `json:"hResult"`
 	}
 	if err := json.Unmarshal(first, &init); err != nil {
-		return fmt.Errorf("DCS handshake: %w", err)
+		return fmt.Errorf("DCS handshake: %s", clipErr(err))
 	}
 	if init.Success != nil && !*init.Success {
 		return init.err()
@@ -131,9 +131,9 @@ func handshake(nc io.Writer, mr *messageReader) error {
 			if uint32(init.HResult) == 0x80070005 { // E_ACCESSDENIED: UnauthorizedAccessException
 				typ = "UnauthorizedAccessException"
 			}
-			return &Error{Type: typ, Message: init.ExceptionMessage}
+			return &Error{Type: typ, Message: clip(init.ExceptionMessage)}
 		}
-		return &Error{Type: "ProtocolError", Message: "DCS sent no protocol version: " + string(first)}
+		return &Error{Type: "ProtocolError", Message: "DCS sent no protocol version: " + clip(string(first))}
 	}
 	msg, _ := json.Marshal(struct {
 		Mode    string `json:"mode"`
@@ -148,7 +148,7 @@ func handshake(nc io.Writer, mr *messageReader) error {
 	}
 	var r response
 	if err := json.Unmarshal(raw, &r); err != nil {
-		return fmt.Errorf("DCS handshake: %w", err)
+		return fmt.Errorf("DCS handshake: %s", clipErr(err))
 	}
 	if err := r.err(); err != nil {
 		return err
@@ -161,7 +161,7 @@ func handshake(nc io.Writer, mr *messageReader) error {
 		if ex.Message == "" {
 			ex.Message = string(r.Result)
 		}
-		return &Error{Type: "HandshakeRejected", Message: ex.Message}
+		return &Error{Type: "HandshakeRejected", Message: clip(ex.Message)}
 	}
 	return nil
 }
@@ -180,7 +180,7 @@ func (c *Conn) readLoop(mr *messageReader) {
 		case c.replies <- msg:
 		default:
 			// DCS never speaks unasked in command mode.
-			c.setErr(fmt.Errorf("unexpected message from DCS: %.200s", msg))
+			c.setErr(fmt.Errorf("unexpected message from DCS: %s", clip(string(msg))))
 			c.nc.Close()
 			return
 		}
@@ -245,14 +245,14 @@ func (c *Conn) Call(ctx context.Context, cmd any, result any) error {
 	}
 	var r response
 	if err := json.Unmarshal(raw, &r); err != nil {
-		return fmt.Errorf("bad reply from DCS: %w", err)
+		return fmt.Errorf("bad reply from DCS: %s", clipErr(err))
 	}
 	if err := r.err(); err != nil {
 		return err
 	}
 	if result != nil && len(r.Result) > 0 {
 		if err := json.Unmarshal(r.Result, result); err != nil {
-			return fmt.Errorf("bad result from DCS: %w", err)
+			return fmt.Errorf("bad result from DCS: %s", clipErr(err))
 		}
 	}
 	return nil

@@ -40,10 +40,22 @@ func dwsRequest(t *testing.T, socket, request string) map[string]any {
 	return resp
 }
 
+// staleSocket leaves a socket file at path that nobody listens on, as a
+// plugin that crashed does.
+func staleSocket(t *testing.T, path string) {
+	t.Helper()
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.SetUnlinkOnClose(false)
+	ln.Close()
+}
+
 func TestEndpointAnswersDWSRequests(t *testing.T) {
 	dir := t.TempDir()
 	socket := filepath.Join(dir, "status-GET.sock")
-	os.WriteFile(socket, []byte("stale"), 0o644) // left by a crashed run
+	staleSocket(t, socket) // left by a crashed run
 	var got *Request
 	e, err := ListenEndpoint(socket, func(_ context.Context, r *Request) Response {
 		got = r

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // MaxMessageSize bounds one message from DCS or DWS. The largest real one is
@@ -13,7 +14,7 @@ import (
 const MaxMessageSize = 16 << 20
 
 // ErrMessageTooLarge is returned for a message over MaxMessageSize.
-var ErrMessageTooLarge = errors.New("DSF message larger than 16 MiB")
+var ErrMessageTooLarge = errors.New("DSF message too large")
 
 // messageReader splits DSF's undelimited stream into JSON objects the way
 // DCS does (JsonHelper.ReceiveUtf8Json): bytes before the first '{' are
@@ -23,6 +24,9 @@ var ErrMessageTooLarge = errors.New("DSF message larger than 16 MiB")
 type messageReader struct {
 	r   *bufio.Reader
 	max int
+	// grow, if set, is asked before the message passes n bytes; an error
+	// ends the read (a budget shared with other connections is spent).
+	grow func(n int) error
 }
 
 func newMessageReader(r io.Reader) *messageReader {
@@ -53,7 +57,18 @@ func (m *messageReader) next() ([]byte, error) {
 			return nil, err
 		}
 		if len(msg) >= m.max {
-			return nil, fmt.Errorf("%w (peer sent %d bytes without closing the object)", ErrMessageTooLarge, len(msg))
+			return nil, fmt.Errorf("%w (over %d bytes without closing the object)", ErrMessageTooLarge, m.max)
+		}
+		if len(msg) == cap(msg) {
+			// Grown by hand so that a message near the limit does not cost
+			// twice the limit, as append's doubling would.
+			n := min(max(2*cap(msg), 512), m.max)
+			if m.grow != nil {
+				if err := m.grow(n); err != nil {
+					return nil, err
+				}
+			}
+			msg = slices.Grow(msg, n-len(msg))
 		}
 		msg = append(msg, b)
 		switch {

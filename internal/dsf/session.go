@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -57,8 +56,10 @@ const (
 // re-publishing, since DCS forgets both), and runs standalone, quietly
 // retrying, while DSF is absent.
 type Session struct {
-	opt SessionOptions
-	log *zap.Logger
+	opt  SessionOptions
+	log  *zap.Logger
+	dlog limitedLog // what DSF's input or absence causes
+	gate *gate      // shared by the endpoints
 
 	wake chan struct{}
 
@@ -66,9 +67,7 @@ type Session struct {
 	data      map[string]any
 	dirty     map[string]bool
 	messages  []message
-	last      string      // the content of the message accepted last
-	lastAt    time.Time   // and when
-	recent    []time.Time // send times in the last minute
+	msgLimit  *limiter
 	connected bool
 	lastErr   string
 	since     time.Time
@@ -95,8 +94,9 @@ func NewSession(opt SessionOptions) *Session {
 	if opt.Log == nil {
 		opt.Log = zap.NewNop()
 	}
-	return &Session{opt: opt, log: opt.Log, wake: make(chan struct{}, 1), data: map[string]any{},
-		dirty: map[string]bool{}, endpoints: map[string]*Endpoint{}, since: time.Now()}
+	return &Session{opt: opt, log: opt.Log, dlog: limitedLog{opt.Log, newLimiter()}, gate: newGate(),
+		wake: make(chan struct{}, 1), data: map[string]any{}, dirty: map[string]bool{}, msgLimit: newLimiter(),
+		endpoints: map[string]*Endpoint{}, since: time.Now()}
 }
 
 // Status is the session's state for /status.
@@ -132,18 +132,11 @@ func (s *Session) SetData(key string, value any) {
 // one true. While DSF is away the last few wait for the connection (the
 // log has them all).
 func (s *Session) Message(typ MessageType, content string) {
-	now := time.Now()
+	if ok, _ := s.msgLimit.allow(content, time.Now()); !ok {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if content == s.last && now.Sub(s.lastAt) < messageRepeatWindow {
-		return
-	}
-	s.recent = slices.DeleteFunc(s.recent, func(t time.Time) bool { return now.Sub(t) >= time.Minute })
-	if len(s.recent) >= messagesPerMinute {
-		return
-	}
-	s.recent = append(s.recent, now)
-	s.last, s.lastAt = content, now
 	s.messages = append(s.messages, message{typ, content})
 	if len(s.messages) > maxQueuedMessages {
 		s.messages = s.messages[len(s.messages)-maxQueuedMessages:]
@@ -187,15 +180,26 @@ func (s *Session) Run(ctx context.Context) {
 			delay = min(2*delay, s.opt.MaxRetryInterval)
 			continue
 		}
-		delay, reported = 250*time.Millisecond, ""
-		s.serve(ctx, conn)
+		reported = ""
+		healthy := s.serve(ctx, conn)
 		if ctx.Err() != nil {
 			s.goodbye(conn)
 		} else {
-			s.log.Info("lost the connection to DSF; reconnecting", zap.Error(conn.Err()))
+			s.dlog.info("lost the connection to DSF; reconnecting", zap.Error(conn.Err()))
 		}
 		conn.Close()
 		s.setDown(errors.New("connection lost"))
+		if healthy {
+			delay = 250 * time.Millisecond
+			continue
+		}
+		// A DCS that talks nonsense or drops us at once would otherwise
+		// be redialled in a tight loop.
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+		}
+		delay = min(2*delay, s.opt.MaxRetryInterval)
 	}
 	for _, e := range s.endpoints {
 		e.Close()
@@ -229,9 +233,10 @@ func (s *Session) setDown(err error) {
 }
 
 // serve registers, publishes, and then sends data and messages as they
-// come until the connection or ctx ends.
-func (s *Session) serve(ctx context.Context, conn *Conn) {
-	s.register(ctx, conn)
+// come until the connection or ctx ends. It reports whether DCS took the
+// registrations.
+func (s *Session) serve(ctx context.Context, conn *Conn) (healthy bool) {
+	healthy = s.register(ctx, conn)
 	s.mu.Lock()
 	s.connected, s.lastErr, s.since = true, "", time.Now()
 	s.mu.Unlock()
@@ -239,23 +244,27 @@ func (s *Session) serve(ctx context.Context, conn *Conn) {
 	if s.opt.OnConnect != nil {
 		s.opt.OnConnect(ctx, conn)
 	}
-	s.log.Info("connected to DSF", zap.String("socket", s.opt.Socket), zap.Int("endpoints", len(s.endpoints)))
+	s.dlog.info("connected to DSF", zap.String("socket", s.opt.Socket), zap.Int("endpoints", len(s.endpoints)))
 	for {
 		select {
 		case <-conn.Done():
-			return
+			return healthy
 		case <-ctx.Done():
-			return
+			return healthy
 		case <-s.wake:
 			s.flush(ctx, conn)
 		}
 	}
 }
 
-// register adds every endpoint and makes sure we listen where DCS says.
-func (s *Session) register(ctx context.Context, conn *Conn) {
+// register adds every endpoint and makes sure we listen where DCS says. It
+// reports false when DCS failed a registration (not when another process
+// serves an endpoint, which reconnecting does not change).
+func (s *Session) register(ctx context.Context, conn *Conn) bool {
+	ok := true
 	for _, spec := range s.opt.Endpoints {
 		key := spec.Method + " " + spec.Path
+		url := "/machine/" + s.opt.Plugin + "/" + spec.Path
 		cctx, cancel := context.WithTimeout(ctx, commandTimeout)
 		path, err := conn.AddHttpEndpoint(cctx, spec.Method, s.opt.Plugin, spec.Path, spec.Upload)
 		cancel()
@@ -264,10 +273,11 @@ func (s *Session) register(ctx context.Context, conn *Conn) {
 		case IsAlreadyActive(err) && old != nil && old.Alive():
 			continue // the same DCS still routes to our live socket
 		case IsAlreadyActive(err):
-			s.log.Warn("another process already serves this DSF endpoint", zap.String("endpoint", "/machine/"+s.opt.Plugin+"/"+spec.Path))
+			s.dlog.warn("another process already serves this DSF endpoint", zap.String("endpoint", url))
 			continue
 		case err != nil:
-			s.log.Warn("cannot register the DSF endpoint", zap.String("endpoint", "/machine/"+s.opt.Plugin+"/"+spec.Path), zap.Error(err))
+			s.dlog.warn("cannot register the DSF endpoint", zap.String("endpoint", url), zap.Error(err))
+			ok = false
 			continue
 		}
 		if old != nil && old.Alive() && old.Path() == path {
@@ -277,15 +287,24 @@ func (s *Session) register(ctx context.Context, conn *Conn) {
 			old.Close()
 			delete(s.endpoints, key)
 		}
-		e, err := ListenEndpoint(path, spec.Handler, s.log)
+		e, err := listenEndpoint(path, spec.Handler, s.dlog, s.gate)
 		if err != nil {
-			s.log.Warn("cannot listen on the DSF endpoint socket", zap.String("socket", path), zap.Error(err))
+			s.dlog.warn("cannot listen on the DSF endpoint socket; the endpoint is not registered",
+				zap.String("endpoint", url), zap.Error(err))
+			// Registered but not served, DWS would answer 500 for it:
+			// unregistered, it answers 404.
+			cctx, cancel := context.WithTimeout(ctx, commandTimeout)
+			if _, err := conn.RemoveHttpEndpoint(cctx, spec.Method, s.opt.Plugin, spec.Path); err != nil {
+				s.log.Debug("cannot remove the DSF endpoint", zap.String("endpoint", url), zap.Error(err))
+			}
+			cancel()
 			continue
 		}
 		s.endpoints[key] = e
 		s.log.Debug("DSF endpoint registered", zap.String("method", spec.Method),
-			zap.String("url", "/machine/"+s.opt.Plugin+"/"+spec.Path), zap.String("socket", path))
+			zap.String("url", url), zap.String("socket", path))
 	}
+	return ok
 }
 
 // flush sends the changed data keys and the queued messages.
@@ -306,7 +325,7 @@ func (s *Session) flush(ctx context.Context, conn *Conn) {
 		if err != nil {
 			var dcsErr *Error
 			if errors.As(err, &dcsErr) {
-				s.log.Warn("DSF refused the plugin data", zap.String("key", k), zap.Error(err))
+				s.dlog.warn("DSF refused the plugin data", zap.String("key", k), zap.Error(err))
 				continue
 			}
 			s.mu.Lock()

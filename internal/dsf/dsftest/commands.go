@@ -140,8 +140,17 @@ func (c *ipcConn) commandLoop() {
 		}
 		t.mu.Lock()
 		t.commands = append(t.commands, append(json.RawMessage(nil), raw...))
+		hook := t.replyHook
 		t.mu.Unlock()
-		if !c.write(c.execute(raw)) {
+		reply := c.execute(raw)
+		if hook != nil {
+			var named struct{ Command string }
+			json.Unmarshal(raw, &named)
+			if reply = hook(named.Command, reply); reply == nil {
+				return
+			}
+		}
+		if !c.write(reply) {
 			return
 		}
 	}

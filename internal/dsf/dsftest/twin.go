@@ -121,6 +121,9 @@ type Twin struct {
 	routeWake chan struct{}
 	fwdMu     sync.Mutex
 	fwdConns  map[net.Conn]struct{}
+
+	// replyHook, if set, replaces DCS's replies (SetReplyHook).
+	replyHook func(command string, reply []byte) []byte
 }
 
 // Start creates the directories, starts DCS on its UNIX socket and the DWS
@@ -391,6 +394,17 @@ func (t *Twin) Commands() []json.RawMessage {
 		out[i] = append(json.RawMessage(nil), c...)
 	}
 	return out
+}
+
+// SetReplyHook makes DCS a broken or hostile peer, for tests of what a
+// client does with what real DCS would never send: every reply to a
+// Command-mode command is passed through hook with the command's name as
+// sent (empty if it had none), and hook's result is sent instead; nil
+// closes the connection without a reply. A nil hook restores DCS.
+func (t *Twin) SetReplyHook(hook func(command string, reply []byte) []byte) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.replyHook = hook
 }
 
 // Connections is the number of open IPC connections.
