@@ -44,18 +44,20 @@ func (e *frameError) Unwrap() error { return e.err }
 // scanning for FF. Frames are returned byte for byte, except that fill
 // bytes (extra FFs before a marker) are dropped.
 type splitter struct {
-	r   *bufio.Reader
-	src io.Reader // under r, for seeking past a known oversized frame
-	max int       // largest frame returned; larger ones are skipped
-	// gap and walk bound the bytes read between two frames and through
-	// one oversized frame before the rest of the data is given up (see
-	// restError). They do not follow max, which tests set low to make
-	// oversized frames cheaply.
+	r        *bufio.Reader
+	src      io.Reader // under r, for seeking past a known oversized frame
+	max      int       // largest frame returned; larger ones are skipped
+	off      int64     // bytes consumed so far
+	checked  int64     // off at the last context check
+	hint     int       // size of the last frame, to allocate the next in one go
+	startSOI bool      // a frame's SOI has been consumed already (see frame)
+	// good is the end of the last well-formed frame (returned or
+	// oversized), or the start of the data. More than gap bytes after it
+	// without one, or a frame walked past walk, and the rest of the data
+	// is given up (see restError). Neither follows max, which tests set
+	// low to make oversized frames cheaply.
+	good      int64
 	gap, walk int
-	off       int64 // bytes consumed so far
-	checked   int64 // off at the last context check
-	hint      int   // size of the last frame, to allocate the next in one go
-	startSOI  bool  // a frame's SOI has been consumed already (see frame)
 	// oversized maps the offset of each frame found over max to where it
 	// ends, so that later passes over the same data skip it without
 	// reading it again.
@@ -86,7 +88,7 @@ func (s *splitter) reset(r io.Reader) {
 func (s *splitter) rewind(r io.Reader) {
 	s.r.Reset(r)
 	s.src = r
-	s.off, s.checked, s.startSOI = 0, 0, false
+	s.off, s.checked, s.startSOI, s.good = 0, 0, false, 0
 }
 
 // oversizeError is a frame over the limit, which was walked to its end
@@ -107,12 +109,14 @@ func (s *splitter) skipKnown(start int64, k knownOversized) error {
 		}
 		s.r.Reset(s.src)
 		s.off, s.checked, s.startSOI = end, end, false
+		s.good = end
 	} else {
 		n, err := s.r.Discard(int(end - s.off))
 		s.off += int64(n)
 		if err != nil {
 			return ioErr(err)
 		}
+		s.good = end
 	}
 	return &frameError{offset: start, err: &oversizeError{n: k.size, max: int64(s.max)}}
 }
@@ -134,7 +138,7 @@ func (s *splitter) next(ctx context.Context) ([]byte, error) {
 	var walked *restError
 	switch {
 	case err == nil:
-		s.hint = len(b)
+		s.hint, s.good = len(b), s.off
 		if cap(b)-len(b) > 1<<20 {
 			// Sized for a much larger previous frame: the hub may hold
 			// this one for a while, so do not keep the slack alive.
@@ -149,6 +153,7 @@ func (s *splitter) next(ctx context.Context) ([]byte, error) {
 		walked.offset = start
 		return nil, err
 	case errors.As(err, &oe):
+		s.good = s.off
 		if s.oversized == nil {
 			s.oversized = make(map[int64]knownOversized)
 		}
@@ -222,13 +227,14 @@ func (s *splitter) sync(ctx context.Context) (int64, error) {
 		s.startSOI = false
 		return s.off - 2, nil
 	}
-	from := s.off
 	for {
 		if err := s.poll(ctx); err != nil {
 			return 0, err
 		}
-		if s.off-from > int64(s.gap) {
-			return 0, &restError{offset: from, err: fmt.Errorf("no JPEG frame start (FF D8) in %s from byte %d", sizeText(s.gap), from)}
+		if s.off-s.good > int64(s.gap) {
+			// Counted from the last good frame, not from this search: in
+			// random bytes FF D8 FF comes up by chance every 16 MiB or so.
+			return 0, &restError{offset: s.good, err: fmt.Errorf("no usable JPEG frame in %s from byte %d", sizeText(s.gap), s.good)}
 		}
 		chunk, err := s.r.ReadSlice(0xFF)
 		s.off += int64(len(chunk))
