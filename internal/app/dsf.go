@@ -82,10 +82,12 @@ func (a *App) onDSFConnect(ctx context.Context, c *dsf.Conn) {
 		return
 	}
 	if err := a.opt.LogOutput.Set(cfg.Verbose, path); err != nil {
-		a.log.Warn(err.Error())
+		// The error repeats the path DCS chose; a DCS that keeps dropping
+		// us would have it logged at every reconnection.
+		a.dsf.Warn(dsf.Clip(err.Error()))
 		return
 	}
-	a.log.Info("logging to the printer's SD card", zap.String("file", path))
+	a.log.Info("logging to the printer's SD card", zap.String("file", dsf.Clip(path)))
 }
 
 func jsonResponse(v any) dsf.Response {

@@ -91,8 +91,8 @@ const (
 	// 503 at once.
 	maxActive = 16
 	// maxOpen bounds the connections held at all, including those refused
-	// and those waiting for DWS to finish; more are closed unanswered
-	// (DWS then answers 500).
+	// and those waiting for DWS to finish; more wait in the listen backlog
+	// until one ends (each is bounded in time), so none goes unanswered.
 	maxOpen = 64
 	// maxDrained bounds what is read and thrown away after answering, so
 	// that DWS, which writes the whole request before it reads, gets the
@@ -105,16 +105,17 @@ const (
 // gate counts what the endpoints of one session hold.
 type gate struct {
 	maxRequest, maxBuffered int64
-	maxActive, maxOpen      int
+	maxActive               int
+	open                    chan struct{} // a token per connection held
 
 	mu       sync.Mutex
-	open     int
 	active   int
 	buffered int64
 }
 
 func newGate() *gate {
-	return &gate{maxRequest: MaxRequestSize, maxBuffered: maxBuffered, maxActive: maxActive, maxOpen: maxOpen}
+	return &gate{maxRequest: MaxRequestSize, maxBuffered: maxBuffered, maxActive: maxActive,
+		open: make(chan struct{}, maxOpen)}
 }
 
 func (g *gate) take(n *int, limit int) bool {
@@ -257,8 +258,14 @@ func (e *Endpoint) Alive() bool { return e.ctx.Err() == nil }
 func (e *Endpoint) acceptLoop() {
 	backoff := 5 * time.Millisecond
 	for {
+		select {
+		case e.gate.open <- struct{}{}:
+		case <-e.ctx.Done():
+			return
+		}
 		conn, err := e.ln.AcceptUnix()
 		if err != nil {
+			<-e.gate.open
 			if e.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return
 			}
@@ -274,14 +281,8 @@ func (e *Endpoint) acceptLoop() {
 			continue
 		}
 		backoff = 5 * time.Millisecond
-		if !e.gate.take(&e.gate.open, e.gate.maxOpen) {
-			e.log.warn("too many connections to the endpoint sockets at once; closing one unanswered",
-				zap.String("socket", e.path), zap.Int("limit", e.gate.maxOpen))
-			conn.Close()
-			continue
-		}
 		e.wg.Go(func() {
-			defer e.gate.give(&e.gate.open)
+			defer func() { <-e.gate.open }()
 			e.serve(conn)
 		})
 	}

@@ -30,6 +30,9 @@ func clip(s string) string {
 	return fmt.Sprintf("%s… (%d bytes in all)", s[:cut], len(s))
 }
 
+// Clip is clip for callers that log what DSF answered.
+func Clip(s string) string { return clip(s) }
+
 // clipErr is err with its text clipped. encoding/json quotes what it could
 // not decode (a number literal, the keys leading to it), so its errors are
 // as large as the input.
@@ -77,7 +80,8 @@ func (l *limiter) allow(key string, now time.Time) (ok bool, held int) {
 // limitedLog logs what DSF's input or DSF's comings and goings cause. A
 // peer that sends garbage in a loop, or a DCS that keeps dropping us, would
 // otherwise write a line per attempt; lines held back go to debug level,
-// and the next line that passes says how many there were.
+// and the next line that passes says how many there were (debug level
+// shows them all).
 type limitedLog struct {
 	log *zap.Logger
 	lim *limiter
@@ -93,7 +97,8 @@ func (l limitedLog) write(level zapcore.Level, msg string, fields []zap.Field) {
 		return
 	}
 	if held > 0 {
-		fields = append(fields, zap.Int("heldBack", held))
+		// Counted over all of DSF's lines, not only this one's.
+		fields = append(fields, zap.Int("dsfLinesHeldBack", held))
 	}
 	l.log.Log(level, msg, fields...)
 }

@@ -144,6 +144,10 @@ func (s *Session) Message(typ MessageType, content string) {
 	s.poke()
 }
 
+// Warn logs a warning caused by what DSF answered, held back like the
+// session's own (see limitedLog).
+func (s *Session) Warn(msg string, fields ...zap.Field) { s.dlog.warn(msg, fields...) }
+
 func (s *Session) poke() {
 	select {
 	case s.wake <- struct{}{}:
