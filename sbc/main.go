@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 
@@ -67,7 +68,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	if cfg.ShowVersion {
-		fmt.Fprintf(stdout, "usbStream %s\n", version)
+		// The Go release is part of what ships: the standard library's
+		// security fixes come with it (see go.mod's toolchain line).
+		fmt.Fprintf(stdout, "usbStream %s (%s %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return exitOK
 	}
 	if cfg.ListCameras {

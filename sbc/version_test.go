@@ -2,7 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -23,5 +26,18 @@ func TestVersionMatchesVERSIONFile(t *testing.T) {
 	raw, _ := os.ReadFile("../plugin.json")
 	if err := json.Unmarshal(raw, &m); err != nil || m.Version != want {
 		t.Errorf("plugin.json version %q (%v), want %q", m.Version, err, want)
+	}
+}
+
+// -version names the Go release the binary was built with, whose standard
+// library is part of what ships.
+func TestVersionPrintsGoVersion(t *testing.T) {
+	out, err := exec.Command(binary, "-version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("-version: %v\n%s", err, out)
+	}
+	want := fmt.Sprintf("usbStream %s (%s %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	if string(out) != want {
+		t.Fatalf("-version printed %q, want %q", out, want)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	stdlog "log"
 	"net"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -74,8 +75,15 @@ type App struct {
 	// onDefaults: the config file had an error at start and no save has
 	// mended it yet, so the source is a stand-in that shows the error.
 	onDefaults bool
-	http       *httpServer // nil while the port cannot be had
-	httpErr    string
+	// fileHadOptions: the configuration in force came from a file that set
+	// options, so a blank save is a broken one (config.CheckReload).
+	fileHadOptions bool
+	// startAuth: the file that left usbStream on its defaults at start
+	// asked for credentials, so a save must keep them or say -auth none.
+	startAuth bool
+	passwords []string    // the last few passwords in force, for setSecrets
+	http      *httpServer // nil while the port cannot be had
+	httpErr   string
 }
 
 // New builds an App from a validated config.
@@ -83,6 +91,11 @@ func New(cfg *config.Config, opt Options) *App {
 	a := &App{opt: opt, log: opt.Log, started: time.Now(), cfg: cfg,
 		hub: stream.NewHub(), clients: stream.NewRegistry()}
 	a.cfgState = status.Config{File: cfg.File, LoadedAt: a.started, OK: true}
+	// A file missing or unreadable at start (nil content) set nothing, so
+	// whatever it holds when it comes is applied, even if blank.
+	a.fileHadOptions = opt.FileContent != nil && !config.Blank(opt.FileContent)
+	a.startAuth = config.MentionsAuth(opt.FileContent)
+	a.setSecrets(cfg)
 	a.log.Info("JPEG encoder: " + jpeg.Implementation())
 	if opt.StartError != nil {
 		a.onDefaults = true
@@ -98,6 +111,7 @@ func New(cfg *config.Config, opt Options) *App {
 		Cameras:         func() (any, error) { return camera.List() },
 		MaxClients:      cfg.MaxClients,
 		MaxClientsPerIP: cfg.MaxClientsPerIP,
+		AllowedHosts:    cfg.AllowedHosts,
 	}, a.log.Named("http"))
 	if cfg.DSFSocket != "" {
 		a.dsf = a.newDSFSession(cfg.DSFSocket)
@@ -117,6 +131,27 @@ func (a *App) misconfigured(err error) source.Source {
 	file := a.cfg.File
 	a.mu.Unlock()
 	return source.Misconfigured(errors.New(strings.ReplaceAll(err.Error(), filepath.Dir(file)+"/", "") + onDefaultsNote))
+}
+
+// setSecrets tells the log what it must never contain: the password in
+// force, the ones before it (a line may still name one), and the snapshot
+// door's token.
+func (a *App) setSecrets(cfg *config.Config) {
+	if a.opt.LogOutput == nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if cfg.Password != "" && !slices.Contains(a.passwords, cfg.Password) {
+		// Bounded: a config saved again and again with new passwords must
+		// not make every log line slower for ever.
+		a.passwords = append(a.passwords[max(0, len(a.passwords)-7):], cfg.Password)
+	}
+	secrets := slices.Clone(a.passwords)
+	if a.door != nil {
+		secrets = append(secrets, string(a.door.secret))
+	}
+	a.opt.LogOutput.SetSecrets(secrets...)
 }
 
 // config returns the configuration in force.
@@ -181,6 +216,7 @@ func (a *App) Run(ctx context.Context) error {
 			a.log.Warn(errNoDoor.Error(), zap.Error(derr))
 		}
 		a.door = door
+		a.setSecrets(cfg)
 		wg.Go(func() { a.dsf.Run(ctx) })
 		wg.Go(func() { a.publish(ctx) })
 	}

@@ -32,7 +32,7 @@ func (a *App) watchConfig(ctx context.Context) {
 		// first is news (an empty file included).
 		w.SetLast(a.opt.FileContent)
 	}
-	err := w.Run(ctx, func(content []byte) { a.Reload(ctx, content) })
+	err := w.Run(ctx, func(content []byte) { a.Reload(ctx, content) }, a.unreadable)
 	if err != nil {
 		a.log.Warn("cannot watch the config file; changes apply after a restart", zap.String("file", file), zap.Error(err))
 	}
@@ -41,25 +41,20 @@ func (a *App) watchConfig(ctx context.Context) {
 // Reload parses content as the config file's new text (with the original
 // command line around it) and applies what changed. An invalid file
 // changes nothing: the last good configuration stays, and the error is
-// logged, shown in /status and sent to DWC's console.
+// logged, shown in /status and sent to DWC's console. So does a file that
+// parses but would switch basic auth off, or go back to the defaults,
+// without saying so (config.CheckReload): that is what an interrupted save
+// or upload leaves, and it must not open the camera to everyone.
 func (a *App) Reload(ctx context.Context, content []byte) {
 	next, err := config.ParseWithFileContent(a.opt.Args, content)
-	if err != nil {
-		now := time.Now()
+	if err == nil {
 		a.mu.Lock()
-		a.cfgState.OK, a.cfgState.Error, a.cfgState.FailedAt = false, err.Error(), &now
-		onDefaults := a.onDefaults
+		hadOptions, hadAuth := a.fileHadOptions, a.cfg.User != "" || a.onDefaults && a.startAuth
 		a.mu.Unlock()
-		if onDefaults {
-			// There is no good configuration to keep: the picture shows
-			// the file's newest error.
-			a.replaceSource(a.misconfigured(err))
-			a.log.Warn("config file not applied; still running on the built-in defaults", zap.Error(err))
-			a.message(dsf.Failure, "config error: "+err.Error()+onDefaultsNote)
-			return
-		}
-		a.log.Warn("config file not applied; still running with the last good configuration", zap.Error(err))
-		a.message(dsf.Failure, "config error: "+err.Error()+"; still running with the last good configuration")
+		err = config.CheckReload(hadOptions, hadAuth, next, content)
+	}
+	if err != nil {
+		a.notApplied(err, "config file not applied")
 		return
 	}
 	for _, w := range next.Warnings {
@@ -69,6 +64,7 @@ func (a *App) Reload(ctx context.Context, content []byte) {
 	a.mu.Lock()
 	mended := !a.cfgState.OK
 	a.cfgState = status.Config{File: next.File, LoadedAt: time.Now(), OK: true, Changed: changed}
+	a.fileHadOptions = !config.Blank(content)
 	a.mu.Unlock()
 	if mended {
 		// The console showed the error in red; say that it is over.
@@ -79,6 +75,33 @@ func (a *App) Reload(ctx context.Context, content []byte) {
 		return
 	}
 	a.log.Info("configuration reloaded", zap.Strings("changed", changed))
+}
+
+// unreadable reports a config file that is there but cannot be read (its
+// permissions, a FIFO or device in its place, a huge file) as any config
+// error: /status, DWC's console and a warning, the configuration kept.
+func (a *App) unreadable(err error) {
+	a.notApplied(err, "cannot read the changed config file")
+}
+
+// notApplied shows why the file's content is not in force; what stays in
+// force is the last good configuration, or the built-in defaults.
+func (a *App) notApplied(err error, what string) {
+	now := time.Now()
+	a.mu.Lock()
+	a.cfgState.OK, a.cfgState.Error, a.cfgState.FailedAt = false, err.Error(), &now
+	onDefaults := a.onDefaults
+	a.mu.Unlock()
+	if onDefaults {
+		// There is no good configuration to keep: the picture shows
+		// the file's newest error.
+		a.replaceSource(a.misconfigured(err))
+		a.log.Warn(what+"; still running on the built-in defaults", zap.Error(err))
+		a.message(dsf.Failure, "config error: "+err.Error()+onDefaultsNote)
+		return
+	}
+	a.log.Warn(what+"; still running with the last good configuration", zap.Error(err))
+	a.message(dsf.Failure, "config error: "+err.Error()+"; still running with the last good configuration")
 }
 
 // apply switches from the configuration in force to next, touching only
@@ -97,11 +120,17 @@ func (a *App) apply(ctx context.Context, next *config.Config) []string {
 	if next.User != prev.User || next.Password != prev.Password || next.AllowOrigin != prev.AllowOrigin {
 		a.api.SetAccess(next.User, next.Password, next.AllowOrigin)
 	}
+	if next.Password != prev.Password {
+		a.setSecrets(next)
+	}
 	if next.MaxClients != prev.MaxClients {
 		a.api.SetMaxClients(next.MaxClients)
 	}
 	if next.MaxClientsPerIP != prev.MaxClientsPerIP {
 		a.api.SetMaxClientsPerIP(next.MaxClientsPerIP)
+	}
+	if !slices.Equal(next.AllowedHosts, prev.AllowedHosts) {
+		a.api.SetAllowedHosts(next.AllowedHosts)
 	}
 	a.applySource(prev, next)
 	if next.Host != prev.Host || next.Port != prev.Port {
@@ -217,7 +246,9 @@ func changedOptions(p, n *config.Config) []string {
 	add("-quality", p.Quality != n.Quality)
 	add("-user", p.User != n.User)
 	add("-password", p.Password != n.Password)
+	add("-auth", p.Auth != n.Auth)
 	add("-allow-origin", p.AllowOrigin != n.AllowOrigin)
+	add("-allowhost", !slices.Equal(p.AllowedHosts, n.AllowedHosts))
 	add("-control", !slices.Equal(p.Controls, n.Controls))
 	add("-dsf", p.DSFSocket != n.DSFSocket)
 	add("-maxclients", p.MaxClients != n.MaxClients)

@@ -78,10 +78,13 @@ func (w *Watcher) SetLast(content []byte) {
 
 // Run watches until ctx ends. onChange is called from Run's goroutine with
 // the file's whole content each time a save has settled and the content
-// differs from the last content delivered or given to SetLast. Run returns
-// an error only if watching cannot start at all; a missing file or directory
-// is not an error. Call Run once.
-func (w *Watcher) Run(ctx context.Context, onChange func(content []byte)) error {
+// differs from the last content delivered or given to SetLast. onError (if
+// not nil) is called instead when the file is there but cannot be used: not
+// readable, not a regular file (a FIFO, a device), too large; the next
+// readable content is then delivered even if it is the last one, so that the
+// caller can clear the error. Run returns an error only if watching cannot
+// start at all; a missing file or directory is not an error. Call Run once.
+func (w *Watcher) Run(ctx context.Context, onChange func(content []byte), onError func(error)) error {
 	fw, err := fsnotify.NewWatcher()
 	if err != nil {
 		return fmt.Errorf("cannot watch the config file %s: %w", w.path, err)
@@ -140,7 +143,7 @@ func (w *Watcher) Run(ctx context.Context, onChange func(content []byte)) error 
 				settle.Reset(w.debounce)
 			}
 		case <-settle.C:
-			w.read(onChange)
+			w.read(onChange, onError)
 		}
 	}
 }
@@ -216,7 +219,10 @@ func nearestDir(dir string) string {
 	}
 }
 
-func (w *Watcher) read(onChange func([]byte)) {
+func (w *Watcher) read(onChange func([]byte), onError func(error)) {
+	// ReadFile opens only regular files and never blocks: a FIFO put in the
+	// config's place would otherwise hold this goroutine, and with it every
+	// later save and the exit, for good.
 	content, err := config.ReadFile(w.path)
 	w.unusable = err != nil && !errors.Is(err, fs.ErrNotExist)
 	switch {
@@ -230,7 +236,16 @@ func (w *Watcher) read(onChange func([]byte)) {
 		return
 	case err != nil:
 		w.present = true
-		w.log.Warn("cannot read the changed config file; keeping the last configuration", zap.Error(err))
+		w.mu.Lock()
+		w.haveLast = false
+		w.mu.Unlock()
+		if onError == nil {
+			w.log.Warn("cannot read the changed config file; keeping the last configuration", zap.Error(err))
+			return
+		}
+		// The caller shows and logs it as it does any config error.
+		w.log.Debug("cannot read the changed config file", zap.Error(err))
+		onError(err)
 		return
 	}
 	w.present = true

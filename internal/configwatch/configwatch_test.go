@@ -2,6 +2,7 @@ package configwatch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -40,6 +41,7 @@ type delivery struct {
 type harness struct {
 	t      *testing.T
 	got    chan delivery
+	errs   chan error // what onError was given
 	logs   *observer.ObservedLogs
 	cancel context.CancelFunc
 	done   chan error
@@ -64,12 +66,13 @@ func startWith(t *testing.T, path string, last *string, after func()) *harness {
 		w.SetLast([]byte(*last))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &harness{t: t, got: make(chan delivery, 1000), logs: logs, cancel: cancel, done: make(chan error, 1)}
+	h := &harness{t: t, got: make(chan delivery, 1000), errs: make(chan error, 1000), logs: logs, cancel: cancel,
+		done: make(chan error, 1)}
 	go func() {
 		h.done <- w.Run(ctx, func(c []byte) {
 			h.got <- delivery{string(c), time.Now()}
 			after()
-		})
+		}, func(err error) { h.errs <- err })
 	}()
 	t.Cleanup(func() {
 		h.stop()
@@ -529,14 +532,64 @@ func TestTooLargeNotDelivered(t *testing.T) {
 
 	inPlace(t, path, strings.Repeat("#", config.MaxFileSize+1))
 	h.expectNone()
-	var warned bool
-	for _, e := range h.logs.All() {
-		warned = warned || e.Level == zapcore.WarnLevel && strings.Contains(fmt.Sprint(e.ContextMap()["error"]), "too large")
-	}
-	if !warned {
-		t.Errorf("no warning about the large file; logs: %v", h.logs.All())
+	if err := h.expectError(); !errors.Is(err, config.ErrTooLarge) {
+		t.Errorf("onError got %v, want too large", err)
 	}
 	h.expect("B", dwcSave(t, path, "B"))
+}
+
+// expectError waits for the next onError.
+func (h *harness) expectError() error {
+	h.t.Helper()
+	select {
+	case err := <-h.errs:
+		return err
+	case <-time.After(waitLimit):
+		h.t.Fatalf("no error reported within %v", waitLimit)
+	}
+	return nil
+}
+
+// A FIFO in the config file's place is reported at once, without blocking
+// the watcher: the next save is delivered, and Run ends promptly.
+func TestFIFOInPlaceOfTheFile(t *testing.T) {
+	dir, path := setup(t, "A")
+	h := start(t, path, ptr("A"))
+	waitWatching(t, dir)
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(fifo, path); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.expectError(); !errors.Is(err, config.ErrNotRegular) || !strings.Contains(err.Error(), "named pipe") {
+		t.Fatalf("onError got %v", err)
+	}
+	h.expect("B", dwcSave(t, path, "B"))
+
+	// And with the FIFO there at the moment of cancel.
+	os.Remove(path)
+	syscall.Mkfifo(path, 0o644)
+	h.expectError()
+	if took := h.stop(); took > 500*time.Millisecond {
+		t.Errorf("Run took %v to end after cancel with a FIFO as the config", took)
+	}
+}
+
+// After an error the same content as before is delivered again, so that
+// the caller learns the file is usable and can clear the error it showed.
+func TestContentAfterAnErrorIsDelivered(t *testing.T) {
+	dir, path := setup(t, "A")
+	h := start(t, path, ptr("A"))
+	waitWatching(t, dir)
+	os.Remove(path)
+	os.Mkdir(path, 0o755)
+	if err := h.expectError(); err == nil || !strings.Contains(err.Error(), "is a folder") {
+		t.Fatalf("onError got %v", err)
+	}
+	os.Remove(path)
+	h.expect("A", dwcSave(t, path, "A"))
 }
 
 func TestCancelEndsRunPromptly(t *testing.T) {

@@ -3,10 +3,15 @@
 package logging
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
+	"sync/atomic"
+	"syscall"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -19,8 +24,9 @@ const MaxFileSize = 10 << 20
 // Output is where the logger writes and at which level; a config reload
 // changes both without recreating the logger that every package holds.
 type Output struct {
-	level zap.AtomicLevel
-	file  switchable
+	level   zap.AtomicLevel
+	file    switchable
+	secrets atomic.Pointer[[][]byte] // what no line may contain; see SetSecrets
 
 	mu   sync.Mutex
 	path string
@@ -36,8 +42,8 @@ func New(verbose bool, path string) (log *zap.Logger, out *Output, warning error
 	encCfg.EncodeTime = zapcore.TimeEncoderOfLayout("2006-01-02 15:04:05.000")
 	enc := zapcore.NewConsoleEncoder(encCfg)
 	log = zap.New(zapcore.NewTee(
-		zapcore.NewCore(enc, zapcore.Lock(os.Stderr), out.level),
-		zapcore.NewCore(enc, &out.file, out.level),
+		zapcore.NewCore(enc, zapcore.Lock(redacting{os.Stderr, out}), out.level),
+		zapcore.NewCore(enc, redacting{&out.file, out}, out.level),
 	))
 	warning = out.Set(verbose, path)
 	return log, out, warning
@@ -69,6 +75,58 @@ func (o *Output) Set(verbose bool, path string) error {
 	o.file.swap(f)
 	return nil
 }
+
+// MinSecret is the shortest secret SetSecrets removes from lines: a
+// shorter one is a common piece of words, and removing it would garble the
+// log more than it protects.
+const MinSecret = 4
+
+// SetSecrets replaces the strings that no log line may contain (the
+// password, the snapshot door's token). A line that has one anyway, through
+// some path no one foresaw (an error quoting a value, a library's message),
+// is written with it replaced by ***. It is the last line of defence: the
+// messages themselves are written not to contain secrets.
+func (o *Output) SetSecrets(secrets ...string) {
+	var list [][]byte
+	for _, s := range secrets {
+		if len(s) < MinSecret {
+			continue
+		}
+		list = append(list, []byte(s))
+		// The console encoder escapes quotes, backslashes and control
+		// characters inside field values.
+		if q := strconv.Quote(s); q[1:len(q)-1] != s {
+			list = append(list, []byte(q[1:len(q)-1]))
+		}
+	}
+	o.secrets.Store(&list)
+}
+
+// redacting writes encoded log lines to w without o's secrets.
+type redacting struct {
+	w zapcore.WriteSyncer
+	o *Output
+}
+
+func (r redacting) Write(p []byte) (int, error) {
+	if list := r.o.secrets.Load(); list != nil {
+		out, changed := p, false
+		for _, s := range *list {
+			if bytes.Contains(out, s) {
+				out, changed = bytes.ReplaceAll(out, s, []byte("***")), true
+			}
+		}
+		if changed {
+			if _, err := r.w.Write(out); err != nil {
+				return 0, err
+			}
+			return len(p), nil
+		}
+	}
+	return r.w.Write(p)
+}
+
+func (r redacting) Sync() error { return r.w.Sync() }
 
 // Path is the log file in use, "" for none.
 func (o *Output) Path() string {
@@ -149,8 +207,20 @@ func OpenFile(path string, limit int64) (*File, error) {
 	return lf, nil
 }
 
+// ErrNotRegular is wrapped by OpenFile's error for a path that exists but
+// is not a regular file.
+var ErrNotRegular = errors.New("not a regular file")
+
+// open opens only a regular file (or creates one). Opening a FIFO for
+// writing blocks until something reads it, which would hold the start, a
+// reload and the exit for good; a device is no log. So the kind is checked
+// before the open, the open does not block (O_NONBLOCK: a FIFO without a
+// reader fails with ENXIO), and the kind is checked again on what was opened.
 func (lf *File) open() error {
-	f, err := os.OpenFile(lf.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if st, err := os.Stat(lf.path); err == nil && !st.Mode().IsRegular() {
+		return fmt.Errorf("cannot open the log file %s: %w (%s)", lf.path, ErrNotRegular, st.Mode().Type())
+	}
+	f, err := os.OpenFile(lf.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0o644)
 	if err != nil {
 		return fmt.Errorf("cannot open the log file: %w", err)
 	}
@@ -158,6 +228,10 @@ func (lf *File) open() error {
 	if err != nil {
 		f.Close()
 		return fmt.Errorf("cannot open the log file: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return fmt.Errorf("cannot open the log file %s: %w (%s)", lf.path, ErrNotRegular, st.Mode().Type())
 	}
 	lf.f, lf.size = f, st.Size()
 	return nil

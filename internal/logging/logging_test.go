@@ -1,10 +1,15 @@
 package logging
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"go.uber.org/zap"
 )
 
 func TestFileAppendsAcrossOpens(t *testing.T) {
@@ -88,5 +93,69 @@ func TestOutputSwitchesFileAndLevel(t *testing.T) {
 	}
 	if s := got(b); !strings.Contains(s, "two") || strings.Contains(s, "three") {
 		t.Fatalf("b.log: %q", s)
+	}
+}
+
+// A FIFO as the log blocks an ordinary open until something reads it; it
+// must be refused at once, as must a device.
+func TestOpenFileRefusesFIFOAndDevices(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "usbStream.log")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{fifo, "/dev/null"} {
+		done := make(chan error, 1)
+		go func() {
+			f, err := OpenFile(path, 1<<20)
+			if err == nil {
+				f.Close()
+			}
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if !errors.Is(err, ErrNotRegular) {
+				t.Errorf("OpenFile(%s) = %v, want ErrNotRegular", path, err)
+			}
+		case <-time.After(2 * time.Second):
+			if r, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
+				defer r.Close()
+			}
+			t.Fatalf("OpenFile(%s) blocks", path)
+		}
+	}
+	// Through Output, as -logfile does: stderr only, and why.
+	_, out, warning := New(false, fifo)
+	defer out.Close()
+	if warning == nil || !strings.Contains(warning.Error(), "not a regular file") || out.Path() != "" {
+		t.Errorf("New with a FIFO: warning %v, path %q", warning, out.Path())
+	}
+}
+
+// No line reaches the file with a secret in it, however it got there.
+func TestSecretsAreRedacted(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "usbStream.log")
+	log, out, err := New(true, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	out.SetSecrets("S3cr3t\"pw", "0123456789abcdef0123456789abcdef", "pw")
+	log.Info("password S3cr3t\"pw in the message")
+	log.Warn("a field", zap.String("value", `S3cr3t"pw`), zap.Error(errors.New("door /0123456789abcdef0123456789abcdef/snapshot")))
+	log.Debug("a short one is kept: pw")
+	log.Sync()
+	got, _ := os.ReadFile(path)
+	if strings.Contains(string(got), "S3cr3t") || strings.Contains(string(got), "0123456789abcdef") {
+		t.Fatalf("a secret is in the log:\n%s", got)
+	}
+	if strings.Count(string(got), "***") != 3 || !strings.Contains(string(got), "kept: pw") {
+		t.Fatalf("log:\n%s", got)
+	}
+	out.SetSecrets()
+	log.Info("S3cr3t\"pw no longer secret")
+	log.Sync()
+	if got, _ := os.ReadFile(path); !strings.Contains(string(got), "S3cr3t\"pw no longer") {
+		t.Fatalf("log after SetSecrets():\n%s", got)
 	}
 }
