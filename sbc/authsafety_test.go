@@ -1,0 +1,258 @@
+package main
+
+// Basic auth never switches off because the config file lost its lines:
+// every way a save, an upload or a person can leave the file without its
+// -user and -password is refused while the running configuration has them,
+// and the listener and the source stay as they were. Only -auth none, said
+// on purpose, switches auth off.
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"usbstream/internal/dsf/dsftest"
+)
+
+// authStatus is what these tests read from /status, with credentials.
+type authStatus struct {
+	Config struct {
+		OK       bool
+		Error    string
+		LoadedAt time.Time
+		Changed  []string
+	}
+	HTTP struct {
+		Host  string
+		Port  int
+		Auth  bool
+		Error string
+	}
+	Source struct{ Kind, State string }
+}
+
+// getAuth fetches url with basic auth (none when user is "") and returns
+// the status code and body.
+func getAuth(t *testing.T, url, user, pass string) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	if user != "" {
+		req.SetBasicAuth(user, pass)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if strings.HasSuffix(url, "/stream") {
+		// A stream never ends: its head and a little of it is enough.
+		b := make([]byte, 256)
+		n, _ := io.ReadAtLeast(resp.Body, b, 1)
+		return resp.StatusCode, b[:n]
+	}
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+func authStatusOf(t *testing.T, base, user, pass string) authStatus {
+	t.Helper()
+	code, b := getAuth(t, base+"/status", user, pass)
+	if code != 200 {
+		t.Fatalf("/status with credentials: %d %s", code, b)
+	}
+	var st authStatus
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// waitAuthStatus polls /status (with credentials) until ok holds.
+func waitAuthStatus(t *testing.T, base, user, pass, what string, ok func(authStatus) bool) authStatus {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st := authStatusOf(t, base, user, pass)
+		if ok(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not seen within 10 s; status %+v", what, st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// requireAuth checks that every route still asks for the credentials and
+// gives what it gives with them.
+func requireAuth(t *testing.T, base, user, pass, what string) {
+	t.Helper()
+	for _, path := range []string{"/status", "/snapshot", "/stream", "/cameras", "/"} {
+		if code, _ := getAuth(t, base+path, "", ""); code != http.StatusUnauthorized {
+			t.Errorf("%s: %s without credentials answered %d, want 401", what, path, code)
+		}
+	}
+	if code, _ := getAuth(t, base+"/snapshot", user, pass); code != 200 {
+		t.Errorf("%s: /snapshot with the credentials answered %d", what, code)
+	}
+}
+
+func TestReloadNeverSwitchesAuthOff(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "usbStream.config")
+	port := freePort(t)
+	good := fmt.Sprintf("-# usbStream\n-port %d\n-host 127.0.0.1\n-source test\n-resolution 160x120\n"+
+		"-framerate 10\n-user lapse\n-password pw-9f3k\n", port)
+	os.WriteFile(cfg, []byte(good), 0o644)
+	s := launch(t, exec.Command(binary, "-dsf", "none", "-file", cfg), port)
+	const user, pass = "lapse", "pw-9f3k"
+	requireAuth(t, s.base, user, pass, "at start")
+	empty := filepath.Join(dir, "empty")
+	os.WriteFile(empty, nil, 0o644)
+	noAuth := filepath.Join(dir, "noauth")
+	os.WriteFile(noAuth, []byte("-source test\n"), 0o644)
+
+	lines := strings.SplitAfter(good, "\n")
+	without := func(drop ...string) string {
+		var b strings.Builder
+		for _, l := range lines {
+			keep := true
+			for _, d := range drop {
+				keep = keep && !strings.HasPrefix(l, d)
+			}
+			if keep {
+				b.WriteString(l)
+			}
+		}
+		return b.String()
+	}
+	commented := strings.NewReplacer("-user", "-# -user", "-password", "-# -password").Replace(good)
+	type loss struct {
+		name string
+		do   func()
+		want string // in config.error
+	}
+	inPlace := func(content string) func() {
+		return func() { os.WriteFile(cfg, []byte(content), 0o644) }
+	}
+	dwc := func(content string) func() { return func() { saveLikeDWC(t, cfg, content) } }
+	replaceBy := func(target string) func() {
+		return func() {
+			os.Remove(cfg + ".lnk")
+			os.Symlink(target, cfg+".lnk")
+			os.Rename(cfg+".lnk", cfg)
+		}
+	}
+	const blank, gone = "has no options", "has no -user and -password"
+	for _, l := range []loss{
+		{"emptied in place", inPlace(""), blank},
+		{"emptied by DWC", dwc(""), blank},
+		{"whitespace only", dwc("  \n\t\n\n"), blank},
+		{"comments only", dwc("-# usbStream\n# -user lapse\n"), blank},
+		{"-user line deleted", dwc(without("-user")), "-password: needs -user as well"},
+		{"-password line deleted", dwc(without("-password")), "-user: needs -password as well"},
+		{"both deleted", dwc(without("-user", "-password")), gone},
+		{"both commented out", dwc(commented), gone},
+		{"truncated mid-file", inPlace(good[:strings.Index(good, "-resolution")+5]), ""},
+		{"truncated before the credentials", inPlace(good[:strings.Index(good, "-user")]), gone},
+		{"truncated in the -user line", inPlace(good[:strings.Index(good, "-user")+4]), ""},
+		{"replaced by a symlink to /dev/null", replaceBy("/dev/null"), "is a device"},
+		{"replaced by a symlink to an empty file", replaceBy(empty), blank},
+		{"replaced by a symlink to a file without credentials", replaceBy(noAuth), gone},
+		{"deleted and created empty", func() { os.Remove(cfg); time.Sleep(400 * time.Millisecond); os.WriteFile(cfg, nil, 0o644) }, blank},
+		{"auth basic without credentials", dwc("-auth basic\n-source test\n"), "-auth basic: needs -user and -password"},
+	} {
+		t.Run(l.name, func(t *testing.T) {
+			before := authStatusOf(t, s.base, user, pass)
+			l.do()
+			st := waitAuthStatus(t, s.base, user, pass, "the refusal", func(st authStatus) bool { return !st.Config.OK })
+			if !strings.Contains(st.Config.Error, l.want) || !strings.HasPrefix(st.Config.Error, cfg) {
+				t.Errorf("config.error %q, want it to name the file and say %q", st.Config.Error, l.want)
+			}
+			if st.HTTP.Port != port || st.HTTP.Host != "127.0.0.1" || !st.HTTP.Auth || st.Source.Kind != "test" {
+				t.Errorf("the refused file changed the listener or the source: %+v %+v", st.HTTP, st.Source)
+			}
+			requireAuth(t, s.base, user, pass, l.name)
+			if strings.Contains(st.Config.Error, pass) {
+				t.Errorf("the error shows the password: %s", st.Config.Error)
+			}
+			// The good file back: applied, the error gone.
+			os.Remove(cfg)
+			saveLikeDWC(t, cfg, good)
+			waitAuthStatus(t, s.base, user, pass, "the good file again", func(st authStatus) bool {
+				return st.Config.OK && st.Config.LoadedAt.After(before.Config.LoadedAt)
+			})
+		})
+	}
+	if out := s.output.String(); !strings.Contains(out, "WARN") || !strings.Contains(out, "has no options") {
+		t.Errorf("the refusals are not logged as warnings:\n%s", out)
+	}
+
+	// Said on purpose, auth goes; the rest of the file applies as usual.
+	saveLikeDWC(t, cfg, without("-user", "-password")+"-auth none\n")
+	eventually(t, 10*time.Second, "-auth none applied", func() bool {
+		code, _ := getAuth(t, s.base+"/snapshot", "", "")
+		return code == 200
+	})
+	if st := getConfigStatus(t, s.base); !st.Config.OK || !strings.Contains(strings.Join(st.Config.Changed, " "), "-user") {
+		t.Errorf("after -auth none: %+v", st.Config)
+	}
+}
+
+// Credentials on the command line (DSF's plugin.json arguments, a systemd
+// unit) are part of every reloaded configuration: a file that loses its
+// lines or never had any cannot switch them off, and a blank file is
+// still refused.
+func TestCommandLineCredentialsSurviveTheFile(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "usbStream.config")
+	os.WriteFile(cfg, []byte("-source test\n-resolution 160x120\n-framerate 10\n"), 0o644)
+	s := start(t, "-dsf", "none", "-file", cfg, "-user", "cli", "-password", "cli-pw-77")
+	requireAuth(t, s.base, "cli", "cli-pw-77", "at start")
+	before := authStatusOf(t, s.base, "cli", "cli-pw-77")
+	saveLikeDWC(t, cfg, "")
+	st := waitAuthStatus(t, s.base, "cli", "cli-pw-77", "the blank file refused", func(st authStatus) bool { return !st.Config.OK })
+	if !strings.Contains(st.Config.Error, "has no options") {
+		t.Errorf("config.error %q", st.Config.Error)
+	}
+	saveLikeDWC(t, cfg, "-source test\n-resolution 320x240\n")
+	waitAuthStatus(t, s.base, "cli", "cli-pw-77", "a file without credentials applied", func(st authStatus) bool {
+		return st.Config.OK && st.Config.LoadedAt.After(before.Config.LoadedAt)
+	})
+	requireAuth(t, s.base, "cli", "cli-pw-77", "after a file without credentials")
+}
+
+// Under DSF the refusal reaches DWC's console and the plugin data like any
+// config error, and the next good save says it is fixed.
+func TestDSFEmptiedConfigIsRefused(t *testing.T) {
+	good := "-source test\n-resolution 160x120\n-framerate 10\n-user lapse\n-password pw-9f3k\n"
+	l := newDSFLayout(t, dsftest.Profile36, good)
+	_, s := l.startPlugin(t)
+	requireAuth(t, s.base, "lapse", "pw-9f3k", "at start")
+	l.saveThroughDWC(t, "")
+	eventually(t, 10*time.Second, "a DWC message about the blank file", func() bool {
+		for _, m := range l.twin.Messages() {
+			if m.Type == 2 && strings.Contains(m.Content, "usbStream.config: has no options") &&
+				strings.Contains(m.Content, "still running with the last good configuration") {
+				return true
+			}
+		}
+		return false
+	})
+	eventually(t, 5*time.Second, "plugin data with the refusal", func() bool {
+		d, ok := pluginData(t, l.twin)
+		return ok && !d.Config.OK && strings.Contains(d.Config.Error, "has no options")
+	})
+	requireAuth(t, s.base, "lapse", "pw-9f3k", "after the blank save")
+	l.saveThroughDWC(t, good)
+	eventually(t, 10*time.Second, "a DWC note that the error is fixed", func() bool {
+		m := l.twin.Messages()
+		return len(m) > 0 && m[len(m)-1].Type == 0 && strings.Contains(m[len(m)-1].Content, "error is fixed")
+	})
+}
