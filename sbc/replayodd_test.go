@@ -59,7 +59,8 @@ func oddFolder(t *testing.T, dir string) {
 func TestReplayFolderWithOddEntries(t *testing.T) {
 	dir := t.TempDir()
 	oddFolder(t, dir)
-	// frame0.jpg sorts before fifo.jpg and zero.jpg: each pass meets them.
+	// fifo.jpg sorts before frame0.jpg: every pass meets it first, and before
+	// the fix no frame ever came.
 	pic := writeJPEGs(t, dir, 160, 120, color.RGBA{0, 120, 255, 255})[0]
 	s := start(t, "-source", "file:"+dir, "-framerate", "10")
 	w := watch(t, s.base+"/stream")

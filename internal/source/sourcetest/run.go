@@ -25,6 +25,10 @@ func RunFrames(t testing.TB, run func(context.Context, source.Sink) error, clock
 		case clock.Ticks <- time.Time{}:
 		case err := <-done:
 			t.Fatalf("Run returned early after %d frames: %v", rec.Count(), err)
+		case <-time.After(10 * time.Second):
+			// A source stuck in a read or an open takes no tick; without
+			// this the test would hang instead of failing.
+			t.Fatalf("Run took no tick for 10 s after %d frames", rec.Count())
 		}
 	}
 	// The last frame is made after the last tick: wait for it before
