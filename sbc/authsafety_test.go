@@ -256,3 +256,46 @@ func TestDSFEmptiedConfigIsRefused(t *testing.T) {
 		return len(m) > 0 && m[len(m)-1].Type == 0 && strings.Contains(m[len(m)-1].Content, "error is fixed")
 	})
 }
+
+// -allowhost at start and at a reload: a request naming another host gets
+// 421, addresses and listed names are answered, and removing the option
+// allows any name again.
+func TestAllowHostAppliesAndReloads(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "usbStream.config")
+	base := "-source test\n-resolution 160x120\n-framerate 10\n"
+	os.WriteFile(cfg, []byte(base+"-allowhost printer.local,duet3\n"), 0o644)
+	s := start(t, "-dsf", "none", "-file", cfg)
+	code := func(host string) int {
+		req, _ := http.NewRequest(http.MethodGet, s.base+"/status", nil)
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for host, want := range map[string]int{"printer.local": 200, "DUET3:8085": 200, "127.0.0.1": 200,
+		"rebind.example.com": http.StatusMisdirectedRequest} {
+		if got := code(host); got != want {
+			t.Errorf("at start, Host %s: %d, want %d", host, got, want)
+		}
+	}
+	saveLikeDWC(t, cfg, base+"-allowhost rebind.example.com\n")
+	waitConfig(t, s.base, "the new list", func(d configDoc) bool {
+		return d.Config.OK && strings.Join(d.Config.Changed, " ") == "-allowhost"
+	})
+	if code("rebind.example.com") != 200 || code("printer.local") != http.StatusMisdirectedRequest {
+		t.Errorf("after the reload: rebind %d, printer.local %d", code("rebind.example.com"), code("printer.local"))
+	}
+	saveLikeDWC(t, cfg, base+"-allowhost http://printer.local\n")
+	d := waitConfig(t, s.base, "a bad name refused", func(d configDoc) bool { return !d.Config.OK })
+	if !strings.Contains(d.Config.Error, ":4: -allowhost http://printer.local: must be host names") {
+		t.Errorf("config.error %q", d.Config.Error)
+	}
+	saveLikeDWC(t, cfg, base)
+	waitConfig(t, s.base, "no list", func(d configDoc) bool { return d.Config.OK })
+	if code("anything.example") != 200 {
+		t.Error("without -allowhost a name is refused")
+	}
+}

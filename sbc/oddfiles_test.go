@@ -119,8 +119,8 @@ func TestFIFOLogFile(t *testing.T) {
 	cfg := filepath.Join(dir, "usbStream.config")
 	os.WriteFile(cfg, []byte("-source test\n-logfile usbStream.log\n"), 0o644)
 	s := start(t, "-dsf", "none", "-file", cfg)
-	if d := getConfigStatus(t, s.base); d.Config.OK || d.Config.Error != cfg+":2: -logfile: is a named pipe (FIFO): "+
-		"the log is only written to a regular file (or none)" {
+	if d := getConfigStatus(t, s.base); d.Config.OK || !strings.HasPrefix(d.Config.Error, cfg+":2: -logfile: is a named pipe (FIFO): "+
+		"the log is only written to a regular file") {
 		t.Errorf("config status %+v", d.Config)
 	}
 	saveLikeDWC(t, cfg, "-source test\n-resolution 160x120\n")

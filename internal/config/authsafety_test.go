@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -172,6 +173,25 @@ func TestMentionsAuth(t *testing.T) {
 	} {
 		if got := MentionsAuth([]byte(content)); got != want {
 			t.Errorf("MentionsAuth(%q) = %v", content, got)
+		}
+	}
+}
+
+// The commented default config that ships in the plugin parses, and tells
+// how to switch auth off on purpose and how to list host names.
+func TestShippedConfigDocumentsAuthAndAllowHost(t *testing.T) {
+	path := "../../sd/sys/usbStream/usbStream.config"
+	c, err := ParseFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.User != "" || c.Auth != "" || c.AllowedHosts != nil {
+		t.Errorf("the shipped file sets auth or hosts: %+v", c)
+	}
+	b, _ := os.ReadFile(path)
+	for _, want := range []string{"-# -auth none", "-# -allowhost "} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("the shipped config has no %q line", want)
 		}
 	}
 }

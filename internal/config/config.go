@@ -377,10 +377,12 @@ func logFileProblem(logPath, configPath string) string {
 			}
 		}
 	}
-	if logErr == nil {
-		if reason := notRegular(logSt.Mode()); reason != "" {
-			return reason + ": the log is only written to a regular file (or none)"
-		}
+	// A character device (/dev/null, /dev/full, a terminal) takes writes
+	// without blocking; a FIFO blocks the open until something reads it, and
+	// then every log line (the whole program) while its reader is slow.
+	if logErr == nil && !logSt.Mode().IsRegular() && logSt.Mode()&fs.ModeCharDevice == 0 {
+		return notRegular(logSt.Mode()) + ": the log is only written to a regular file, a character device " +
+			"such as /dev/null, or none"
 	}
 	return ""
 }

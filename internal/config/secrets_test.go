@@ -217,6 +217,8 @@ func TestParseFIFOConfigDoesNotBlock(t *testing.T) {
 	}
 }
 
+const logKinds = "the log is only written to a regular file, a character device such as /dev/null, or none"
+
 // A log written into the config file makes every line a save, and every
 // save a reload that logs a line: refused however the two are the same.
 func TestLogFileThatIsTheConfigIsRefused(t *testing.T) {
@@ -242,9 +244,9 @@ func TestLogFileThatIsTheConfigIsRefused(t *testing.T) {
 		"sym.log":            "is the config file itself",
 		"rotated.log":        "is the config file itself",
 		cfg + ".bak":         "", // a different name
-		"fifo.log":           "is a named pipe (FIFO): the log is only written to a regular file (or none)",
-		"/dev/null":          "is a device: the log is only written to a regular file (or none)",
-		dir:                  "is a folder: the log is only written to a regular file (or none)",
+		"fifo.log":           "is a named pipe (FIFO): " + logKinds,
+		"/dev/null":          "",
+		dir:                  "is a folder: " + logKinds,
 		"usbStream.log":      "",
 		"none":               "",
 	} {

@@ -208,16 +208,22 @@ func OpenFile(path string, limit int64) (*File, error) {
 }
 
 // ErrNotRegular is wrapped by OpenFile's error for a path that exists but
-// is not a regular file.
+// is neither a regular file nor a character device.
 var ErrNotRegular = errors.New("not a regular file")
 
-// open opens only a regular file (or creates one). Opening a FIFO for
-// writing blocks until something reads it, which would hold the start, a
-// reload and the exit for good; a device is no log. So the kind is checked
-// before the open, the open does not block (O_NONBLOCK: a FIFO without a
-// reader fails with ENXIO), and the kind is checked again on what was opened.
+// usable reports whether a log may be written to a file of mode m: a
+// regular file, or a character device such as /dev/null or /dev/full, which
+// takes writes without blocking. Opening a FIFO for writing blocks until
+// something reads it, which would hold the start, a reload and the exit for
+// good, and once open every log line waits for its reader; a block device
+// or a folder is no log.
+func usable(m os.FileMode) bool { return m.IsRegular() || m&os.ModeCharDevice != 0 }
+
+// open checks the kind before the open, opens without blocking
+// (O_NONBLOCK: a FIFO without a reader fails with ENXIO), and checks the
+// kind again on what was opened, in case the path was replaced in between.
 func (lf *File) open() error {
-	if st, err := os.Stat(lf.path); err == nil && !st.Mode().IsRegular() {
+	if st, err := os.Stat(lf.path); err == nil && !usable(st.Mode()) {
 		return fmt.Errorf("cannot open the log file %s: %w (%s)", lf.path, ErrNotRegular, st.Mode().Type())
 	}
 	f, err := os.OpenFile(lf.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0o644)
@@ -229,7 +235,7 @@ func (lf *File) open() error {
 		f.Close()
 		return fmt.Errorf("cannot open the log file: %w", err)
 	}
-	if !st.Mode().IsRegular() {
+	if !usable(st.Mode()) {
 		f.Close()
 		return fmt.Errorf("cannot open the log file %s: %w (%s)", lf.path, ErrNotRegular, st.Mode().Type())
 	}
