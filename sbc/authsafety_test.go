@@ -299,3 +299,28 @@ func TestAllowHostAppliesAndReloads(t *testing.T) {
 		t.Error("without -allowhost a name is refused")
 	}
 }
+
+// A file broken at start that asked for credentials: usbStream runs on the
+// defaults (no auth, no camera) until a save mends it, and a save that
+// mends the error by losing the credentials is refused like a reload that
+// loses them, since the port would otherwise open the camera to everyone.
+func TestBrokenFileWithCredentialsAtStartKeepsAskingForThem(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "usbStream.config")
+	os.WriteFile(cfg, []byte("-source test\n-user lapse\n-password pw-9f3k\n-rotate 45\n"), 0o644)
+	s := start(t, "-dsf", "none", "-file", cfg)
+	for content, want := range map[string]string{
+		"":                 "has no options",
+		"-source test\n":   "has no -user and -password",
+		"-# -user lapse\n": "has no options",
+	} {
+		saveLikeDWC(t, cfg, content)
+		d := waitConfig(t, s.base, "the refusal", func(d configDoc) bool {
+			return !d.Config.OK && strings.Contains(d.Config.Error, want)
+		})
+		if st := getStatus(t, s); !strings.Contains(st.Source.Error, want) || st.Source.Kind == "test" {
+			t.Errorf("%q: the source %+v, want the error picture naming %q (config.error %q)", content, st.Source, want, d.Config.Error)
+		}
+	}
+	saveLikeDWC(t, cfg, "-source test\n-auth none\n")
+	waitConfig(t, s.base, "-auth none applied", func(d configDoc) bool { return d.Config.OK })
+}
