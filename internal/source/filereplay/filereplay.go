@@ -29,11 +29,11 @@ const (
 	// picture at JPEG quality 100 is under 10 MB, camera frames far less.
 	MaxFrameSize = 16 << 20
 
-	// readBudget is how much one frame may cost in reading: past it without
-	// a usable frame (a folder of huge files, each walked once to learn
-	// where it ends) the tick goes without a frame and reading resumes on
-	// the next, so the work per tick stays bounded.
-	readBudget = 4 * MaxFrameSize
+	// defaultReadBudget is how much one frame may cost in reading: past it
+	// without a usable frame (a folder of huge files, each walked once to
+	// learn where it ends) the tick goes without a frame and reading
+	// resumes on the next, so the work per tick stays bounded.
+	defaultReadBudget = 4 * MaxFrameSize
 )
 
 // Source replays the JPEGs at a path. Create it with New.
@@ -45,6 +45,8 @@ type Source struct {
 	// hand instead of waiting for real time.
 	now       func() time.Time
 	newTicker func(time.Duration) (ticks <-chan time.Time, stop func())
+	// readBudget is defaultReadBudget; tests lower it.
+	readBudget int64
 
 	mu            sync.Mutex
 	width, height int
@@ -63,8 +65,9 @@ type Source struct {
 func New(path string, fps float64) *Source {
 	return &Source{
 		path: path, fps: source.PacedFPS(fps),
-		now:       time.Now,
-		newTicker: source.RealTicker,
+		now:        time.Now,
+		newTicker:  source.RealTicker,
+		readBudget: defaultReadBudget,
 	}
 }
 
@@ -98,6 +101,7 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 	if err != nil {
 		return err
 	}
+	p.budget = s.readBudget
 	defer p.close()
 	ticks, stop := s.newTicker(max(time.Millisecond, time.Duration(float64(time.Second)/s.fps)))
 	defer stop()
@@ -138,7 +142,8 @@ type playlist struct {
 	passFrames  int   // usable frames in this pass
 	fileFrames  int   // frames, usable or not, in the current file
 	lastProblem error // why the last frame or file was unusable
-	read        int64 // bytes read from files, for readBudget
+	read        int64 // bytes read from files, for budget
+	budget      int64 // Source.readBudget
 
 	stamp fileStamp // of the file being read
 	// rest is where the current file's usable data ends (-1: at its end)
@@ -357,7 +362,7 @@ func (p *playlist) noFrames() error {
 }
 
 // next returns the next usable frame, reporting unusable ones to sink, or
-// nil when readBudget ran out before one was found.
+// nil when the read budget ran out before one was found.
 func (p *playlist) next(ctx context.Context, sink source.Sink, now func() time.Time) (*frame.Frame, error) {
 	drop := func(err error) {
 		p.lastProblem = fmt.Errorf("%s: %w", p.name, err)
@@ -374,7 +379,7 @@ func (p *playlist) next(ctx context.Context, sink source.Sink, now func() time.T
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if p.read-started > readBudget {
+		if p.read-started > p.budget {
 			return nil, nil
 		}
 		if p.f == nil {

@@ -367,3 +367,43 @@ func TestUnreadableFileInAFolderIsSkipped(t *testing.T) {
 	}
 	checkSkips(t, rec, map[string]string{"b.jpg": "permission denied"})
 }
+
+// Reading that finds no usable frame stops at the budget for the tick and
+// goes on at the next, so a folder of files that each cost much to reject
+// lowers the rate instead of keeping one tick busy for as long as it takes.
+func TestReadBudgetPerTick(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "a.jpg"), testJPEG(t, 64, 48, 1))
+	bad := padded(t, 72, 2) // over 128 KiB
+	bad = bad[:len(bad)-10]
+	for i := range 10 {
+		write(t, filepath.Join(dir, fmt.Sprintf("b%d.jpg", i)), bad)
+	}
+	s := New(dir, 25)
+	s.readBudget = int64(len(bad)) + 1 // one or two bad files a tick
+	c := useManualClock(s)
+	rec := &sourcetest.Recorder{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, rec) }()
+	for range 12 {
+		select {
+		case c.Ticks <- time.Time{}:
+		case <-time.After(10 * time.Second):
+			t.Fatal("Run took no tick")
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// Without the budget every tick would bring a.jpg round again (13
+	// frames); with it, the 10 bad files take 5 to 10 ticks each pass.
+	if n := rec.Count(); n < 2 || n > 3 {
+		t.Fatalf("%d frames after 12 ticks, want 2 or 3: one per pass over 10 bad files at 1 to 2 a tick", n)
+	}
+	if n := len(rec.Drops()); n < 10 {
+		t.Fatalf("%d truncated frames reported, want a whole pass of the 10 bad files", n)
+	}
+}
