@@ -60,8 +60,10 @@ type Source struct {
 // New returns a replay of path at fps frames per second. path is a folder
 // (every *.jpg and *.jpeg in it, any case, in name order; subfolders and
 // hidden files such as macOS "._" files are ignored) or a file holding one
-// JPEG or an MJPEG stream. A non-positive fps selects source.DefaultFPS. Nothing
-// is read until Run.
+// JPEG or an MJPEG stream. Only regular files are read (symlinks to them
+// too): a FIFO, a device or a socket in the folder is skipped and reported
+// through sink.Skipped. A non-positive fps selects source.DefaultFPS.
+// Nothing is read until Run.
 func New(path string, fps float64) *Source {
 	return &Source{
 		path: path, fps: source.PacedFPS(fps),
@@ -81,8 +83,8 @@ func (s *Source) Info() source.Info {
 }
 
 // Run replays frames until ctx is cancelled (it returns nil) or the path
-// cannot be replayed: it does not exist, cannot be read, or a full pass over
-// it found no usable frame. The supervisor retries then, so a folder that is
+// cannot be replayed: it does not exist, cannot be read, is not a regular
+// file or folder, or a full pass over it found no usable frame. The supervisor retries then, so a folder that is
 // filled later starts playing.
 //
 // The first frame is sent at once, then one per tick. A time.Ticker keeps at
