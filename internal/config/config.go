@@ -365,7 +365,10 @@ func logFileProblem(logPath, configPath string) string {
 		"choose another file or none"
 	logSt, logErr := os.Stat(logPath)
 	if configPath != "" {
-		if logPath == configPath || logPath+".1" == configPath {
+		// By name, also through symlinks to a config that is not there yet
+		// (the log's open would create it).
+		target, cfgTarget := followLinks(logPath), followLinks(configPath)
+		if target == cfgTarget || followLinks(logPath+".1") == cfgTarget {
 			return loop
 		}
 		if cfgSt, err := os.Stat(configPath); err == nil {
@@ -385,6 +388,29 @@ func logFileProblem(logPath, configPath string) string {
 			"such as /dev/null, or none"
 	}
 	return ""
+}
+
+// followLinks returns the path that p's symlinks lead to, as far as they
+// can be followed, even when the last one points at nothing (yet).
+func followLinks(p string) string {
+	for range 16 {
+		st, err := os.Lstat(p)
+		if err != nil || st.Mode()&fs.ModeSymlink == 0 {
+			break
+		}
+		t, err := os.Readlink(p)
+		if err != nil {
+			break
+		}
+		if !filepath.IsAbs(t) {
+			t = filepath.Join(filepath.Dir(p), t)
+		}
+		p = filepath.Clean(t)
+	}
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(p)); err == nil {
+		p = filepath.Join(dir, filepath.Base(p))
+	}
+	return p
 }
 
 // Blank reports whether content sets no option at all: it is empty or has

@@ -234,6 +234,9 @@ func TestLogFileThatIsTheConfigIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Symlink(cfg, filepath.Join(dir, "rotated.log.1"))
+	// A symlink to a config that is not there yet: opening the log would
+	// create it.
+	os.Symlink(filepath.Join(dir, "later.config"), filepath.Join(dir, "dangling.log"))
 	fifo := filepath.Join(dir, "fifo.log")
 	syscall.Mkfifo(fifo, 0o644)
 	for value, want := range map[string]string{
@@ -258,6 +261,11 @@ func TestLogFileThatIsTheConfigIsRefused(t *testing.T) {
 		case want != "" && (err == nil || !strings.Contains(err.Error(), cfg+":2: -logfile: "+want)):
 			t.Errorf("-logfile %s: got %v, want %q", value, err, want)
 		}
+	}
+	later := filepath.Join(dir, "later.config")
+	if _, err := ParseWithFileContent([]string{"-file", later}, []byte("-logfile dangling.log\n")); err == nil ||
+		!strings.Contains(err.Error(), "is the config file itself") {
+		t.Errorf("-logfile a dangling symlink to the config: %v", err)
 	}
 	// On the command line it is the same mistake, and exit status 2.
 	if _, err := Parse([]string{"-file", cfg, "-logfile", hard}); err == nil ||
