@@ -168,6 +168,7 @@ func TestReloadNeverSwitchesAuthOff(t *testing.T) {
 		{"replaced by a symlink to a file without credentials", replaceBy(noAuth), gone},
 		{"deleted and created empty", func() { os.Remove(cfg); time.Sleep(400 * time.Millisecond); os.WriteFile(cfg, nil, 0o644) }, blank},
 		{"auth basic without credentials", dwc("-auth basic\n-source test\n"), "-auth basic: needs -user and -password"},
+		{"-host line deleted", dwc(without("-host")), "has no -host, which would open the stream to every network"},
 	} {
 		t.Run(l.name, func(t *testing.T) {
 			before := authStatusOf(t, s.base, user, pass)

@@ -42,16 +42,17 @@ func (a *App) watchConfig(ctx context.Context) {
 // command line around it) and applies what changed. An invalid file
 // changes nothing: the last good configuration stays, and the error is
 // logged, shown in /status and sent to DWC's console. So does a file that
-// parses but would switch basic auth off, or go back to the defaults,
-// without saying so (config.CheckReload): that is what an interrupted save
+// parses but would switch basic auth off, widen a loopback-only listener
+// or go back to the defaults, without saying so (config.CheckReload): that is what an interrupted save
 // or upload leaves, and it must not open the camera to everyone.
 func (a *App) Reload(ctx context.Context, content []byte) {
 	next, err := config.ParseWithFileContent(a.opt.Args, content)
 	if err == nil {
 		a.mu.Lock()
-		hadOptions, hadAuth := a.fileHadOptions, a.cfg.User != "" || a.onDefaults && a.startAuth
+		running := config.Running{FileHadOptions: a.fileHadOptions, Auth: a.cfg.User != "" || a.onDefaults && a.startAuth,
+			Host: a.cfg.Host}
 		a.mu.Unlock()
-		err = config.CheckReload(hadOptions, hadAuth, next, content)
+		err = config.CheckReload(running, next, content)
 	}
 	if err != nil {
 		a.notApplied(err, "config file not applied")

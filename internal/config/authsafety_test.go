@@ -125,7 +125,7 @@ func TestCheckReloadKeepsAuth(t *testing.T) {
 	} {
 		next, err := ParseWithFileContent(args, []byte(content))
 		if err == nil {
-			err = CheckReload(true, hadAuth, next, []byte(content))
+			err = CheckReload(Running{FileHadOptions: true, Auth: hadAuth, Host: prev.Host}, next, []byte(content))
 		}
 		if err == nil {
 			t.Errorf("%s: applied, with user %q", name, next.User)
@@ -136,7 +136,7 @@ func TestCheckReloadKeepsAuth(t *testing.T) {
 	// Said on purpose, auth goes.
 	none := []byte("-port 9000\n-auth none\n")
 	next, err := ParseWithFileContent(args, none)
-	if err != nil || CheckReload(true, hadAuth, next, none) != nil || next.User != "" {
+	if err != nil || CheckReload(Running{FileHadOptions: true, Auth: hadAuth, Host: "0.0.0.0"}, next, none) != nil || next.User != "" {
 		t.Fatalf("-auth none: %+v %v", next, err)
 	}
 	// Credentials from the command line are part of the reloaded
@@ -144,17 +144,17 @@ func TestCheckReloadKeepsAuth(t *testing.T) {
 	cl := []string{"-user", "cli", "-password", "clipw", "-file", testFile}
 	for _, content := range []string{"-port 9000\n", "-port 9000\n-# -user lapse\n"} {
 		next, err := ParseWithFileContent(cl, []byte(content))
-		if err != nil || CheckReload(true, true, next, []byte(content)) != nil || next.User != "cli" {
+		if err != nil || CheckReload(Running{FileHadOptions: true, Auth: true, Host: "0.0.0.0"}, next, []byte(content)) != nil || next.User != "cli" {
 			t.Errorf("%q with credentials on the command line: %+v %v", content, next, err)
 		}
 	}
 	// Without auth in force, and without a file that had options (it was
 	// missing at start), a blank file is the defaults.
 	blank, _ := ParseWithFileContent(args, nil)
-	if err := CheckReload(false, false, blank, nil); err != nil {
+	if err := CheckReload(Running{Host: "0.0.0.0"}, blank, nil); err != nil {
 		t.Errorf("a blank file after a missing one: %v", err)
 	}
-	if err := CheckReload(true, false, blank, []byte("\n")); err == nil ||
+	if err := CheckReload(Running{FileHadOptions: true, Host: "0.0.0.0"}, blank, []byte("\n")); err == nil ||
 		err.Error() != testFile+": has no options (it is empty or holds only comments), which is what an interrupted "+
 			"save or upload leaves; to run on the built-in defaults, write -auth none or any option" {
 		t.Errorf("blank after a file with options: %v", err)
@@ -193,5 +193,37 @@ func TestShippedConfigDocumentsAuthAndAllowHost(t *testing.T) {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("the shipped config has no %q line", want)
 		}
+	}
+}
+
+// A file that loses its -host line must not open a loopback-only stream to
+// every network; one that says -host 0.0.0.0 may, and a -host on the
+// command line stays in force whatever the file loses.
+func TestCheckReloadKeepsLoopback(t *testing.T) {
+	args := []string{"-file", testFile}
+	running := Running{FileHadOptions: true, Host: "127.0.0.1"}
+	for content, refused := range map[string]bool{
+		"-port 9000\n":                 true,
+		"-port 9000\n-# -host ::1\n":   true,
+		"-host 0.0.0.0\n-port 9000\n":  false,
+		"-host ::\n":                   false,
+		"-host localhost\n-port 9\n":   false,
+		"-host 192.168.1.5\n-port 9\n": false,
+	} {
+		next, err := ParseWithFileContent(args, []byte(content))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = CheckReload(running, next, []byte(content))
+		if (err != nil) != refused {
+			t.Errorf("%q: %v", content, err)
+		}
+	}
+	next, _ := ParseWithFileContent([]string{"-host", "127.0.0.1", "-file", testFile}, []byte("-port 9000\n"))
+	if err := CheckReload(running, next, nil); err != nil && !strings.Contains(err.Error(), "no options") {
+		t.Errorf("-host on the command line: %v", err)
+	}
+	if err := CheckReload(running, next, []byte("-port 9000\n")); err != nil {
+		t.Errorf("-host on the command line: %v", err)
 	}
 }

@@ -49,6 +49,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -68,6 +69,7 @@ const MaxFileSize = 1 << 20
 type Config struct {
 	Port            int        // -port, 1..65535
 	Host            string     // -host, an IP address (without brackets) or a host name
+	HostSet         bool       // -host was given (so the default 0.0.0.0 was chosen, not fallen back to)
 	Camera          string     // -camera: "" automatic, "0".."63" an index, "/..." a device path, else a case-insensitive name substring
 	Rotate          int        // -rotate: 0, 90, 180 or 270
 	Flip            string     // -flip: "", "h", "v" or "hv"
@@ -452,25 +454,48 @@ func MentionsAuth(content []byte) bool {
 	return false
 }
 
+// Running is what CheckReload needs to know of the configuration in force.
+type Running struct {
+	// FileHadOptions: it came from a file that set options (not a missing
+	// or blank one).
+	FileHadOptions bool
+	// Auth: it has basic auth, or the file that could not be applied at
+	// start asked for it.
+	Auth bool
+	Host string // the address it listens on
+}
+
 // CheckReload returns why next, parsed from content, must not replace the
-// configuration in force although it has no error, or nil. hadOptions says
-// that the configuration in force came from a file that set options, and
-// hadAuth that it has basic auth (or that the file wanted it). A reload must
-// not switch basic auth off, or move the listener and the source to the
-// defaults, only because the file lost its lines: an empty or comment-only
-// file is refused, and so is one without credentials unless it says -auth
-// none. Credentials from the command line are part of next, so a file
-// that loses its own still leaves those in force.
-func CheckReload(hadOptions, hadAuth bool, next *Config, content []byte) error {
-	if hadOptions && Blank(content) {
+// configuration in force although it has no error, or nil. A reload must
+// not switch basic auth off, open the stream to more networks, or move the
+// listener and the source to the defaults, only because the file lost its
+// lines: an empty or comment-only file is refused, and so is one without
+// credentials unless it says -auth none, and one without -host when the
+// running one listens on loopback only. Credentials and -host from the
+// command line are part of next, so a file that loses its own still leaves
+// those in force.
+func CheckReload(running Running, next *Config, content []byte) error {
+	if running.FileHadOptions && Blank(content) {
 		return &Error{File: next.File, Reason: "has no options (it is empty or holds only comments), which is what " +
 			"an interrupted save or upload leaves; to run on the built-in defaults, write -auth none or any option"}
 	}
-	if hadAuth && next.User == "" && next.Auth != "none" {
+	if running.Auth && next.User == "" && next.Auth != "none" {
 		return &Error{File: next.File, Reason: "has no -user and -password, which would switch basic auth off " +
 			"(an interrupted save?); to switch it off, write -auth none"}
 	}
+	if !next.HostSet && loopback(running.Host) && !loopback(next.Host) {
+		return &Error{File: next.File, Reason: "has no -host, which would open the stream to every network instead of " +
+			"this machine only (an interrupted save?); to listen on all interfaces, write -host " + next.Host}
+	}
 	return nil
+}
+
+// loopback reports whether host is a loopback address or localhost.
+func loopback(host string) bool {
+	if a, err := netip.ParseAddr(host); err == nil {
+		return a.IsLoopback()
+	}
+	return strings.EqualFold(strings.TrimSuffix(host, "."), "localhost")
 }
 
 var tooLarge = fmt.Sprintf("is larger than %d KiB, too large for a config file (wrong file?)", MaxFileSize>>10)

@@ -194,7 +194,7 @@ func FuzzSecretNeverInErrors(f *testing.F) {
 			for _, w := range c.Warnings {
 				check("a warning", w)
 			}
-			if err := CheckReload(true, true, c, []byte(content)); err != nil {
+			if err := CheckReload(Running{FileHadOptions: true, Auth: true, Host: "127.0.0.1"}, c, []byte(content)); err != nil {
 				check("the reload refusal", err.Error())
 			}
 		}

@@ -207,6 +207,7 @@ func wholeIn(lo, hi int, loNote string, field func(*Config) *int) func(*Config, 
 }
 
 func setHost(c *Config, v, _ string) string {
+	c.HostSet = true
 	h := strings.TrimSpace(v)
 	if inner, ok := strings.CutPrefix(h, "["); ok && strings.HasSuffix(inner, "]") {
 		// The URL form of an IPv6 address; net.JoinHostPort adds the brackets.
