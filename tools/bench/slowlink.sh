@@ -56,7 +56,13 @@ for mode in $modes; do
     ip netns add "$ns"
     ip -n "$ns" link set lo mtu 1500 up
   fi
-  in_ns "$BIN" -source "file:$src" -framerate 30 -host 127.0.0.1 -port "$port" 2>"$out/slowlink-server.log" &
+  # Not through in_ns: $! must be usbStream itself (ip netns exec execs it).
+  server=("$BIN" -source "file:$src" -framerate 30 -host 127.0.0.1 -port "$port")
+  if [[ $mode == link ]]; then
+    ip netns exec "$ns" "${server[@]}" 2>"$out/slowlink-$mode-server.log" &
+  else
+    "${server[@]}" 2>"$out/slowlink-$mode-server.log" &
+  fi
   pid=$!
   in_ns bash -c "source tools/lib.sh; wait_for_status $port"
   for rate in $rates; do
