@@ -14,11 +14,13 @@ import (
 // queued, and the next frame is chosen only once the queue is below half
 // of it, so the frame chosen is the newest when the link can take it.
 //
-// 32 KiB is below one camera frame (30-150 KB), so it adds well under one
-// frame's transfer time to the age of what a slow viewer sees, and on a
-// fast link it is refilled long before it runs dry (at 100 Mbit/s half of
-// it lasts 1.3 ms, far more than a wake-up takes).
-const SendQueueBytes = 32 << 10
+// 8 KiB is a sixth of a typical frame (30-150 KB), so what is still queued
+// when the next frame is chosen (under 4 KiB) adds little to the age of
+// what a slow viewer sees: 40 ms at 100 KB/s, where 32 KiB measured 150 ms
+// more (BENCHMARKS.md, "Slow links"). A fast link is not slowed: on it the
+// queue never fills, and a viewer whose link is the limit gets a wake-up
+// per 4 KiB sent, a few hundred a second.
+const SendQueueBytes = 8 << 10
 
 // sendQueue is the kernel's send queue of one TCP connection.
 type sendQueue struct {
