@@ -1,8 +1,7 @@
 module usbstream
 
-go 1.26.8
+go 1.26.11
 
-toolchain go1.26.11
 
 require (
 	github.com/blackjack/webcam v0.6.1

@@ -1,6 +1,11 @@
 # Shared by the measurement scripts (tools/bench/run.sh, tools/soak/run.sh);
 # source it, do not run it.
 
+# Build with the Go release go.mod asks for (its standard library's security
+# fixes), fetched from the module proxy when the installed go is older; a Go
+# configured with GOTOOLCHAIN=local would otherwise refuse to build.
+export GOTOOLCHAIN=auto
+
 # wait_for_status PORT: waits up to 10 s for usbStream's /status on loopback.
 wait_for_status() {
   for _ in $(seq 100); do

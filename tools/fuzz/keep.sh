@@ -14,6 +14,7 @@
 # and commit what it copied.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+export GOTOOLCHAIN=auto # the Go release go.mod asks for (see tools/lib.sh)
 
 n=${1:-12}
 max=${MAX_BYTES:-4096}

@@ -24,6 +24,7 @@
 # not to testdata.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+export GOTOOLCHAIN=auto # the Go release go.mod asks for (see tools/lib.sh)
 
 mod=$(go list -m) || exit 2
 fuzztime=${1:-10s}

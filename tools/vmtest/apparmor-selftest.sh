@@ -11,6 +11,7 @@
 #   tools/vmtest/apparmor-selftest.sh --timeout 300 -k
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+export GOTOOLCHAIN=auto # the Go release go.mod asks for (see tools/lib.sh)
 
 out=$(mktemp -d "${TMPDIR:-/tmp}/vmtest-apparmor.XXXXXX")
 trap 'rm -rf "$out"' EXIT

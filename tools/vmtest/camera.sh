@@ -6,6 +6,7 @@
 # "vmtest: PASS (...)" or "vmtest: FAIL (...)"; the exit status says the same.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+export GOTOOLCHAIN=auto # the Go release go.mod asks for (see tools/lib.sh)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 export CGO_ENABLED=0

@@ -10,6 +10,7 @@
 # also checks that module parameters reach the guest (-want-nodes 2).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+export GOTOOLCHAIN=auto # the Go release go.mod asks for (see tools/lib.sh)
 
 out=$(mktemp -d "${TMPDIR:-/tmp}/vmtest-smoke.XXXXXX")
 trap 'rm -rf "$out"' EXIT
