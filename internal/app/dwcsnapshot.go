@@ -45,7 +45,7 @@ func (a *App) openSnapshotDoor(ctx context.Context) (*snapshotDoor, error) {
 	token := make([]byte, 16)
 	rand.Read(token)
 	d := &snapshotDoor{base: "http://" + ln.Addr().String(), secret: []byte(hex.EncodeToString(token))}
-	d.httpServer = a.serve(ctx, ln, "127.0.0.1", http.HandlerFunc(a.serveDoor(d)), a.log.Named("dsf"))
+	d.httpServer = a.serve(ctx, ln, "127.0.0.1", http.HandlerFunc(a.serveDoor(d)), nil, a.log.Named("dsf"))
 	return d, nil
 }
 

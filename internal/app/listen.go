@@ -38,12 +38,13 @@ func (a *App) listen(ctx context.Context, host string, port int) (*httpServer, e
 	if err != nil {
 		return nil, fmt.Errorf("cannot listen on %s: %w", addr, err)
 	}
-	return a.serve(ctx, ln, host, a.api, a.log.Named("http")), nil
+	return a.serve(ctx, a.api.Listener(ln), host, a.api, a.api.ConnState, a.log.Named("http")), nil
 }
 
 // serve answers h's requests on ln, opened for host, until shutdown (or
-// ctx ends).
-func (a *App) serve(ctx context.Context, ln net.Listener, host string, h http.Handler, log *zap.Logger) *httpServer {
+// ctx ends). connState, if not nil, is told of every connection's state.
+func (a *App) serve(ctx context.Context, ln net.Listener, host string, h http.Handler,
+	connState func(net.Conn, http.ConnState), log *zap.Logger) *httpServer {
 	sctx, cancel := context.WithCancel(ctx)
 	s := &httpServer{host: host, port: ln.Addr().(*net.TCPAddr).Port, cancel: cancel,
 		failed: make(chan error, 1), done: make(chan struct{})}
@@ -58,6 +59,7 @@ func (a *App) serve(ctx context.Context, ln net.Listener, host string, h http.Ha
 		MaxHeaderBytes:    16 << 10,
 		BaseContext:       func(net.Listener) context.Context { return sctx },
 		ErrorLog:          debugStdLog(log),
+		ConnState:         connState,
 	}
 	go func() {
 		defer close(s.done)

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -37,6 +38,9 @@ type Options struct {
 	// WriteTimeout and Keepalive tune stream readers (see stream.ReaderOptions).
 	WriteTimeout time.Duration
 	Keepalive    time.Duration
+	// ResponseTimeout bounds the writing of every answer but a stream;
+	// 0 means DefaultResponseTimeout.
+	ResponseTimeout time.Duration
 	// SnapshotWait bounds how long a snapshot waits for a fresh frame.
 	SnapshotWait time.Duration
 	// Version is shown in the Server header.
@@ -70,6 +74,19 @@ const snapshotFresh = 2 * time.Second
 // than a stale latest one.
 const staleWait = time.Second
 
+// minFPSCap and maxFPSCap bound ?fps. Below one frame in 100 s the
+// keep-alive repeats are all a viewer would see, and the interval of a
+// tinier rate does not fit in a Duration.
+const (
+	minFPSCap = 0.01
+	maxFPSCap = 1000.0
+)
+
+// DefaultResponseTimeout bounds the writing of every answer but a stream
+// (whose parts have their own deadline): a client that sends requests and
+// never reads the answers cannot hold its connection.
+const DefaultResponseTimeout = 10 * time.Second
+
 // maxSnapshotDelay bounds ?max_delay so that a typo cannot make the check
 // meaningless; an hour-old frame is never what a timelapse wants.
 const maxSnapshotDelay = time.Hour
@@ -86,6 +103,7 @@ type Server struct {
 	maxClients  atomic.Int64
 	maxPerIP    atomic.Int64
 	hosts       atomic.Pointer[hostList]
+	conns       connections
 }
 
 // access is who may read and from which origin.
@@ -105,7 +123,11 @@ func New(hub *stream.Hub, clients *stream.Registry, status func() status.Status,
 	if opt.SnapshotWait <= 0 {
 		opt.SnapshotWait = DefaultSnapshotWait
 	}
-	s := &Server{hub: hub, clients: clients, status: status, placeholder: placeholder, opt: opt, log: log}
+	if opt.ResponseTimeout <= 0 {
+		opt.ResponseTimeout = DefaultResponseTimeout
+	}
+	s := &Server{hub: hub, clients: clients, status: status, placeholder: placeholder, opt: opt, log: log,
+		conns: connections{idle: make(map[net.Conn]time.Time)}}
 	s.SetAccess(opt.User, opt.Password, opt.AllowOrigin)
 	s.SetMaxClients(opt.MaxClients)
 	s.SetMaxClientsPerIP(opt.MaxClientsPerIP)
@@ -184,6 +206,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// credentials; browsers refuse credentials with "*".
 			h.Set("Access-Control-Allow-Credentials", "true")
 		}
+	}
+	// The answer's deadline; a stream clears it when it takes the
+	// connection over, a snapshot sets its own once it has its frame.
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.opt.ResponseTimeout))
+	if len(r.TransferEncoding) > 0 {
+		// Our routes take no body. A request framed by Transfer-Encoding
+		// (perhaps with a Content-Length too, RFC 9112 §6.1) is answered and
+		// the connection closed, so that no request smuggled after it is read.
+		h.Set("Connection", "close")
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
@@ -289,8 +320,8 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	var maxFPS float64
 	if v := param(r, "fps"); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || !(f > 0 && f <= 1000) {
-			badRequest(w, "fps=%q: want a number of frames per second above 0, e.g. fps=5 or fps=0.5", v)
+		if err != nil || !(f >= minFPSCap && f <= maxFPSCap) {
+			badRequest(w, "fps=%q: want frames per second from %g to %g, e.g. fps=5 or fps=0.5", v, minFPSCap, maxFPSCap)
 			return
 		}
 		maxFPS = f
@@ -316,6 +347,8 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer conn.Close()
+	s.conns.addStream(1) // net/http no longer counts it
+	defer s.conns.addStream(-1)
 	// Closing the socket is what unblocks a write to a stalled client at
 	// shutdown; waiting for its write deadline would take seconds.
 	stop := context.AfterFunc(r.Context(), func() { conn.Close() })
@@ -392,8 +425,10 @@ func (s *Server) ServeSnapshot(w http.ResponseWriter, r *http.Request) { s.serve
 func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request) {
 	maxDelay := time.Duration(-1)
 	if v := param(r, "max_delay"); v != "" {
+		// Compared in milliseconds: a huge value must not wrap around
+		// when turned into a Duration.
 		ms, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || ms < 0 || time.Duration(ms)*time.Millisecond > maxSnapshotDelay {
+		if err != nil || ms < 0 || ms > maxSnapshotDelay.Milliseconds() {
 			badRequest(w, "max_delay=%q: want milliseconds from 0 to %d (0: a frame captured after this request)",
 				v, maxSnapshotDelay.Milliseconds())
 			return
@@ -429,7 +464,8 @@ func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodHead {
 		return
 	}
-	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(stream.DefaultWriteTimeout))
+	// The wait for the frame may have used up the first deadline.
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.opt.ResponseTimeout))
 	if n, err := w.Write(f.JPEG); err == nil {
 		c.Sent(n)
 	}
