@@ -328,7 +328,10 @@ run_check() {
   if [[ $run == MISSING ]]; then echo "FAIL $arch: ${QEMU[$arch]} not installed (apt-get install qemu-user-static)"; return 1; fi
 
   out=$($run "$bin" -version 2>&1) || { echo "FAIL $arch: -version: $out"; return 1; }
-  [[ $out == "usbStream $VERSION" ]] || { echo "FAIL $arch: -version printed \"$out\", want \"usbStream $VERSION\""; return 1; }
+  # The Go release must be the one go.mod asks for: it carries the standard
+  # library's security fixes.
+  local want="usbStream $VERSION (go$(sed -n 's/^go //p' go.mod) linux/${GOARCH[$arch]})"
+  [[ $out == "$want" ]] || { echo "FAIL $arch: -version printed \"$out\", want \"$want\""; return 1; }
 
   port=$(free_port)
   log=$(mktemp) snap=$(mktemp)

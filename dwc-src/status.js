@@ -83,6 +83,10 @@ export function stateOf({ connected, running, status, requestError }) {
 	if (status.waiting) {
 		return { key: "waiting", text: "Waiting for camera", color: "amber darken-3" };
 	}
+	if (status.state === "stalled") {
+		// Running, but no frame for seconds: the error says since when.
+		return { key: "stalled", text: "No frames", color: "orange" };
+	}
 	if (status.error) {
 		return { key: "error", text: "Error", color: "error" };
 	}

@@ -125,6 +125,8 @@ if (!fs.existsSync(CHROMIUM)) {
 				error: "configuration error: usbStream.config:3: -rotate 45: must be 0, 90, 180 or 270",
 				config: { ok: false, defaults: true, error: "/opt/dsf/sd/sys/usbStream/usbStream.config:3: -rotate 45: must be 0, 90, 180 or 270" } }) },
 			"Config error", "error"],
+			["stalled", { plugin: () => streaming({ state: "stalled", error: "no frame since 15:04:05 (5s); the source has not failed, so it is left running" }) },
+				"No frames", "orange"],
 			["starting", { plugin: () => streaming({ state: "starting" }) }, "Starting", "info"],
 			["stopped", { plugin: () => streaming({ state: "stopped" }) }, "Stopped", "grey"],
 			["plugin not running (pid 0)", { plugin: () => ({ ...streaming(), pid: 0 }) }, "Plugin not running", "grey"],
@@ -140,7 +142,7 @@ if (!fs.existsSync(CHROMIUM)) {
 				await waitChip(page, text);
 				assert.match(await chip(page).getAttribute("class"), new RegExp(`\\b${color}\\b`));
 				const img = await page.locator("img[data-test=preview]").count();
-				if (text === "Streaming" || text === "Waiting for camera" || text === "Camera lost" || text === "Error" || text === "Config error" ||
+				if (text === "Streaming" || text === "Waiting for camera" || text === "Camera lost" || text === "No frames" || text === "Error" || text === "Config error" ||
 					text === "Starting" || text === "Stopped") {
 					assert.equal(img, 1, "preview shown");
 				} else {

@@ -71,3 +71,8 @@ test("helpers", () => {
 	assert.equal(sizeText({ width: 16, height: 16, maxWidth: 1920, maxHeight: 1080, stepWidth: 16, stepHeight: 8 }), "16×16 – 1920×1080 (step 16×8)");
 	assert.equal(fpsText([30, 7.5]), "30, 7.5");
 });
+
+test("stateOf: a stalled source is named, not a generic error", () => {
+	const st = normalizeStatus({ ...summary(), state: "stalled", error: "no frame since 15:04:05 (5s)" });
+	assert.equal(stateOf({ connected: true, running: true, status: st }).key, "stalled");
+});

@@ -159,8 +159,14 @@ func (a *App) publish(ctx context.Context) {
 			a.dsf.SetData(dataKey, json.RawMessage(b))
 			last = b
 		}
+		delivered := prev == source.Streaming || prev == source.Stalled
 		switch {
-		case st.Source.State == source.Lost && prev == source.Streaming:
+		case st.Source.State == source.Stalled && prev == source.Streaming:
+			a.message(dsf.Warning, fmt.Sprintf("%s sends no frames (%s); showing a placeholder until it does",
+				sourceName(st.Source.Info), st.Source.Error))
+		case st.Source.State == source.Streaming && prev == source.Stalled:
+			a.message(dsf.Info, sourceName(st.Source.Info)+" sends frames again")
+		case st.Source.State == source.Lost && delivered:
 			a.message(dsf.Warning, fmt.Sprintf("%s lost (%s); showing a placeholder until it is back",
 				sourceName(st.Source.Info), st.Source.Error))
 		case st.Source.State == source.Streaming && prev == source.Lost && everStreamed:

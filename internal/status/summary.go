@@ -14,7 +14,7 @@ type Summary struct {
 	Version     string    `json:"version"`
 	PID         int       `json:"pid"`
 	StartedAt   time.Time `json:"startedAt"`
-	State       string    `json:"state"`   // streaming, starting, lost, stopped
+	State       string    `json:"state"`   // streaming, stalled, starting, lost, stopped
 	Waiting     bool      `json:"waiting"` // lost because no camera is there yet (not a failure)
 	Error       string    `json:"error,omitempty"`
 	Kind        string    `json:"kind"`
