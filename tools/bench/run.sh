@@ -16,12 +16,17 @@ clients=${CLIENTS:-10 50 200 500}
 duration=${DURATION:-20s}
 port=${PORT:-18085}
 
-go build -o "$out/usbStream" ./sbc
+# BIN=/path/to/usbStream measures another build (e.g. an older one) the same way.
+if [[ -z ${BIN:-} ]]; then
+  go build -o "$out/usbStream" ./sbc
+  BIN=$out/usbStream
+fi
 go build -o "$out/loadgen" ./tools/loadgen
 src=$(make_720p_mjpeg "$out")
 
 ulimit -n 65536 2>/dev/null || true
-taskset -c 0 "$out/usbStream" -source "file:$src" -framerate 30 -host 127.0.0.1 -port "$port" 2>"$out/server.log" &
+# -maxclients above the largest N: the default (100) would refuse the rest.
+taskset -c 0 "$BIN" -source "file:$src" -framerate 30 -maxclients 1000 -host 127.0.0.1 -port "$port" 2>"$out/server.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
 wait_for_status "$port"
