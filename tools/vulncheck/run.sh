@@ -17,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
-export GOTOOLCHAIN=auto # the toolchain line of go.mod: its standard library is what ships
+export GOTOOLCHAIN=auto # the Go release go.mod asks for: its standard library is what ships
 govulncheck=golang.org/x/vuln/cmd/govulncheck@v1.9.0
 
 work=$(mktemp -d)
