@@ -2,14 +2,18 @@ package httpapi
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"usbstream/internal/frame"
 	"usbstream/internal/status"
@@ -197,5 +201,33 @@ func TestAllowedHosts(t *testing.T) {
 	req.Host = "attacker.example"
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("with no list every name is allowed: %v %v", resp, err)
+	}
+}
+
+// emfileListener fails every Accept as a process out of descriptors does.
+type emfileListener struct{ net.Listener }
+
+func (emfileListener) Accept() (net.Conn, error) {
+	return nil, &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.EMFILE)}
+}
+
+func TestOutOfFileDescriptorsIsAWarningNotAFlood(t *testing.T) {
+	core, logs := observer.New(zap.WarnLevel)
+	api := New(stream.NewHub(), stream.NewRegistry(), func() status.Status { return status.Status{} },
+		func(string) *frame.Frame { return nil }, Options{}, zap.New(core))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	l := api.Listener(emfileListener{ln})
+	for range 1000 { // net/http retries every few milliseconds
+		if _, err := l.Accept(); !errors.Is(err, syscall.EMFILE) {
+			t.Fatalf("Accept = %v, want EMFILE passed on for net/http to retry", err)
+		}
+	}
+	warnings := logs.FilterMessageSnippet("out of file descriptors").All()
+	if len(warnings) != 1 {
+		t.Fatalf("%d warnings for 1000 EMFILE errors in a row, want 1 (then one every %s)", len(warnings), acceptWarnEvery)
 	}
 }
