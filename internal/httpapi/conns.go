@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -24,9 +25,11 @@ func ConnectionLimit(maxClients int) int { return 4*maxClients + 256 }
 
 // tooManyConnections is what a connection over the limit is told, in
 // HTTP, before it is closed.
-var tooManyConnections = []byte("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 5\r\n" +
-	"Content-Type: text/plain; charset=utf-8\r\nContent-Length: 63\r\n\r\n" +
-	"too many connections to usbStream at once; try again in a while\n")
+var tooManyConnections = func() []byte {
+	const body = "too many connections to usbStream at once; try again in a while\n"
+	return []byte("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 5\r\n" +
+		"Content-Type: text/plain; charset=utf-8\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
+}()
 
 // Listener wraps ln so that the server holds at most ConnectionLimit of
 // the current -maxclients connections; one over it is answered 503 and

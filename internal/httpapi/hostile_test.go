@@ -28,7 +28,7 @@ func limitedServer(t *testing.T, api *Server) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: api, ConnState: api.ConnState, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
+	srv := &http.Server{Handler: api, ConnState: api.ConnState, ReadHeaderTimeout: time.Minute, IdleTimeout: time.Minute}
 	go srv.Serve(api.Listener(ln))
 	t.Cleanup(func() { srv.Close() })
 	return ln.Addr().String()
@@ -183,7 +183,7 @@ func TestAllowedHosts(t *testing.T) {
 	f := newFixture(t, Options{AllowedHosts: []string{"Printer.local", "camera.example."}})
 	for host, want := range map[string]int{
 		"printer.local": 200, "PRINTER.LOCAL:8081": 200, "camera.example": 200,
-		"127.0.0.1:8081": 200, "192.168.1.20": 200, "[::1]:8081": 200, "localhost": 200,
+		"127.0.0.1:8081": 200, "192.168.1.20": 200, "[::1]:8081": 200, "[fe80::1%25eth0]:8081": 200, "localhost": 200,
 		"attacker.example": 421, "printer.local.attacker.example": 421,
 	} {
 		req, _ := http.NewRequest("GET", f.srv.URL+"/status", nil)
@@ -230,5 +230,26 @@ func TestOutOfFileDescriptorsIsAWarningNotAFlood(t *testing.T) {
 	warnings := logs.FilterMessageSnippet("out of file descriptors").All()
 	if len(warnings) != 1 {
 		t.Fatalf("%d warnings for 1000 EMFILE errors in a row, want 1 (then one every %s)", len(warnings), acceptWarnEvery)
+	}
+}
+
+func TestMisdirectedAnswersKeepTheRules(t *testing.T) {
+	// A 421 is an answer like any other: its connection closes after a
+	// Transfer-Encoding request.
+	f := newFixture(t, Options{AllowedHosts: []string{"printer.local"}})
+	c, err := net.Dial("tcp", strings.TrimPrefix(f.srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "GET /status HTTP/1.1\r\nHost: attacker.example\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"+
+		"GET /status HTTP/1.1\r\nHost: printer.local\r\n\r\n")
+	all, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("the connection was not closed after the 421: %v", err)
+	}
+	if !bytes.HasPrefix(all, []byte("HTTP/1.1 421 ")) || bytes.Count(all, []byte("HTTP/1.1 ")) != 1 {
+		t.Fatalf("want one 421 answer, got:\n%s", all)
 	}
 }

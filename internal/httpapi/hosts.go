@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 )
 
@@ -47,7 +48,9 @@ func (l *hostList) allows(host string) bool {
 		name = h
 	}
 	name = strings.ToLower(strings.TrimSuffix(strings.Trim(name, "[]"), "."))
-	if net.ParseIP(name) != nil || name == "localhost" || strings.HasSuffix(name, ".localhost") {
+	// An HTTP/1.0 request may have no Host; a browser, which a rebinding
+	// page needs, always sends one. netip also knows IPv6 zones (fe80::1%eth0).
+	if _, err := netip.ParseAddr(name); err == nil || name == "" || name == "localhost" || strings.HasSuffix(name, ".localhost") {
 		return true
 	}
 	return l.names[name]

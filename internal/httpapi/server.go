@@ -193,10 +193,6 @@ func underAccess(r *http.Request, acc *access) (*http.Request, context.CancelFun
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Server", "usbStream/"+s.opt.Version)
-	if !s.hosts.Load().allows(r.Host) {
-		refuseHost(w)
-		return
-	}
 	acc := s.access.Load()
 	if acc.allowOrigin != "" {
 		h.Set("Access-Control-Allow-Origin", acc.allowOrigin)
@@ -215,6 +211,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// (perhaps with a Content-Length too, RFC 9112 §6.1) is answered and
 		// the connection closed, so that no request smuggled after it is read.
 		h.Set("Connection", "close")
+	}
+	if !s.hosts.Load().allows(r.Host) {
+		refuseHost(w)
+		return
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
@@ -347,8 +347,10 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer conn.Close()
-	s.conns.addStream(1) // net/http no longer counts it
-	defer s.conns.addStream(-1)
+	if _, hijacked := conn.(net.Conn); hijacked {
+		s.conns.addStream(1) // net/http no longer counts it
+		defer s.conns.addStream(-1)
+	}
 	// Closing the socket is what unblocks a write to a stalled client at
 	// shutdown; waiting for its write deadline would take seconds.
 	stop := context.AfterFunc(r.Context(), func() { conn.Close() })

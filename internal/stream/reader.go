@@ -23,7 +23,7 @@ type Conn interface {
 type ReaderOptions struct {
 	// MaxFPS caps the frames sent per second; 0 sends every frame.
 	MaxFPS float64
-	// WriteTimeout drops a client whose socket accepts no part for this
+	// WriteTimeout drops a client that reads less than MinProgress in this
 	// long, so a stalled viewer cannot hold its goroutine and buffers.
 	WriteTimeout time.Duration
 	// Keepalive re-sends the last frame when no new one arrived for this
@@ -36,6 +36,11 @@ const (
 	DefaultWriteTimeout = 5 * time.Second
 	DefaultKeepalive    = time.Second
 )
+
+// MinProgress is what a viewer must read per write timeout to keep its
+// stream: 4 KiB in 5 s is 800 B/s, at which one camera frame takes a
+// minute. Less is a stalled or trickling client holding a slot.
+const MinProgress = 4 << 10
 
 // ErrWriteTimeout is returned by Serve when a client stopped reading.
 var ErrWriteTimeout = errors.New("client stopped reading (write timed out)")
@@ -128,7 +133,10 @@ type partWriter struct {
 	header   []byte
 	parts    [3][]byte
 	bufs     net.Buffers // kept here so that handing it to WriteTo does not allocate
-	unacked  int         // at the last deadline of this part, -1 before it
+	// written counts the bytes the kernel took; written minus what it
+	// holds unacknowledged is what the viewer has received. acked is that
+	// when the deadline was last set, the measure of progress.
+	written, acked int64
 }
 
 // write sends one part with a single writev: headers, the shared JPEG bytes
@@ -142,9 +150,9 @@ func (w *partWriter) write(f *frame.Frame, first bool, now time.Time) error {
 	w.header = AppendPartHeader(w.header[:0], f, first)
 	w.parts = [3][]byte{w.header, f.JPEG, partTrailer}
 	w.bufs = w.parts[:]
-	w.unacked = -1
 	for {
 		n, err := w.bufs.WriteTo(w.conn)
+		w.written += n
 		if err == nil {
 			break
 		}
@@ -167,38 +175,43 @@ func (w *partWriter) write(f *frame.Frame, first bool, now time.Time) error {
 }
 
 // timedOut decides what a failed write (n bytes taken) means. A viewer is
-// dropped only when it reads nothing for the write timeout: on a slow link
-// one frame may take longer than that, and a viewer that is still reading
-// must keep its stream. It is still reading if the kernel took bytes, or
-// if the peer acknowledged some since the last deadline passed (the first
-// time only takes the measure). A nil result means: write on, the
-// deadline is set again.
+// dropped only when it read less than MinProgress since the deadline was
+// set: on a slow link one frame may take longer than the write timeout,
+// and a viewer that is still reading must keep its stream. A nil result
+// means: write on, the deadline is set again.
 func (w *partWriter) timedOut(err error, n int64) error {
 	if !errors.Is(err, os.ErrDeadlineExceeded) {
 		return err
 	}
-	reading := n > 0
+	before := w.acked
+	if err := w.arm(time.Now(), true); err != nil {
+		return err
+	}
+	reading := n > 0 // without a queue to ask, taken bytes are the measure
 	if w.queue != nil {
-		un, qerr := w.queue.unacked()
-		if qerr != nil {
-			return qerr
-		}
-		reading = reading || w.unacked < 0 || un < w.unacked
-		w.unacked = un
+		reading = w.acked-before >= MinProgress
 	}
 	if !reading {
 		return ErrWriteTimeout
 	}
-	return w.arm(time.Now(), true)
+	return nil
 }
 
-// arm sets the write deadline a full timeout ahead. Unless forced it moves
-// the deadline only once half of it has passed, which still drops a
-// stalled client within the timeout but spares a syscall-side timer update
-// per frame.
+// arm sets the write deadline a full timeout ahead, and notes how much the
+// viewer had received then. Unless forced it moves the deadline only once
+// half of it has passed, which still drops a stalled client within one and
+// a half timeouts but spares a syscall-side timer update (and the queue's
+// ioctl) per frame.
 func (w *partWriter) arm(now time.Time, force bool) error {
 	if !force && w.deadline.Sub(now) >= w.timeout/2 {
 		return nil
+	}
+	if w.queue != nil {
+		unacked, err := w.queue.unacked()
+		if err != nil {
+			return err
+		}
+		w.acked = w.written - int64(unacked)
 	}
 	w.deadline = now.Add(w.timeout)
 	return w.conn.SetWriteDeadline(w.deadline)

@@ -1,3 +1,5 @@
+//go:build linux
+
 package stream
 
 import (
@@ -25,6 +27,12 @@ const SendQueueBytes = 8 << 10
 // sendQueue is the kernel's send queue of one TCP connection.
 type sendQueue struct {
 	raw syscall.RawConn
+	// The poll's arguments and result, and the callback using them, made
+	// once: a closure built per frame would be a heap allocation per
+	// frame and client.
+	fds      [1]unix.PollFd
+	perr     error
+	writable func(fd uintptr) bool
 }
 
 // boundSendQueue limits conn's unsent bytes and returns its queue, or nil
@@ -45,7 +53,9 @@ func boundSendQueue(conn Conn) *sendQueue {
 	}); err != nil || serr != nil {
 		return nil // a UNIX socket, or a kernel before 3.12
 	}
-	return &sendQueue{raw: raw}
+	q := &sendQueue{raw: raw}
+	q.writable = q.poll
+	return q
 }
 
 // waitWritable blocks until the kernel would take more bytes, that is
@@ -54,22 +64,24 @@ func boundSendQueue(conn Conn) *sendQueue {
 // also arms the wake-up (SOCK_NOSPACE) when the answer is no; Go's poller
 // then waits for that wake-up instead of a thread blocking in poll.
 func (q *sendQueue) waitWritable() error {
-	var perr error
-	err := q.raw.Write(func(fd uintptr) bool {
-		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
-		for {
-			_, perr = unix.Poll(fds, 0)
-			if perr != unix.EINTR {
-				break
-			}
-		}
-		// An error or hang-up also ends the wait: the next write reports it.
-		return perr != nil || fds[0].Revents != 0
-	})
-	if err != nil {
+	if err := q.raw.Write(q.writable); err != nil {
 		return err
 	}
-	return perr
+	return q.perr
+}
+
+// poll is the RawConn.Write callback of waitWritable: true when fd can
+// take bytes now.
+func (q *sendQueue) poll(fd uintptr) bool {
+	q.fds[0] = unix.PollFd{Fd: int32(fd), Events: unix.POLLOUT}
+	for {
+		_, q.perr = unix.Poll(q.fds[:], 0)
+		if q.perr != unix.EINTR {
+			break
+		}
+	}
+	// An error or hang-up also ends the wait: the next write reports it.
+	return q.perr != nil || q.fds[0].Revents != 0
 }
 
 // unacked returns the bytes written but not yet acknowledged by the peer
