@@ -13,30 +13,6 @@ import (
 	"time"
 )
 
-// sigtermExit sends SIGTERM and returns how long the process took to exit
-// with status 0, failing the test if it took a second or more.
-func sigtermExit(t *testing.T, s *server) time.Duration {
-	t.Helper()
-	began := time.Now()
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-s.exited:
-		took := time.Since(began)
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v\n%s", err, s.output)
-		}
-		if took >= time.Second {
-			t.Fatalf("exit took %v after SIGTERM, want < 1 s", took)
-		}
-		return took
-	case <-time.After(3 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.exited
-		t.Fatalf("no exit within 3 s of SIGTERM\n%s", s.output)
-		return 0
-	}
-}
-
 // oddFolder fills dir with a FIFO, a symlink to /dev/zero and a symlink
 // loop, all named .jpg.
 func oddFolder(t *testing.T, dir string) {
@@ -103,7 +79,7 @@ func TestReplayFolderWithOddEntries(t *testing.T) {
 			t.Fatalf("the log does not say %q:\n%s", why, log)
 		}
 	}
-	took := sigtermExit(t, s)
+	took := stopWithin(t, s)
 	t.Logf("exited %v after SIGTERM", took)
 }
 
@@ -140,7 +116,7 @@ func TestReplayOnlyOddEntriesIsAnError(t *testing.T) {
 				t.Fatalf("snapshot: %d, want 503 with the placeholder", resp.StatusCode)
 			}
 			decodeJPEG(t, body)
-			took := sigtermExit(t, s)
+			took := stopWithin(t, s)
 			t.Logf("exited %v after SIGTERM", took)
 		})
 	}
