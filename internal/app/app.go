@@ -343,6 +343,12 @@ func lanAddresses(withIPv6 bool) []string {
 }
 
 // newSource builds the frame source the config asks for.
+// wanted reports whether frames may be wanted now: someone watches, or did
+// within the last 10 s (a timelapse polling snapshots). Sources that must
+// encode every frame (raw camera formats, the test pattern) skip the work
+// otherwise.
+func (a *App) wanted() bool { return a.clients.Wanted(time.Now(), 10*time.Second) }
+
 func (a *App) newSource(cfg *config.Config) source.Source {
 	size := cfg.Resolution
 	if size.IsZero() && cfg.Size >= 0 {
@@ -358,7 +364,7 @@ func (a *App) newSource(cfg *config.Config) source.Source {
 		if transformOf(cfg).SwapsSize() {
 			size.Width, size.Height = size.Height, size.Width
 		}
-		return testpattern.New(size.Width, size.Height, cfg.Framerate, cfg.Quality)
+		return testpattern.New(size.Width, size.Height, cfg.Framerate, cfg.Quality).FollowDemand(a.wanted)
 	case "file":
 		return filereplay.New(cfg.Source.Path, cfg.Framerate)
 	}
@@ -370,8 +376,6 @@ func (a *App) newSource(cfg *config.Config) source.Source {
 		Spec:      cfg.Camera,
 		Request:   camera.Request{Format: cfg.Format, Width: size.Width, Height: size.Height, FPS: cfg.Framerate},
 		Transform: transformOf(cfg), Quality: cfg.Quality, Controls: controls, ManExp: cfg.ManExp, Exposure: cfg.Exposure,
-		// Raw frames are encoded only while someone watches, or did within
-		// the last 10 s (a timelapse polling snapshots).
-		Demand: func() bool { return a.clients.Wanted(time.Now(), 10*time.Second) },
+		Demand: a.wanted,
 	}, a.log.Named("camera"))
 }

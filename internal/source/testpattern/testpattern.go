@@ -28,6 +28,9 @@ type Source struct {
 	width, height int
 	fps           float64
 	quality       int
+	// demand, if set, reports whether anyone may want frames now; see
+	// FollowDemand.
+	demand func() bool
 
 	// now and newTicker are the clock; tests replace them to step frames by
 	// hand instead of waiting for real time.
@@ -49,6 +52,16 @@ func New(width, height int, fps float64, quality int) *Source {
 		now:       time.Now,
 		newTicker: source.RealTicker,
 	}
+}
+
+// FollowDemand makes the pattern render only while demand says someone may
+// want frames, as a camera encodes raw frames only then. The pattern is
+// what a newcomer runs first, and rendering and encoding it unwatched
+// cost about a third of a core. Unwatched ticks are reported as Idle, so
+// the source still counts as streaming. It returns s.
+func (s *Source) FollowDemand(demand func() bool) *Source {
+	s.demand = demand
+	return s
 }
 
 // Info describes the pattern; it never changes.
@@ -78,11 +91,16 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 	defer stop()
 	for n := uint64(1); ; n++ {
 		now := s.now()
-		jpg, err := jpeg.Encode(r.render(n, now), s.quality)
-		if err != nil {
-			return fmt.Errorf("test pattern: %w", err)
+		// The first frame is always made, so a client finds one at once.
+		if n == 1 || s.demand == nil || s.demand() {
+			jpg, err := jpeg.Encode(r.render(n, now), s.quality)
+			if err != nil {
+				return fmt.Errorf("test pattern: %w", err)
+			}
+			sink.Frame(&frame.Frame{JPEG: jpg, Captured: now, Width: s.width, Height: s.height})
+		} else {
+			sink.Idle(now)
 		}
-		sink.Frame(&frame.Frame{JPEG: jpg, Captured: now, Width: s.width, Height: s.height})
 		select {
 		case <-ctx.Done():
 			return nil

@@ -8,6 +8,7 @@ import (
 	stdjpeg "image/jpeg"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -214,5 +215,40 @@ func BenchmarkRender(b *testing.B) {
 	for b.Loop() {
 		n++
 		r.render(n, time.Now())
+	}
+}
+
+func TestRendersOnlyOnDemand(t *testing.T) {
+	var wanted atomic.Bool
+	s := New(64, 48, 25, 80).FollowDemand(wanted.Load)
+	c := useManualClock(s)
+	rec := &sourcetest.Recorder{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, rec) }()
+	tick := func(n int) {
+		for range n {
+			select {
+			case c.Ticks <- time.Time{}:
+			case <-time.After(10 * time.Second):
+				t.Fatal("Run took no tick for 10 s")
+			}
+		}
+	}
+	// Nobody watching: the first frame, then only idle ticks.
+	tick(10)
+	deadline := time.Now().Add(5 * time.Second)
+	for rec.IdleCount() < 9 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if got, idle := rec.Count(), rec.IdleCount(); got != 1 || idle < 9 {
+		t.Fatalf("unwatched: %d frames and %d idle ticks after 10 ticks, want 1 frame and the rest idle", got, idle)
+	}
+	wanted.Store(true)
+	tick(5)
+	rec.WaitFrames(t, 6)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
