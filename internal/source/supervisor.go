@@ -190,7 +190,8 @@ func (s *Supervisor) source() Source {
 // lost, or still starting after StartGrace, so that clients see why there is
 // no picture and keep receiving data.
 func (s *Supervisor) placeholders(ctx context.Context) {
-	tick := time.NewTicker(time.Second / 4)
+	const every = time.Second / 4
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	var lastPublished time.Time
 	for {
@@ -206,7 +207,9 @@ func (s *Supervisor) placeholders(ctx context.Context) {
 			show := state == Lost || state == Stalled || (state == Starting && now.Sub(since) >= s.StartGrace)
 			// Once a second during an outage, but at once when a new one
 			// begins: a short outage soon after another must still show.
-			if !show || (now.Sub(lastPublished) < time.Second && since.Before(lastPublished)) {
+			// Half a tick of slack: four ticks come a hair under a second
+			// apart, and a strict comparison made it every 1.25 s.
+			if !show || (now.Sub(lastPublished) < time.Second-every/2 && since.Before(lastPublished)) {
 				continue
 			}
 			title, reason := "CAMERA OFFLINE", "no frames yet"

@@ -375,3 +375,30 @@ func TestSupervisorMisconfiguredThenMended(t *testing.T) {
 	sup.Replace(&scriptedSource{})
 	waitUntil(t, "streaming after the mended configuration", func() bool { return sup.Status().State == Streaming })
 }
+
+func TestPlaceholderIsRefreshedEverySecond(t *testing.T) {
+	// A source that stays lost; README promises a placeholder a second.
+	src := &scriptedSource{failures: 1 << 30}
+	out := &collector{}
+	sup := NewSupervisor(src, out, fakePlaceholder, zap.NewNop())
+	sup.RetryInterval = time.Hour
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go sup.Run(ctx)
+	waitUntil(t, "a placeholder", func() bool { _, p := out.counts(); return p > 0 })
+	time.Sleep(4200 * time.Millisecond)
+	out.mu.Lock()
+	var gaps []time.Duration
+	for i := 1; i < len(out.frames); i++ {
+		gaps = append(gaps, out.frames[i].Captured.Sub(out.frames[i-1].Captured).Round(time.Millisecond))
+	}
+	out.mu.Unlock()
+	if len(gaps) < 4 {
+		t.Fatalf("%d placeholders in 4.2 s after the first, want 4 (one a second); gaps %v", len(gaps), gaps)
+	}
+	for _, g := range gaps {
+		if g < 900*time.Millisecond || g > 1100*time.Millisecond {
+			t.Fatalf("placeholders %v apart, want every second", gaps)
+		}
+	}
+}
