@@ -171,6 +171,22 @@ func need(t *testing.T, tool string) string {
 	return path
 }
 
+// placeholderSnapshot fetches /snapshot, which must be a 503 with a
+// placeholder JPEG; what names the case in the failure.
+func placeholderSnapshot(t *testing.T, s *server, what string) image.Image {
+	t.Helper()
+	resp, err := http.Get(s.base + "/snapshot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 503 {
+		t.Fatalf("%s: %d, want 503 with the placeholder", what, resp.StatusCode)
+	}
+	return decodeJPEG(t, body)
+}
+
 func decodeJPEG(t *testing.T, b []byte) image.Image {
 	t.Helper()
 	img, err := jpeg.Decode(bytes.NewReader(b))
@@ -883,16 +899,7 @@ func TestNoCameraIsWaitingNotFailing(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	resp, err := http.Get(s.base + "/snapshot")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 503 {
-		t.Fatalf("snapshot without a camera: %d", resp.StatusCode)
-	}
-	decodeJPEG(t, body)
+	placeholderSnapshot(t, s, "snapshot without a camera")
 	if out := s.output.String(); strings.Contains(out, "WARN") {
 		t.Fatalf("waiting for a camera logged a warning:\n%s", out)
 	}

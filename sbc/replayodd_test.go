@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"image/color"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,16 +104,7 @@ func TestReplayOnlyOddEntriesIsAnError(t *testing.T) {
 				}
 				time.Sleep(100 * time.Millisecond)
 			}
-			resp, err := http.Get(s.base + "/snapshot")
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 503 {
-				t.Fatalf("snapshot: %d, want 503 with the placeholder", resp.StatusCode)
-			}
-			decodeJPEG(t, body)
+			placeholderSnapshot(t, s, "snapshot")
 			took := stopWithin(t, s)
 			t.Logf("exited %v after SIGTERM", took)
 		})

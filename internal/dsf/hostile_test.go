@@ -88,12 +88,12 @@ func TestEndpointRefusesAnOversizedRequest(t *testing.T) {
 	}
 }
 
-// While the handler is busy with as many requests as are allowed at once,
-// more are answered 503 at once instead of queueing without bound.
-func TestEndpointCapsRequestsAtOnce(t *testing.T) {
-	socket := filepath.Join(t.TempDir(), "s-GET.sock")
-	release := make(chan struct{})
-	var entered atomic.Int32
+// heldEndpoint listens on a fresh endpoint socket whose handler holds
+// every request until release is closed, counting those that entered it.
+func heldEndpoint(t *testing.T) (socket string, release chan struct{}, entered *atomic.Int32) {
+	t.Helper()
+	socket = filepath.Join(t.TempDir(), "s-GET.sock")
+	release, entered = make(chan struct{}), &atomic.Int32{}
 	e, err := ListenEndpoint(socket, func(ctx context.Context, _ *Request) Response {
 		entered.Add(1)
 		select {
@@ -105,7 +105,14 @@ func TestEndpointCapsRequestsAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer e.Close()
+	t.Cleanup(func() { e.Close() })
+	return socket, release, entered
+}
+
+// While the handler is busy with as many requests as are allowed at once,
+// more are answered 503 at once instead of queueing without bound.
+func TestEndpointCapsRequestsAtOnce(t *testing.T) {
+	socket, release, entered := heldEndpoint(t)
 	const n = 40
 	results := make(chan map[string]any, n)
 	for range n {
@@ -147,19 +154,7 @@ func TestEndpointCapsRequestsAtOnce(t *testing.T) {
 // Requests that are each within the cap but together more than the
 // endpoints may buffer: the excess is refused with 503, the rest served.
 func TestEndpointBoundsTheBytesBufferedAtOnce(t *testing.T) {
-	socket := filepath.Join(t.TempDir(), "s-GET.sock")
-	release := make(chan struct{})
-	e, err := ListenEndpoint(socket, func(ctx context.Context, _ *Request) Response {
-		select {
-		case <-release:
-		case <-ctx.Done():
-		}
-		return Response{Type: PlainText, Body: "ok"}
-	}, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	socket, release, _ := heldEndpoint(t)
 	const n, size = 10, 900 << 10
 	results := make(chan map[string]any, n)
 	for range n {
