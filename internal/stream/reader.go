@@ -67,9 +67,11 @@ func (h *Hub) Serve(ctx context.Context, conn Conn, c *Client, opt ReaderOptions
 
 	// The keep-alive check runs on a slow ticker rather than a timer reset
 	// for every frame: at 30 fps and hundreds of clients, per-frame timer
-	// work is a visible share of the server's CPU. A re-send therefore comes
-	// between one and one and a half keep-alive periods after the last part.
-	ticker := time.NewTicker(keepalive / 2)
+	// work is a visible share of the server's CPU. Half a tick of slack:
+	// four ticks come a hair under a period apart, and a strict comparison
+	// made the re-sends come every 1.25 periods instead of every period.
+	tick := keepalive / 4
+	ticker := time.NewTicker(tick)
 	defer ticker.Stop()
 	var capTimer *time.Timer // only for clients with an fps cap
 	w := partWriter{conn: conn, queue: boundSendQueue(conn), timeout: opt.WriteTimeout, header: make([]byte, 0, 160)}
@@ -97,7 +99,7 @@ func (h *Hub) Serve(ctx context.Context, conn Conn, c *Client, opt ReaderOptions
 			c.sentAge(time.Since(f.Captured))
 			sent, lastSeq, lastSent, lastNew = f, f.Seq, now, now
 			continue
-		case sent != nil && now.Sub(lastSent) >= keepalive:
+		case sent != nil && now.Sub(lastSent) >= keepalive-tick/2:
 			if err := w.write(sent, false, now); err != nil {
 				return err
 			}

@@ -411,3 +411,43 @@ func TestRegistryAdmitKeepsLimitsUnderABurst(t *testing.T) {
 	}
 	r2.Remove(b)
 }
+
+// partTimesConn records when each part's header was written.
+type partTimesConn struct {
+	mu    sync.Mutex
+	times []time.Time
+}
+
+func (p *partTimesConn) Write(b []byte) (int, error) {
+	if bytes.Contains(b, []byte("Content-Length:")) {
+		p.mu.Lock()
+		p.times = append(p.times, time.Now())
+		p.mu.Unlock()
+	}
+	return len(b), nil
+}
+func (p *partTimesConn) SetWriteDeadline(time.Time) error { return nil }
+
+// The keep-alive repeats the last frame once per period, as README says
+// ("every second" with the default), not every period and a quarter.
+func TestKeepaliveCadenceIsThePeriod(t *testing.T) {
+	const period = 200 * time.Millisecond
+	h := NewHub()
+	h.Publish(testFrame("still", time.Now()))
+	rec := &partTimesConn{}
+	ctx, cancel := context.WithTimeout(context.Background(), 12*period+period/2)
+	defer cancel()
+	h.Serve(ctx, rec, &Client{}, ReaderOptions{Keepalive: period})
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.times) < 5 {
+		t.Fatalf("only %d parts in %v with a %v keep-alive", len(rec.times), 12*period, period)
+	}
+	// The first repeat follows the new frame at any phase of the ticker;
+	// from the second on, repeats follow repeats.
+	gaps := rec.times[len(rec.times)-1].Sub(rec.times[1])
+	mean := gaps / time.Duration(len(rec.times)-2)
+	if mean < period*9/10 || mean > period*11/10 {
+		t.Fatalf("repeats came every %v on average (%d parts), want the keep-alive period %v", mean, len(rec.times), period)
+	}
+}
