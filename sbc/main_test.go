@@ -484,9 +484,11 @@ type statusDoc struct {
 			FPS           float64
 		}
 		Width, Height  int
-		TargetFPS      float64 `json:"targetFps"`
-		MeasuredFPS    float64 `json:"measuredFps"`
-		FramesCaptured uint64  `json:"framesCaptured"`
+		TargetFPS      float64                    `json:"targetFps"`
+		MeasuredFPS    float64                    `json:"measuredFps"`
+		FramesCaptured uint64                     `json:"framesCaptured"`
+		SizeChanges    uint64                     `json:"sizeChanges"`
+		LastSizeChange *struct{ From, To string } `json:"lastSizeChange"`
 	} `json:"source"`
 	Clients []struct {
 		Path   string

@@ -88,7 +88,7 @@ func TestReloadAppliesSavesWhileClientsStay(t *testing.T) {
 		t.Fatalf("first frames are %v", sz)
 	}
 
-	// DWC's way: .part then rename. A quarter turn swaps the test pattern's size.
+	// DWC's way: .part then rename. A quarter turn turns the test pattern.
 	saved := time.Now()
 	saveLikeDWC(t, cfgPath, base+"-rotate 90\n")
 	d := waitConfig(t, s.base, "rotate 90 applied", func(d configDoc) bool { return d.Config.OK && d.Config.LoadedAt.After(saved) })

@@ -348,7 +348,10 @@ func TestVividDisconnectCyclesOverHTTP(t *testing.T) {
 }
 
 // Started while no camera exists (vivid not loaded): placeholders and
-// "waiting for camera", no warning; insmod → camera frames within 2 s.
+// "waiting for camera", no warning; insmod → camera frames within 2 s. The
+// placeholders already have the size asked for (640x360, not the 640x480
+// fallback), so a consumer that keeps the first part's size (OpenCV, an
+// ffmpeg recording) gets the camera's picture once it comes.
 func TestVividLoadedAfterStart(t *testing.T) {
 	needVM(t)
 	if out, err := exec.Command("rmmod", "vivid").CombinedOutput(); err != nil {
@@ -360,7 +363,7 @@ func TestVividLoadedAfterStart(t *testing.T) {
 			exec.Command("insmod", append([]string{"/lib/modules/vivid.ko"}, strings.Fields(os.Getenv("VIVID_PARAMS"))...)...).Run()
 		}
 	})
-	s := start(t, "-camera", "0", "-format", "YUYV", "-resolution", "640x480", "-framerate", "25")
+	s := start(t, "-camera", "0", "-format", "YUYV", "-resolution", "640x360", "-framerate", "25")
 	w := watch(t, s.base+"/stream")
 	waitState(t, s, "lost", "waiting for camera", 5*time.Second)
 	if _, ok := w.waitFor(time.Now().Add(-time.Hour), 3*time.Second, isPlaceholder); !ok {
@@ -379,6 +382,15 @@ func TestVividLoadedAfterStart(t *testing.T) {
 	}
 	took := p.received.Sub(loaded)
 	fmt.Printf("vivid-insmod: first camera frame %v after insmod\n", took.Round(time.Millisecond))
+	w.waitFor(p.received, 3*time.Second, func(part) bool { return len(w.since(p.received)) > 5 })
+	for i, q := range w.since(time.Time{}) {
+		if sz := decodedSize(t, q); sz != image.Pt(640, 360) {
+			t.Fatalf("part %d (placeholder %v) is %v, want 640x360 from the first part on", i, q.placeholder, sz)
+		}
+	}
+	if st := getStatus(t, s).Source; st.SizeChanges != 0 {
+		t.Errorf("status counts %d size changes, want none", st.SizeChanges)
+	}
 	if took > 2*time.Second {
 		t.Errorf("first camera frame %v after insmod, want within 2 s", took)
 	}

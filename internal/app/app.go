@@ -106,6 +106,7 @@ func New(cfg *config.Config, opt Options) *App {
 		a.src = a.newSource(cfg)
 	}
 	a.sup = source.NewSupervisor(a.src, a.hub, jpeg.Placeholder, a.log.Named("source"))
+	a.sup.SizeHint = func() (int, int) { return outputSize(a.config()) }
 	a.api = httpapi.New(a.hub, a.clients, a.Status, a.placeholder, httpapi.Options{
 		User: cfg.User, Password: cfg.Password, AllowOrigin: cfg.AllowOrigin, Version: opt.Version,
 		Cameras:         func() (any, error) { return camera.List() },
@@ -288,11 +289,7 @@ func (a *App) configStatus() status.Config {
 
 // placeholder renders the frame a snapshot gets when no fresh frame came.
 func (a *App) placeholder(reason string) *frame.Frame {
-	st := a.sup.Status()
-	w, h := st.Width, st.Height
-	if w <= 0 || h <= 0 {
-		w, h = 640, 480
-	}
+	w, h := a.sup.PlaceholderSize()
 	now := time.Now()
 	jpg, err := jpeg.Placeholder(w, h, "NO FRESH FRAME", reason, now)
 	if err != nil {
@@ -349,24 +346,76 @@ func lanAddresses(withIPv6 bool) []string {
 // otherwise.
 func (a *App) wanted() bool { return a.clients.Wanted(time.Now(), 10*time.Second) }
 
-func (a *App) newSource(cfg *config.Config) source.Source {
-	size := cfg.Resolution
-	if size.IsZero() && cfg.Size >= 0 {
-		size = config.SizeTable[cfg.Size]
+// requestedSize is the picture size cfg asks a source for, zero for "the
+// camera's default rule".
+func requestedSize(cfg *config.Config) config.Resolution {
+	if cfg.Resolution.IsZero() && cfg.Size >= 0 {
+		return config.SizeTable[cfg.Size]
 	}
+	return cfg.Resolution
+}
+
+// outputSize is the size of the stream cfg asks for, after rotation; zeros
+// when it is the camera's to choose.
+func outputSize(cfg *config.Config) (width, height int) {
+	size := requestedSize(cfg)
+	if transformOf(cfg).SwapsSize() {
+		return size.Height, size.Width
+	}
+	return size.Width, size.Height
+}
+
+// unhonoured lists what cfg asks that its test pattern or file replay
+// cannot do, so the log and /status say so instead of ignoring it.
+func unhonoured(cfg *config.Config) []string {
+	what := map[string]string{"test": "the test pattern", "file": "a file replay"}[cfg.Source.Kind]
+	if what == "" {
+		return nil
+	}
+	var notes []string
+	cameraOnly := func(opt string) {
+		notes = append(notes, opt+" applies to cameras only; "+what+" ignores it")
+	}
+	if cfg.Camera != "" {
+		cameraOnly("-camera")
+	}
+	if cfg.Format != config.Default().Format {
+		cameraOnly("-format " + cfg.Format)
+	}
+	if cfg.ManExp != nil || cfg.Exposure != nil {
+		cameraOnly("-manexp/-exposure")
+	}
+	if len(cfg.Controls) > 0 {
+		cameraOnly("-control")
+	}
+	if cfg.Source.Kind == "file" && !requestedSize(cfg).IsZero() {
+		notes = append(notes, "a file replay serves its files at their own size; -size/-resolution only "+
+			"size the placeholder shown before its first frame")
+	}
+	return notes
+}
+
+func (a *App) newSource(cfg *config.Config) source.Source {
+	notes := unhonoured(cfg)
+	for _, n := range notes {
+		a.log.Warn(n)
+	}
+	return source.WithNotes(a.sourceFor(cfg), notes...)
+}
+
+func (a *App) sourceFor(cfg *config.Config) source.Source {
+	size := requestedSize(cfg)
 	switch cfg.Source.Kind {
 	case "test":
 		if size.IsZero() {
 			size = config.Resolution{Width: 1280, Height: 720}
 		}
-		// The pattern has no "up"; a quarter turn only swaps its size, which
-		// is what a user trying -rotate wants to see.
-		if transformOf(cfg).SwapsSize() {
-			size.Width, size.Height = size.Height, size.Width
-		}
-		return testpattern.New(size.Width, size.Height, cfg.Framerate, cfg.Quality).FollowDemand(a.wanted)
+		// Rendered upright at the size asked for, then turned like a
+		// camera's frames, so the turned text shows -rotate and -flip work.
+		return testpattern.New(size.Width, size.Height, cfg.Framerate, cfg.Quality).
+			Transformed(transformOf(cfg)).FollowDemand(a.wanted)
 	case "file":
-		return filereplay.New(cfg.Source.Path, cfg.Framerate)
+		return filereplay.New(cfg.Source.Path, cfg.Framerate).Transformed(transformOf(cfg), cfg.Quality, a.wanted)
 	}
 	controls := make([]camera.ControlSetting, len(cfg.Controls))
 	for i, c := range cfg.Controls {

@@ -477,3 +477,31 @@ func TestRejectedFrameDoesNotSpoilTheNext(t *testing.T) {
 		}
 	}
 }
+
+// A generated picture (the test pattern) is turned like a camera frame.
+func TestEncodeTransformedOrientation(t *testing.T) {
+	for _, size := range []image.Point{{64, 48}, {35, 21}} {
+		for _, ratio := range []image.YCbCrSubsampleRatio{image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio444} {
+			img := ycbcrPicture(quadrants(size.X, size.Y), size.X, size.Y, ratio)
+			for _, tc := range allTransforms {
+				t.Run(fmt.Sprintf("%dx%d-%v/%s", size.X, size.Y, ratio, tname(tc.t)), func(t *testing.T) {
+					out, err := jpeg.EncodeTransformed(img, 90, tc.t)
+					if err != nil {
+						t.Fatal(err)
+					}
+					checkCorners(t, out, size.X, size.Y, tc.t, tc.corners)
+				})
+			}
+		}
+	}
+	if _, err := jpeg.EncodeTransformed(image.NewRGBA(image.Rect(0, 0, 8, 8)), 90, jpeg.Transform{Rotate: 90}); err == nil {
+		t.Error("an RGBA picture was rotated; only planar ones can be")
+	}
+	if _, err := jpeg.EncodeTransformed(img8x8(), 90, jpeg.Transform{Rotate: 45}); err == nil {
+		t.Error("a 45° rotation was accepted")
+	}
+}
+
+func img8x8() *image.YCbCr {
+	return image.NewYCbCr(image.Rect(0, 0, 8, 8), image.YCbCrSubsampleRatio420)
+}

@@ -51,6 +51,12 @@ type Supervisor struct {
 	// without this /status would go on saying "streaming" over a frozen
 	// picture.
 	StallAfter time.Duration
+	// SizeHint gives the size the stream is expected to have before the
+	// source has said (the configuration's requested size, rotated), or
+	// zeros. Placeholders take it so that a consumer connecting before the
+	// camera, which keeps the first part's size for good (OpenCV, an
+	// ffmpeg recording), gets the camera's size.
+	SizeHint func() (width, height int)
 
 	kick chan struct{} // Replace wakes a retry wait
 
@@ -61,9 +67,14 @@ type Supervisor struct {
 	since     time.Time
 	lastFrame time.Time
 	lastSize  [2]int
-	captured  uint64
-	dropped   uint64
-	rate      meter.Rate
+	// published is the size of the last part clients got, placeholder or
+	// frame; a different next one is a size change /status reports.
+	published   [2]int
+	sizeChanges uint64
+	sizeChange  *SizeChange
+	captured    uint64
+	dropped     uint64
+	rate        meter.Rate
 
 	unreportedDrops uint64
 	lastDropReason  error
@@ -89,6 +100,18 @@ type Status struct {
 	FramesCaptured uint64     `json:"framesCaptured"`
 	FramesDropped  uint64     `json:"framesDropped"`
 	LastFrameAt    *time.Time `json:"lastFrameAt,omitempty"`
+	// SizeChanges counts the times the stream's picture size changed after
+	// its first part; a consumer that keeps the first size (OpenCV, an
+	// ffmpeg recording) must reconnect after one.
+	SizeChanges    uint64      `json:"sizeChanges"`
+	LastSizeChange *SizeChange `json:"lastSizeChange,omitempty"`
+}
+
+// SizeChange is one change of the stream's picture size.
+type SizeChange struct {
+	From string    `json:"from"` // "640x480"
+	To   string    `json:"to"`
+	At   time.Time `json:"at"`
 }
 
 // NewSupervisor returns a supervisor for src that publishes to out.
@@ -232,11 +255,14 @@ func (s *Supervisor) placeholders(ctx context.Context) {
 			// frame that arrived meanwhile must not be followed by an
 			// "offline" picture. Frames mark the state under the same lock.
 			s.mu.Lock()
+			var change *SizeChange
 			if s.state == state && s.since.Equal(since) {
+				change = s.notePublishedLocked(f.Width, f.Height, now)
 				s.out.Publish(f)
 				lastPublished = now
 			}
 			s.mu.Unlock()
+			s.logSizeChange(change)
 		}
 	}
 }
@@ -267,15 +293,53 @@ func (s *Supervisor) checkStall(now time.Time) {
 	}
 }
 
-func (s *Supervisor) renderPlaceholder(size [2]int, title, reason string, now time.Time) *frame.Frame {
-	w, h := size[0], size[1]
-	if w == 0 || h == 0 {
-		info := s.source().Info()
-		w, h = info.Width, info.Height
+// PlaceholderSize is the size a placeholder has now: what the source
+// delivers or negotiated, else what the configuration asks for, else the
+// last frame's size, else 640x480.
+func (s *Supervisor) PlaceholderSize() (width, height int) {
+	s.mu.Lock()
+	last := s.lastSize
+	s.mu.Unlock()
+	return s.placeholderSize(last)
+}
+
+func (s *Supervisor) placeholderSize(last [2]int) (int, int) {
+	if info := s.source().Info(); info.Width > 0 && info.Height > 0 {
+		return info.Width, info.Height
 	}
-	if w <= 0 || h <= 0 {
-		w, h = 640, 480
+	if s.SizeHint != nil {
+		if w, h := s.SizeHint(); w > 0 && h > 0 {
+			return w, h
+		}
 	}
+	if last[0] > 0 && last[1] > 0 {
+		return last[0], last[1]
+	}
+	return 640, 480
+}
+
+// notePublishedLocked records the size of a part about to be published and
+// returns the change it makes, if any. s.mu must be held.
+func (s *Supervisor) notePublishedLocked(w, h int, now time.Time) *SizeChange {
+	prev := s.published
+	s.published = [2]int{w, h}
+	if prev == [2]int{} || prev == s.published {
+		return nil
+	}
+	s.sizeChanges++
+	s.sizeChange = &SizeChange{From: fmt.Sprintf("%dx%d", prev[0], prev[1]), To: fmt.Sprintf("%dx%d", w, h), At: now}
+	return s.sizeChange
+}
+
+func (s *Supervisor) logSizeChange(c *SizeChange) {
+	if c != nil {
+		s.log.Info("the picture size changed; consumers that keep the first size (OpenCV, ffmpeg recordings) must reconnect",
+			zap.String("from", c.From), zap.String("to", c.To))
+	}
+}
+
+func (s *Supervisor) renderPlaceholder(last [2]int, title, reason string, now time.Time) *frame.Frame {
+	w, h := s.placeholderSize(last)
 	jpg, err := s.placeholder(w, h, title, reason, now)
 	if err != nil {
 		s.log.Error("cannot render the placeholder frame", zap.Error(err))
@@ -338,6 +402,11 @@ func (s *Supervisor) Status() Status {
 		t := s.lastFrame
 		st.LastFrameAt = &t
 	}
+	st.SizeChanges = s.sizeChanges
+	if s.sizeChange != nil {
+		c := *s.sizeChange
+		st.LastSizeChange = &c
+	}
 	return st
 }
 
@@ -360,8 +429,10 @@ func (k sink) captured(w, h int) {
 	s.mu.Lock()
 	s.captured++
 	s.lastFrame = now
+	var change *SizeChange
 	if w > 0 && h > 0 {
 		s.lastSize = [2]int{w, h}
+		change = s.notePublishedLocked(w, h, now)
 	}
 	prev := s.state
 	if prev != Streaming {
@@ -373,6 +444,7 @@ func (k sink) captured(w, h int) {
 	if prev != Streaming {
 		s.logState(prev, Streaming, nil)
 	}
+	s.logSizeChange(change)
 }
 
 // Skipped warns once per input and reason for as long as the source is

@@ -402,3 +402,66 @@ func TestPlaceholderIsRefreshedEverySecond(t *testing.T) {
 		}
 	}
 }
+
+// lateSource is absent (and knows no size, like an unopened camera) until
+// arrive is called, then streams 1280x720 frames.
+type lateSource struct{ here atomic.Bool }
+
+func (l *lateSource) Info() Info {
+	if l.here.Load() {
+		return Info{Kind: "camera", Device: "/dev/video0", Width: 1280, Height: 720}
+	}
+	return Info{Kind: "camera", Device: "/dev/video0"}
+}
+func (l *lateSource) Run(ctx context.Context, sink Sink) error {
+	if !l.here.Load() {
+		return Absent(errors.New("waiting for camera"))
+	}
+	return every10ms(ctx, func(now time.Time) {
+		sink.Frame(&frame.Frame{JPEG: []byte{0xff, 0xd8, 0xff, 0xd9}, Captured: now, Width: 1280, Height: 720})
+	})
+}
+
+// A consumer connecting before the camera keeps the first part's size, so
+// the placeholder must have the size the configuration asks for; without
+// one, the change the camera then makes is counted in the status.
+func TestPlaceholderHasTheConfiguredSizeBeforeTheCamera(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		hint      func() (int, int)
+		wantFirst [2]int
+		changes   uint64
+	}{
+		{"hinted", func() (int, int) { return 1280, 720 }, [2]int{1280, 720}, 0},
+		{"no hint", func() (int, int) { return 0, 0 }, [2]int{640, 480}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := &lateSource{}
+			out := &collector{}
+			sup := NewSupervisor(src, out, fakePlaceholder, zap.NewNop())
+			sup.SizeHint, sup.RetryInterval, sup.FirstRetry = tc.hint, 20*time.Millisecond, 20*time.Millisecond
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go sup.Run(ctx)
+			waitUntil(t, "a placeholder", func() bool { _, p := out.counts(); return p > 0 })
+			out.mu.Lock()
+			first := out.frames[0]
+			out.mu.Unlock()
+			if got := [2]int{first.Width, first.Height}; !first.Placeholder || got != tc.wantFirst {
+				t.Fatalf("first part: placeholder=%v %v, want a %v placeholder", first.Placeholder, got, tc.wantFirst)
+			}
+			if w, h := sup.PlaceholderSize(); [2]int{w, h} != tc.wantFirst {
+				t.Fatalf("snapshot placeholder size %dx%d, want %v", w, h, tc.wantFirst)
+			}
+			src.here.Store(true)
+			waitUntil(t, "camera frames", func() bool { r, _ := out.counts(); return r > 3 })
+			st := sup.Status()
+			if st.SizeChanges != tc.changes {
+				t.Fatalf("sizeChanges %d (%+v), want %d", st.SizeChanges, st.LastSizeChange, tc.changes)
+			}
+			if tc.changes > 0 && (st.LastSizeChange == nil || st.LastSizeChange.From != "640x480" || st.LastSizeChange.To != "1280x720") {
+				t.Fatalf("lastSizeChange %+v, want 640x480 to 1280x720", st.LastSizeChange)
+			}
+		})
+	}
+}

@@ -48,8 +48,14 @@ type Source struct {
 	// readBudget is defaultReadBudget; tests lower it.
 	readBudget int64
 
+	// transform, quality and demand: see Transformed.
+	transform jpeg.Transform
+	quality   int
+	demand    func() bool
+
 	mu            sync.Mutex
 	width, height int
+	published     bool // a frame was handed out since New
 
 	// memo is what passes learnt about each file, kept across Runs so that
 	// the supervisor's retries after a pass without frames do not read a
@@ -71,6 +77,15 @@ func New(path string, fps float64) *Source {
 		newTicker:  source.RealTicker,
 		readBudget: defaultReadBudget,
 	}
+}
+
+// Transformed makes the replay turn and flip its frames as a camera's MJPEG
+// frames are (-rotate, -flip): decoded, transformed and encoded at quality,
+// and only while demand says someone may want them (nil: always), since
+// that costs a decode and an encode per frame. It returns s.
+func (s *Source) Transformed(t jpeg.Transform, quality int, demand func() bool) *Source {
+	s.transform, s.quality, s.demand = t, quality, demand
+	return s
 }
 
 // Info describes the replay. Width and Height are those of the last frame
@@ -116,10 +131,7 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 			return err
 		}
 		if f != nil {
-			s.mu.Lock()
-			s.width, s.height = f.Width, f.Height
-			s.mu.Unlock()
-			sink.Frame(f)
+			s.publish(f, sink)
 		}
 		select {
 		case <-ctx.Done():
@@ -127,6 +139,36 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 		case <-ticks:
 		}
 	}
+}
+
+// publish hands f to sink, transformed if asked; frames nobody wants are
+// counted as idle instead of transformed. The first frame is always made,
+// so a client finds one at once.
+func (s *Source) publish(f *frame.Frame, sink source.Sink) {
+	w, h := f.Width, f.Height
+	if s.transform.SwapsSize() {
+		w, h = h, w
+	}
+	s.mu.Lock()
+	s.width, s.height = w, h
+	first := !s.published
+	s.published = true
+	s.mu.Unlock()
+	if s.transform.IsIdentity() {
+		sink.Frame(f)
+		return
+	}
+	if !first && s.demand != nil && !s.demand() {
+		sink.Idle(f.Captured)
+		return
+	}
+	out, err := jpeg.TransformJPEG(f.JPEG, s.transform, s.quality)
+	if err != nil {
+		sink.Dropped(fmt.Errorf("file replay: cannot rotate or flip a frame: %w", err))
+		return
+	}
+	f.JPEG, f.Width, f.Height = out, w, h
+	sink.Frame(f)
 }
 
 // playlist reads the frames of one pass over the path after another.

@@ -2,6 +2,7 @@ package sourcetest
 
 import (
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -34,4 +35,17 @@ func (c *ManualClock) Now() time.Time {
 // sends.
 func (c *ManualClock) NewTicker(time.Duration) (<-chan time.Time, func()) {
 	return c.Ticks, func() {}
+}
+
+// Advance sends n ticks, failing the test if the source takes none for
+// 10 s (stuck in a read), which would otherwise hang it.
+func (c *ManualClock) Advance(t testing.TB, n int) {
+	t.Helper()
+	for range n {
+		select {
+		case c.Ticks <- time.Time{}:
+		case <-time.After(10 * time.Second):
+			t.Fatal("Run took no tick for 10 s")
+		}
+	}
 }

@@ -46,6 +46,19 @@ func (r *Recorder) IdleCount() int {
 	return r.idle
 }
 
+// WaitIdle waits until n idle ticks were counted, failing the test after
+// 5 s: a source reports a tick's idleness after the tick was taken.
+func (r *Recorder) WaitIdle(t testing.TB, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for r.IdleCount() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d idle ticks after 5 s, want %d", r.IdleCount(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // Frames returns the frames recorded so far.
 func (r *Recorder) Frames() []*frame.Frame {
 	r.mu.Lock()

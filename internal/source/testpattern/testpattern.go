@@ -31,6 +31,8 @@ type Source struct {
 	// demand, if set, reports whether anyone may want frames now; see
 	// FollowDemand.
 	demand func() bool
+	// transform turns every frame after rendering; see Transformed.
+	transform jpeg.Transform
 
 	// now and newTicker are the clock; tests replace them to step frames by
 	// hand instead of waiting for real time.
@@ -64,12 +66,29 @@ func (s *Source) FollowDemand(demand func() bool) *Source {
 	return s
 }
 
+// Transformed makes the pattern turn and flip every frame as a camera's
+// frames are (-rotate, -flip): the pattern is rendered upright at its size,
+// so its text shows the option at work. It returns s.
+func (s *Source) Transformed(t jpeg.Transform) *Source {
+	s.transform = t
+	return s
+}
+
 // Info describes the pattern; it never changes.
 func (s *Source) Info() source.Info {
+	w, h := s.outputSize()
 	return source.Info{
 		Kind: "test", Device: "test pattern", Format: "JPEG",
-		Width: s.width, Height: s.height, FPS: s.fps,
+		Width: w, Height: h, FPS: s.fps,
 	}
+}
+
+// outputSize is the size of the frames, after the transform.
+func (s *Source) outputSize() (int, int) {
+	if s.transform.SwapsSize() {
+		return s.height, s.width
+	}
+	return s.width, s.height
 }
 
 // Run renders and publishes frames until ctx is cancelled. The first frame
@@ -87,17 +106,18 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 			s.width, s.height, maxSide)
 	}
 	r := newRenderer(s.width, s.height, s.fps)
+	w, h := s.outputSize()
 	ticks, stop := s.newTicker(interval(s.fps))
 	defer stop()
 	for n := uint64(1); ; n++ {
 		now := s.now()
 		// The first frame is always made, so a client finds one at once.
 		if n == 1 || s.demand == nil || s.demand() {
-			jpg, err := jpeg.Encode(r.render(n, now), s.quality)
+			jpg, err := jpeg.EncodeTransformed(r.render(n, now), s.quality, s.transform)
 			if err != nil {
 				return fmt.Errorf("test pattern: %w", err)
 			}
-			sink.Frame(&frame.Frame{JPEG: jpg, Captured: now, Width: s.width, Height: s.height})
+			sink.Frame(&frame.Frame{JPEG: jpg, Captured: now, Width: w, Height: h})
 		} else {
 			sink.Idle(now)
 		}

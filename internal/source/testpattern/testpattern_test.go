@@ -226,29 +226,54 @@ func TestRendersOnlyOnDemand(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx, rec) }()
-	tick := func(n int) {
-		for range n {
-			select {
-			case c.Ticks <- time.Time{}:
-			case <-time.After(10 * time.Second):
-				t.Fatal("Run took no tick for 10 s")
-			}
-		}
-	}
 	// Nobody watching: the first frame, then only idle ticks.
-	tick(10)
-	deadline := time.Now().Add(5 * time.Second)
-	for rec.IdleCount() < 9 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
+	c.Advance(t, 10)
+	rec.WaitIdle(t, 9)
 	if got, idle := rec.Count(), rec.IdleCount(); got != 1 || idle < 9 {
 		t.Fatalf("unwatched: %d frames and %d idle ticks after 10 ticks, want 1 frame and the rest idle", got, idle)
 	}
 	wanted.Store(true)
-	tick(5)
+	c.Advance(t, 5)
 	rec.WaitFrames(t, 6)
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// -rotate shows on the pattern: it is rendered upright and turned, so its
+// text and bars turn with it (not just its size). The bars run left to
+// right upright; after a quarter turn clockwise they run top to bottom.
+func TestRotatedPatternIsTurned(t *testing.T) {
+	frameOf := func(s *Source) *frame.Frame { return runFrames(t, s, useManualClock(s), 1).Frames()[0] }
+	// Both are frame 1 at the same clock: the same picture but for the turn.
+	upright := frameOf(New(320, 240, 25, 90))
+	turned := frameOf(New(320, 240, 25, 90).Transformed(jpeg.Transform{Rotate: 90}))
+	if turned.Width != 240 || turned.Height != 320 {
+		t.Fatalf("turned frame says %dx%d, want 240x320", turned.Width, turned.Height)
+	}
+	a, aok := decode(t, upright).(*image.YCbCr)
+	b, bok := decode(t, turned).(*image.YCbCr)
+	if !aok || !bok {
+		t.Fatal("frames do not decode to YCbCr")
+	}
+	if got := b.Bounds().Size(); got.X != 240 || got.Y != 320 {
+		t.Fatalf("turned picture is %v, want 240x320", got)
+	}
+	// Turning (x, y) of the upright picture a quarter clockwise puts it at
+	// (h-1-y, x). Compare the luma of points all over the picture.
+	var same, total int
+	for y := 3; y < 237; y += 7 {
+		for x := 3; x < 317; x += 11 {
+			total++
+			ua := a.Y[a.YOffset(x, y)]
+			ub := b.Y[b.YOffset(239-y, x)]
+			if d := int(ua) - int(ub); d > -24 && d < 24 {
+				same++
+			}
+		}
+	}
+	if same < total*9/10 {
+		t.Fatalf("only %d of %d points of the turned frame match the upright one turned clockwise", same, total)
 	}
 }
