@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"image/color"
-	"image/png"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -29,15 +27,7 @@ func TestViewerPageInChromium(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("chromium: %v\n%s", err, out)
 	}
-	f, err := os.Open(shot)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := decodePNG(t, shot)
 	isRed := func(x, y int) bool {
 		r, g, b, _ := img.At(x, y).RGBA()
 		return r>>8 > 180 && g>>8 < 60 && b>>8 < 60
