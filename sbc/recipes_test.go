@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"image"
 	"image/color"
+	"image/jpeg"
 	"io"
 	"math"
 	"net/http"
@@ -54,7 +55,7 @@ func readmeSection(t *testing.T, heading string) string {
 }
 
 // readmeCommands returns every backtick span in the section that starts
-// with tool and a space, split into arguments, with HOST:8085 replaced by
+// with tool and a space and names HOST:8085, split into arguments, with HOST:8085 replaced by
 // the test server's address. The recipes are single commands without
 // quoting, so splitting on spaces is what a shell would do with them; a
 // recipe that needs a shell fails here rather than being run half right.
@@ -62,7 +63,9 @@ func readmeCommands(t *testing.T, section, tool, hostPort string) [][]string {
 	t.Helper()
 	var out [][]string
 	for _, m := range regexp.MustCompile("`([^`]+)`").FindAllStringSubmatch(section, -1) {
-		if !strings.HasPrefix(m[1], tool+" ") {
+		// A recipe names usbStream's address; a command quoted with a
+		// stand-in such as URL (what DuetLapse3 runs) is not one.
+		if !strings.HasPrefix(m[1], tool+" ") || !strings.Contains(m[1], "HOST:8085") {
 			continue
 		}
 		if strings.ContainsAny(m[1], `'"|;&<>$\`) {
@@ -365,4 +368,102 @@ func TestReadmeWgetRecipe(t *testing.T) {
 			t.Fatalf("%s: a %v picture, want 320x240", strings.Join(args, " "), img.Bounds())
 		}
 	}
+}
+
+// DuetLapse3's two ways of taking a picture from usbStream, as its 5.3.7
+// builds the commands (plugin3.6.x/Code/dsf/DuetLapse3.py, onePhoto): web
+// mode keeps the camera's JPEG and, since wget fails on the 503, skips the
+// placeholder; stream mode re-encodes every picture and takes the
+// placeholder for a picture. README tells DuetLapse3 users why web mode.
+func TestDuetLapse3WebModeOverStreamMode(t *testing.T) {
+	wget := need(t, "wget")
+	ffmpeg := need(t, "ffmpeg")
+	webMode := func(url, fn string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // DuetLapse3's own timeout
+		defer cancel()
+		return exec.CommandContext(ctx, wget, "--auth-no-challenge", "-v", "--tries", "2", "-O", fn, url).Run()
+	}
+	streamMode := func(url, fn string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		return exec.CommandContext(ctx, ffmpeg, "-loglevel", "quiet", "-y", "-i", url, "-frames:v", "1", "-update", "true", fn).Run()
+	}
+	work := t.TempDir()
+	web, stream := filepath.Join(work, "Camera1_00000001.jpeg"), filepath.Join(work, "Camera1_00000002.jpeg")
+
+	// A camera with a detailed picture, as a real one has.
+	dir := t.TempDir()
+	img := image.NewRGBA(image.Rect(0, 0, 640, 480))
+	for y := 0; y < 480; y++ {
+		for x := 0; x < 640; x++ {
+			img.Set(x, y, color.RGBA{uint8(x ^ y), uint8(x * y >> 6), uint8((x + 3*y) >> 2), 255})
+		}
+	}
+	var src bytes.Buffer
+	if err := jpeg.Encode(&src, img, &jpeg.Options{Quality: 90}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "frame.jpg"), src.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, "-source", "file:"+dir, "-framerate", "5")
+	if err := webMode(s.base+"/snapshot", web); err != nil {
+		t.Fatalf("web mode: %v", err)
+	}
+	if err := streamMode(s.base+"/stream", stream); err != nil {
+		t.Fatalf("stream mode: %v", err)
+	}
+	webBytes, _ := os.ReadFile(web)
+	streamBytes, _ := os.ReadFile(stream)
+	if !bytes.Equal(webBytes, src.Bytes()) {
+		t.Errorf("web mode saved %d bytes that are not the camera's JPEG (%d bytes)", len(webBytes), src.Len())
+	}
+	orig := decodeJPEG(t, src.Bytes())
+	errWeb, errStream := meanAbsDiff(orig, decodeJPEG(t, webBytes)), meanAbsDiff(orig, decodeJPEG(t, streamBytes))
+	t.Logf("camera's JPEG %d bytes; web mode %d bytes, off by %.2f levels; stream mode %d bytes, off by %.2f levels",
+		src.Len(), len(webBytes), errWeb, len(streamBytes), errStream)
+	if errStream < 1 {
+		t.Errorf("stream mode's picture is off the camera's by only %.2f levels: not the re-encode README warns of", errStream)
+	}
+
+	// The camera away: web mode fails (DuetLapse3 then skips the picture),
+	// stream mode succeeds with the placeholder.
+	s = start(t, "-source", "file:"+filepath.Join(t.TempDir(), "not-there"))
+	for deadline := time.Now().Add(5 * time.Second); getStatus(t, s).Source.State != "lost"; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("a missing source is not lost after 5 s: %+v", getStatus(t, s).Source)
+		}
+	}
+	placeholderSnapshot(t, s, "the camera away")
+	if err := webMode(s.base+"/snapshot", web); err == nil {
+		t.Error("web mode succeeded while the camera was away: DuetLapse3 would put the placeholder into the timelapse")
+	}
+	if err := streamMode(s.base+"/stream", stream); err != nil {
+		t.Fatalf("stream mode while the camera is away: %v (README says it saves the placeholder)", err)
+	}
+	// The source was lost throughout, so this picture can only be the
+	// placeholder.
+	b, _ := os.ReadFile(stream)
+	decodeJPEG(t, b)
+	if st := getStatus(t, s); st.Source.State != "lost" {
+		t.Fatalf("state %q, want lost: the picture stream mode saved should be the placeholder", st.Source.State)
+	}
+}
+
+// meanAbsDiff is the mean absolute difference of two pictures' RGB values,
+// in levels of 255.
+func meanAbsDiff(a, b image.Image) float64 {
+	if a.Bounds() != b.Bounds() {
+		return math.Inf(1)
+	}
+	var sum float64
+	r := a.Bounds()
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			r1, g1, b1, _ := a.At(x, y).RGBA()
+			r2, g2, b2, _ := b.At(x, y).RGBA()
+			sum += math.Abs(float64(r1)-float64(r2)) + math.Abs(float64(g1)-float64(g2)) + math.Abs(float64(b1)-float64(b2))
+		}
+	}
+	return sum / float64(3*r.Dx()*r.Dy()) / 257
 }
