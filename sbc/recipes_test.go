@@ -313,18 +313,19 @@ func TestReadmeFFmpegRecordRecipe(t *testing.T) {
 		n, withClock.Seconds(), wallLo.Seconds(), wallHi.Seconds(), fps)
 	t.Logf("without -use_wallclock_as_timestamps: %d frames lasting %.2f s, recorded over %.2f s or more",
 		m, noClock.Seconds(), stopAt.Sub(b.connected).Seconds())
-	// As written: the duration is the time covered, give or take a frame.
-	if withClock < wallLo-150*time.Millisecond || withClock > wallHi+100*time.Millisecond {
+	// As written: the duration is the time covered, give or take a frame
+	// or two and ffmpeg's start-up on a busy machine (it stamps a frame
+	// when it reads it).
+	if withClock < wallLo-250*time.Millisecond || withClock > wallHi+100*time.Millisecond {
 		t.Errorf("the recording as written lasts %.2f s; it covered %.2f-%.2f s of wall-clock time",
 			withClock.Seconds(), wallLo.Seconds(), wallHi.Seconds())
 	}
-	if rate := float64(n) / withClock.Seconds(); math.Abs(rate-fps) > 1 {
+	if rate := float64(n) / withClock.Seconds(); math.Abs(rate-fps) > 0.5 {
 		t.Errorf("the recording as written plays %d frames in %.2f s: %.1f fps, the stream was %d", n, withClock.Seconds(), rate, fps)
 	}
 	// Without it: 25 fps whatever the stream's rate, so the file is shorter
-	// than the time it covered, and shorter than the one as written by about
-	// the ratio of the rates (25/24; the frame or two either recording has
-	// more than the other is well inside the margin).
+	// than the time it covered, and each of its frames lasts 24/25 of one
+	// as written.
 	if rate := float64(m) / noClock.Seconds(); math.Abs(rate-25) > 0.5 {
 		t.Errorf("without -use_wallclock_as_timestamps the recording plays at %.1f fps; this test expected ffmpeg's 25", rate)
 	}
@@ -332,9 +333,9 @@ func TestReadmeFFmpegRecordRecipe(t *testing.T) {
 		t.Errorf("without -use_wallclock_as_timestamps the recording lasts %.2f s for %.2f s of wall-clock time: the option made no difference the test can see",
 			noClock.Seconds(), stopAt.Sub(b.connected).Seconds())
 	}
-	if ratio := withClock.Seconds() / noClock.Seconds(); ratio < 1.025 {
-		t.Errorf("with and without -use_wallclock_as_timestamps the recordings last %.2f s and %.2f s: the option made no difference the test can see",
-			withClock.Seconds(), noClock.Seconds())
+	if ratio := (withClock.Seconds() / float64(n)) / (noClock.Seconds() / float64(m)); ratio < 1.025 {
+		t.Errorf("with and without -use_wallclock_as_timestamps a frame lasts %.1f ms and %.1f ms: the option made no difference the test can see",
+			1000*withClock.Seconds()/float64(n), 1000*noClock.Seconds()/float64(m))
 	}
 }
 
