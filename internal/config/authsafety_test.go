@@ -41,7 +41,7 @@ func TestAuthOption(t *testing.T) {
 		{"-auth none\n-user u\n-password p\n", "2: -user: cannot be used together with -auth none (line 1), which switches basic auth off"},
 		{"-user u\n-password p\n-auth none\n", "3: -auth none: cannot be used together with -user (line 1): -auth none switches basic auth off"},
 		{"-auth basic\n", "1: -auth basic: needs -user and -password"},
-		{"-auth off\n", "1: -auth off: must be none (no user name and password, on purpose) or basic (-user and -password are required)"},
+		{"-auth off\n", "1: -auth off: must be none (no user name and password and no token, on purpose) or basic (-user and -password are required)"},
 		{"-auth none\n-auth none\n", "2: -auth: given twice (first on line 1)"},
 	}
 	for _, tt := range bad {
