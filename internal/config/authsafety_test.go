@@ -178,18 +178,19 @@ func TestMentionsAuth(t *testing.T) {
 }
 
 // The commented default config that ships in the plugin parses, and tells
-// how to switch auth off on purpose and how to list host names.
+// how to switch auth off on purpose, how to list host names and what the
+// token is for.
 func TestShippedConfigDocumentsAuthAndAllowHost(t *testing.T) {
 	path := "../../sd/sys/usbStream/usbStream.config"
 	c, err := ParseFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.User != "" || c.Auth != "" || c.AllowedHosts != nil {
+	if c.User != "" || c.Token != "" || c.Auth != "" || c.AllowedHosts != nil {
 		t.Errorf("the shipped file sets auth or hosts: %+v", c)
 	}
 	b, _ := os.ReadFile(path)
-	for _, want := range []string{"-# -auth none", "-# -allowhost "} {
+	for _, want := range []string{"-# -auth none", "-# -allowhost ", "-# -token ", "?token="} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("the shipped config has no %q line", want)
 		}
