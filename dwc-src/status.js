@@ -44,6 +44,10 @@ export function normalizeStatus(raw) {
 			streamPath: str(http.streamPath) || "/stream",
 			snapshotPath: str(http.snapshotPath) || "/snapshot",
 			auth: !!http.auth,
+			// the stream port takes -user/-password (basic auth)
+			basic: !!http.basic,
+			// opens the stream, snapshot and viewer as ?token= (there when auth is on)
+			token: str(http.token),
 			error: str(http.error),
 		},
 		config: {
@@ -135,4 +139,14 @@ export function sizeText(sz) {
 
 export function fpsText(list) {
 	return (list || []).map((f) => String(Math.round(f * 100) / 100)).join(", ");
+}
+
+// withToken appends ?token= (or &token=) to url when there is a token:
+// browsers send no user and password that are part of an <img> or <iframe>
+// URL, so DWC's webcam panel and httpViewer need the token form.
+export function withToken(url, token) {
+	if (!token) {
+		return url;
+	}
+	return url + (url.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(token);
 }

@@ -253,6 +253,37 @@ if (!fs.existsSync(CHROMIUM)) {
 			await close();
 		});
 
+		test("with auth, the preview and the addresses carry the access token; without, they do not", async () => {
+			const token = "0123456789abcdef0123456789abcdef";
+			const http = { port: cam.port, streamPath: "/stream", snapshotPath: "/snapshot", auth: true, basic: true, token };
+			const { page, close } = await openTab({ plugin: streaming({ http }) });
+			const base = `http://127.0.0.1:${cam.port}`;
+			const img = page.locator("img[data-test=preview]");
+			assert.equal(await img.getAttribute("src"), `${base}/stream?token=${token}`);
+			// No password prompt to wait for: the image loads.
+			await page.waitForFunction(() => document.querySelector("img[data-test=preview]").naturalWidth > 0, null, { timeout: WAIT });
+			assert.ok(cam.seen.includes(`/stream?token=${token}`), "the camera port got the token");
+			const urls = (await page.locator("[data-test=urls]").textContent()).replace(/\s+/g, " ");
+			for (const u of [`${base}/stream?token=${token}`, `${base}/snapshot?token=${token}`, `${base}/?token=${token}`,
+				`http://[HOSTNAME]:${cam.port}/stream?token=${token}`, `-camera1 web -weburl1 ${base}/snapshot?token=${token}`]) {
+				assert.ok(urls.includes(u), `${u} listed`);
+			}
+			assert.match(await page.locator("[data-test=token-note]").textContent(), /webcam panel and httpViewer.*user:password@/s);
+			await page.locator("label", { hasText: "Snapshot every second" }).click();
+			const re = new RegExp(`^http://127\\.0\\.0\\.1:${cam.port}/snapshot\\?t=\\d+&token=${token}$`);
+			await page.waitForFunction((r) => new RegExp(r).test(document.querySelector("img[data-test=preview]").src), re.source, { timeout: WAIT });
+			// The token alone (no -user/-password): no user:password@ advice.
+			await page.evaluate((s) => __harness.setPlugin({ pid: 4242, data: { status: s } }),
+				summary({ http: { ...http, basic: false } }));
+			await page.waitForFunction(() => !/user:password@/.test(document.querySelector("[data-test=token-note]").textContent), null, { timeout: WAIT });
+			// Auth switched off: plain URLs, no note.
+			await page.evaluate((s) => __harness.setPlugin({ pid: 4242, data: { status: s } }),
+				summary({ http: { port: cam.port, streamPath: "/stream", snapshotPath: "/snapshot", auth: false } }));
+			await page.locator("[data-test=token-note]").waitFor({ state: "detached", timeout: WAIT });
+			assert.ok(!(await page.locator("[data-test=urls]").textContent()).includes("token="));
+			await close();
+		});
+
 		for (const dark of [false, true]) {
 			test(`${dark ? "dark" : "light"} theme renders (screenshot in test/artifacts)`, async () => {
 				const { page, close } = await openTab({ plugin: streaming(), dark });

@@ -1,7 +1,7 @@
 // The normalising function the view relies on, against both status shapes.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { normalizeStatus, stateOf, formatDuration, deviceMatches, sizeText, fpsText } from "../status.js";
+import { normalizeStatus, stateOf, formatDuration, deviceMatches, sizeText, fpsText, withToken } from "../status.js";
 import { fullStatus, summary } from "./helpers.js";
 
 test("full status document (real /status sample) normalises", () => {
@@ -75,4 +75,22 @@ test("helpers", () => {
 test("stateOf: a stalled source is named, not a generic error", () => {
 	const st = normalizeStatus({ ...summary(), state: "stalled", error: "no frame since 15:04:05 (5s)" });
 	assert.equal(stateOf({ connected: true, running: true, status: st }).key, "stalled");
+});
+
+test("the access token: normalised from both shapes, appended to URLs only when there is one", () => {
+	const doc = fullStatus();
+	doc.http.auth = true;
+	doc.http.basic = true;
+	doc.http.token = "0123456789abcdef0123456789abcdef";
+	let s = normalizeStatus(doc);
+	assert.equal(s.http.token, "0123456789abcdef0123456789abcdef");
+	assert.equal(s.http.basic, true);
+	s = normalizeStatus(summary({ http: { port: 8090, auth: true, token: "Tk9-x.y_z~0123456789" } }));
+	assert.equal(s.http.token, "Tk9-x.y_z~0123456789");
+	assert.equal(s.http.basic, false);
+	assert.equal(normalizeStatus(summary()).http.token, "");
+	assert.equal(withToken("http://h:1/stream", ""), "http://h:1/stream");
+	assert.equal(withToken("http://h:1/stream", "abc"), "http://h:1/stream?token=abc");
+	assert.equal(withToken("http://h:1/snapshot?t=3", "abc"), "http://h:1/snapshot?t=3&token=abc");
+	assert.equal(withToken("http://h:1/", "a&b c"), "http://h:1/?token=a%26b%20c");
 });

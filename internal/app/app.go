@@ -81,9 +81,13 @@ type App struct {
 	// startAuth: the file that left usbStream on its defaults at start
 	// asked for credentials, so a save must keep them or say -auth none.
 	startAuth bool
-	passwords []string    // the last few passwords in force, for setSecrets
+	passwords []string    // the last few passwords and tokens in force, for setSecrets
 	http      *httpServer // nil while the port cannot be had
 	httpErr   string
+
+	// token is the access token in force (config.AccessToken, which is
+	// slow when derived: computed once per configuration).
+	token string
 }
 
 // New builds an App from a validated config.
@@ -95,6 +99,7 @@ func New(cfg *config.Config, opt Options) *App {
 	// whatever it holds when it comes is applied, even if blank.
 	a.fileHadOptions = opt.FileContent != nil && !config.Blank(opt.FileContent)
 	a.startAuth = config.MentionsAuth(opt.FileContent)
+	a.token = cfg.AccessToken()
 	a.setSecrets(cfg)
 	a.log.Info("JPEG encoder: " + jpeg.Implementation())
 	if opt.StartError != nil {
@@ -108,7 +113,7 @@ func New(cfg *config.Config, opt Options) *App {
 	a.sup = source.NewSupervisor(a.src, a.hub, jpeg.Placeholder, a.log.Named("source"))
 	a.sup.SizeHint = func() (int, int) { return outputSize(a.config()) }
 	a.api = httpapi.New(a.hub, a.clients, a.Status, a.placeholder, httpapi.Options{
-		User: cfg.User, Password: cfg.Password, AllowOrigin: cfg.AllowOrigin, Version: opt.Version,
+		User: cfg.User, Password: cfg.Password, Token: a.token, AllowOrigin: cfg.AllowOrigin, Version: opt.Version,
 		Cameras:         func() (any, error) { return camera.List() },
 		MaxClients:      cfg.MaxClients,
 		MaxClientsPerIP: cfg.MaxClientsPerIP,
@@ -134,19 +139,21 @@ func (a *App) misconfigured(err error) source.Source {
 	return source.Misconfigured(errors.New(strings.ReplaceAll(err.Error(), filepath.Dir(file)+"/", "") + onDefaultsNote))
 }
 
-// setSecrets tells the log what it must never contain: the password in
-// force, the ones before it (a line may still name one), and the snapshot
-// door's token.
+// setSecrets tells the log what it must never contain: the password and
+// the access token in force, the ones before them (a line may still name
+// one), and the snapshot door's token.
 func (a *App) setSecrets(cfg *config.Config) {
 	if a.opt.LogOutput == nil {
 		return
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if cfg.Password != "" && !slices.Contains(a.passwords, cfg.Password) {
-		// Bounded: a config saved again and again with new passwords must
-		// not make every log line slower for ever.
-		a.passwords = append(a.passwords[max(0, len(a.passwords)-7):], cfg.Password)
+	for _, s := range []string{cfg.Password, a.token} {
+		if s != "" && !slices.Contains(a.passwords, s) {
+			// Bounded: a config saved again and again with new passwords
+			// must not make every log line slower for ever.
+			a.passwords = append(a.passwords[max(0, len(a.passwords)-7):], s)
+		}
 	}
 	secrets := slices.Clone(a.passwords)
 	if a.door != nil {
@@ -274,7 +281,8 @@ func (a *App) httpStatus() status.HTTP {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	st := status.HTTP{Host: a.cfg.Host, Port: a.cfg.Port, StreamPath: "/stream", SnapshotPath: "/snapshot",
-		Auth: a.cfg.User != "", Error: a.httpErr}
+		Auth: a.cfg.Protected(), Basic: a.cfg.User != "", Error: a.httpErr}
+	st.SetToken(a.token)
 	if a.http != nil {
 		st.Host, st.Port = a.http.host, a.http.port
 	}

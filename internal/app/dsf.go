@@ -100,8 +100,15 @@ func jsonResponse(v any) dsf.Response {
 
 // dsfStatusEndpoint: GET /machine/usbStream/status, the /status document
 // plus the stream's URL as seen from the browser that asked DWC.
+//
+// DSF authenticates no plugin endpoint: a request without a DWC session
+// (a plain fetch from anywhere that reaches DWC) gets the document
+// without the access token, as it gets no snapshot (dsfSnapshotEndpoint).
 func (a *App) dsfStatusEndpoint(_ context.Context, r *dsf.Request) dsf.Response {
 	st := a.Status()
+	if r.SessionID < 0 {
+		st.HTTP.SetToken("")
+	}
 	if host := hostOnly(r.Header("Host")); host != "" {
 		st.HTTP.StreamURL = "http://" + net.JoinHostPort(host, strconv.Itoa(st.HTTP.Port)) + st.HTTP.StreamPath
 	}

@@ -14,6 +14,7 @@ import (
 	"usbstream/internal/config"
 	"usbstream/internal/configwatch"
 	"usbstream/internal/dsf"
+	"usbstream/internal/httpapi"
 	"usbstream/internal/jpeg"
 	"usbstream/internal/source"
 	"usbstream/internal/status"
@@ -49,8 +50,8 @@ func (a *App) Reload(ctx context.Context, content []byte) {
 	next, err := config.ParseWithFileContent(a.opt.Args, content)
 	if err == nil {
 		a.mu.Lock()
-		running := config.Running{FileHadOptions: a.fileHadOptions, Auth: a.cfg.User != "" || a.onDefaults && a.startAuth,
-			Host: a.cfg.Host}
+		running := config.Running{FileHadOptions: a.fileHadOptions, Auth: a.cfg.Protected() || a.onDefaults && a.startAuth,
+			TokenOnly: a.cfg.User == "" && a.cfg.Token != "", Host: a.cfg.Host}
 		a.mu.Unlock()
 		err = config.CheckReload(running, next, content)
 	}
@@ -118,11 +119,18 @@ func (a *App) apply(ctx context.Context, next *config.Config) []string {
 			a.log.Warn(err.Error())
 		}
 	}
-	if next.User != prev.User || next.Password != prev.Password || next.AllowOrigin != prev.AllowOrigin {
-		a.api.SetAccess(next.User, next.Password, next.AllowOrigin)
-	}
-	if next.Password != prev.Password {
+	if next.User != prev.User || next.Password != prev.Password || next.Token != prev.Token ||
+		next.AllowOrigin != prev.AllowOrigin {
+		token := a.token
+		if next.User != prev.User || next.Password != prev.Password || next.Token != prev.Token {
+			token = next.AccessToken()
+		}
+		a.mu.Lock()
+		a.token = token
+		a.mu.Unlock()
+		// The log must hide the new token before any line can show it.
 		a.setSecrets(next)
+		a.api.SetAccess(httpapi.Access{User: next.User, Password: next.Password, Token: token, AllowOrigin: next.AllowOrigin})
 	}
 	if next.MaxClients != prev.MaxClients {
 		a.api.SetMaxClients(next.MaxClients)
@@ -247,6 +255,7 @@ func changedOptions(p, n *config.Config) []string {
 	add("-quality", p.Quality != n.Quality)
 	add("-user", p.User != n.User)
 	add("-password", p.Password != n.Password)
+	add("-token", p.Token != n.Token)
 	add("-auth", p.Auth != n.Auth)
 	add("-allow-origin", p.AllowOrigin != n.AllowOrigin)
 	add("-allowhost", !slices.Equal(p.AllowedHosts, n.AllowedHosts))

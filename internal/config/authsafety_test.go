@@ -41,7 +41,7 @@ func TestAuthOption(t *testing.T) {
 		{"-auth none\n-user u\n-password p\n", "2: -user: cannot be used together with -auth none (line 1), which switches basic auth off"},
 		{"-user u\n-password p\n-auth none\n", "3: -auth none: cannot be used together with -user (line 1): -auth none switches basic auth off"},
 		{"-auth basic\n", "1: -auth basic: needs -user and -password"},
-		{"-auth off\n", "1: -auth off: must be none (no user name and password, on purpose) or basic (-user and -password are required)"},
+		{"-auth off\n", "1: -auth off: must be none (no user name and password and no token, on purpose) or basic (-user and -password are required)"},
 		{"-auth none\n-auth none\n", "2: -auth: given twice (first on line 1)"},
 	}
 	for _, tt := range bad {
@@ -178,18 +178,19 @@ func TestMentionsAuth(t *testing.T) {
 }
 
 // The commented default config that ships in the plugin parses, and tells
-// how to switch auth off on purpose and how to list host names.
+// how to switch auth off on purpose, how to list host names and what the
+// token is for.
 func TestShippedConfigDocumentsAuthAndAllowHost(t *testing.T) {
 	path := "../../sd/sys/usbStream/usbStream.config"
 	c, err := ParseFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.User != "" || c.Auth != "" || c.AllowedHosts != nil {
+	if c.User != "" || c.Token != "" || c.Auth != "" || c.AllowedHosts != nil {
 		t.Errorf("the shipped file sets auth or hosts: %+v", c)
 	}
 	b, _ := os.ReadFile(path)
-	for _, want := range []string{"-# -auth none", "-# -allowhost "} {
+	for _, want := range []string{"-# -auth none", "-# -allowhost ", "-# -token ", "?token="} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("the shipped config has no %q line", want)
 		}

@@ -86,7 +86,8 @@ type Config struct {
 	Quality         int        // -quality: 1..100
 	User            string     // -user: basic auth; set exactly when Password is set
 	Password        string     // -password
-	Auth            string     // -auth: "" not given, "none" (no basic auth, said on purpose; never with User) or "basic" (User is set)
+	Token           string     // -token: the access token for URLs as given, "" for none (see AccessToken)
+	Auth            string     // -auth: "" not given, "none" (no basic auth and no token, said on purpose; never with User or Token) or "basic" (User is set)
 	AllowedHosts    []string   // -allowhost: host names (lower case, no port) a request's Host may name; empty: any
 	AllowOrigin     string     // -allow-origin: "", "*" or "scheme://host[:port]" in lower case
 	Controls        []Control  // -control name=value settings for the camera, in order
@@ -428,7 +429,7 @@ func Blank(content []byte) bool {
 	return true
 }
 
-// MentionsAuth reports whether content has a -user, -password or -auth
+// MentionsAuth reports whether content has a -user, -password, -token or -auth
 // option, even if the file has an error elsewhere: a file that could not be
 // applied may still show that its writer wanted credentials.
 func MentionsAuth(content []byte) bool {
@@ -446,7 +447,7 @@ func MentionsAuth(content []byte) bool {
 			if i := strings.IndexFunc(name, unicode.IsSpace); i >= 0 {
 				name = name[:i] // quoted together with its value
 			}
-			if name == "user" || name == "password" || name == "auth" {
+			if name == "user" || name == "password" || name == "token" || name == "auth" {
 				return true
 			}
 		}
@@ -459,18 +460,21 @@ type Running struct {
 	// FileHadOptions: it came from a file that set options (not a missing
 	// or blank one).
 	FileHadOptions bool
-	// Auth: it has basic auth, or the file that could not be applied at
-	// start asked for it.
+	// Auth: it has basic auth or a token, or the file that could not be
+	// applied at start asked for one.
 	Auth bool
-	Host string // the address it listens on
+	// TokenOnly: it is protected by a -token alone (no -user/-password).
+	TokenOnly bool
+	Host      string // the address it listens on
 }
 
 // CheckReload returns why next, parsed from content, must not replace the
 // configuration in force although it has no error, or nil. A reload must
-// not switch basic auth off, open the stream to more networks, or move the
-// listener and the source to the defaults, only because the file lost its
-// lines: an empty or comment-only file is refused, and so is one without
-// credentials unless it says -auth none, and one without -host when the
+// not switch basic auth (or a -token alone) off, open the stream to more
+// networks, or move the listener and the source to the defaults, only
+// because the file lost its lines: an empty or comment-only file is
+// refused, and so is one without credentials (-user and -password, or
+// -token) unless it says -auth none, and one without -host when the
 // running one listens on loopback only. Credentials and -host from the
 // command line are part of next, so a file that loses its own still leaves
 // those in force.
@@ -479,7 +483,11 @@ func CheckReload(running Running, next *Config, content []byte) error {
 		return &Error{File: next.File, Reason: "has no options (it is empty or holds only comments), which is what " +
 			"an interrupted save or upload leaves; to run on the built-in defaults, write -auth none or any option"}
 	}
-	if running.Auth && next.User == "" && next.Auth != "none" {
+	if running.Auth && next.User == "" && next.Token == "" && next.Auth != "none" {
+		if running.TokenOnly {
+			return &Error{File: next.File, Reason: "has no -token (nor -user and -password), which would open the " +
+				"stream to everyone (an interrupted save?); to switch protection off, write -auth none"}
+		}
 		return &Error{File: next.File, Reason: "has no -user and -password, which would switch basic auth off " +
 			"(an interrupted save?); to switch it off, write -auth none"}
 	}

@@ -49,6 +49,7 @@ var options = []*option{
 	// common way to write both.
 	{name: "user", secret: true, set: setUser},
 	{name: "password", secret: true, set: func(c *Config, v, _ string) string { c.Password = v; return "" }},
+	{name: "token", secret: true, set: setToken},
 	{name: "auth", set: setAuth},
 	{name: "allow-origin", set: setAllowOrigin},
 	{name: "allowhost", repeat: true, set: addAllowedHosts},
@@ -91,6 +92,7 @@ var synonyms = map[string]string{
 	"noauth": "auth",
 	"dcs":    "dsf", "clients": "maxclients", "max-clients": "maxclients",
 	"max-clients-per-ip": "maxclientsperip", "clientsperip": "maxclientsperip", "perip": "maxclientsperip", "socket": "dsf", "fourcc": "format", "pixfmt": "format", "q": "quality", "input": "source",
+	"access-token": "token", "accesstoken": "token", "access_token": "token", "apikey": "token",
 }
 
 // suggest returns the known options closest to a mistyped name, e.g.
@@ -471,6 +473,39 @@ func setUser(c *Config, v, _ string) string {
 	return ""
 }
 
+// MinTokenLength is the shortest -token: 16 characters of the 66 allowed
+// are about 96 bits, beyond guessing over a printer's network.
+const MinTokenLength = 16
+
+// maxTokenLength keeps a token URL short enough to copy and to fit
+// httpapi.MaxURLLength with room to spare.
+const maxTokenLength = 256
+
+// setToken accepts only the characters a URL carries as they are
+// (RFC 3986's unreserved ones), so that the token can be pasted into a URL
+// without escaping, and a URL copied from the log or the DWC tab works.
+// The reason never repeats the value: it is a secret.
+func setToken(c *Config, v, _ string) string {
+	const want = "must be at least 16 characters of letters, digits and - . _ ~ (no spaces; it is put into " +
+		"URLs as it is), e.g. the output of: openssl rand -hex 16"
+	switch {
+	case len(v) < MinTokenLength:
+		return want + "; this one is shorter"
+	case len(v) > maxTokenLength:
+		return fmt.Sprintf("%s; this one is longer than %d characters", want, maxTokenLength)
+	case strings.ContainsFunc(v, unicode.IsSpace):
+		return want + "; this one has a space (quote nothing: the token is one word)"
+	case strings.ContainsFunc(v, func(r rune) bool { return !unreserved(r) }):
+		return want + "; this one has another character"
+	}
+	c.Token = v
+	return ""
+}
+
+func unreserved(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_' || r == '~'
+}
+
 func setAllowOrigin(c *Config, v, _ string) string {
 	v = strings.TrimSpace(v)
 	if v == "" || v == "*" {
@@ -524,7 +559,7 @@ func setAuth(c *Config, v, _ string) string {
 	case "basic":
 		c.Auth = "basic"
 	default:
-		return "must be none (no user name and password, on purpose) or basic (-user and -password are required)"
+		return "must be none (no user name and password and no token, on purpose) or basic (-user and -password are required)"
 	}
 	return ""
 }

@@ -313,10 +313,11 @@ func (p *parser) apply(pl *place, opt *option, v string, at origin) *Error {
 	// the file's credentials off, or give credentials over its -auth none.
 	switch {
 	case opt.name == "auth" && p.cfg.Auth == "none":
-		p.cfg.User, p.cfg.Password = "", ""
+		p.cfg.User, p.cfg.Password, p.cfg.Token = "", "", ""
 		delete(p.where, "user")
 		delete(p.where, "password")
-	case (opt.name == "user" || opt.name == "password") && p.cfg.Auth == "none":
+		delete(p.where, "token")
+	case (opt.name == "user" || opt.name == "password" || opt.name == "token") && p.cfg.Auth == "none":
 		p.cfg.Auth = ""
 		delete(p.where, "auth")
 	}
@@ -341,17 +342,25 @@ func (p *parser) authConflict(pl *place, opt *option, v string, at origin) *Erro
 		if !strings.EqualFold(strings.TrimSpace(v), "none") {
 			return nil
 		}
-		for _, other := range []string{"user", "password"} {
+		for _, other := range []string{"user", "password", "token"} {
 			if o, ok := pl.seen[other]; ok {
-				return at.errorf(opt, v, "cannot be used together with -%s (%s): -auth none switches basic auth off", other, o)
+				return at.errorf(opt, v, "cannot be used together with -%s (%s): -auth none switches %s off", other, o, authKind(other))
 			}
 		}
-	case "user", "password":
+	case "user", "password", "token":
 		if o, ok := pl.seen["auth"]; ok && p.cfg.Auth == "none" {
-			return at.errorf(opt, "", "cannot be used together with -auth none (%s), which switches basic auth off", o)
+			return at.errorf(opt, "", "cannot be used together with -auth none (%s), which switches %s off", o, authKind(opt.name))
 		}
 	}
 	return nil
+}
+
+// authKind names what an auth option is part of.
+func authKind(option string) string {
+	if option == "token" {
+		return "the token"
+	}
+	return "basic auth"
 }
 
 // finish checks what involves more than one option.

@@ -47,6 +47,16 @@ var secretLines = []string{
 	"-port 8090 " + secret,
 	"-verbose " + secret,
 	"-rotate 90 " + secret,
+	"-token " + secret,
+	"-token=" + secret,
+	`"-token ` + secret + `"`,
+	"-token '" + secret,
+	"-token " + secret + " extra",
+	"-token " + secret + "&x",
+	"-token" + secret,
+	"-tokn " + secret,
+	"-tokenS3cr" + secret,
+	"-access-token " + secret,
 }
 
 // No error text repeats a password or anything after it, however the line
@@ -84,6 +94,10 @@ func TestSecretNeverInCommandLineErrors(t *testing.T) {
 		{secret},
 		{"-verbose", secret},
 		{"-allow-origin", "http://a:" + secret + "@duet.local"},
+		{"-token", secret},
+		{"-token", secret + "0123456789", "-token", "x"},
+		{"-token", "with space " + secret},
+		{"-tokn", secret},
 	} {
 		if _, err := Parse(args); err != nil && strings.Contains(err.Error(), "S3cr") {
 			t.Errorf("%q: the error shows the password: %v", args, err)

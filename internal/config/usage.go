@@ -52,11 +52,18 @@ New options:
   -quality N         JPEG quality 1-100 for frames usbStream encodes itself (default 85)
   -user NAME         require HTTP basic auth with this user name; needs -password
   -password PW       the basic auth password; needs -user
-  -auth A            none: no user name and password, on purpose (a reload that loses -user and
-                     -password is refused unless the file says -auth none); basic: -user and
-                     -password are required (default: basic auth exactly when they are given)
+  -token T           access token for URLs: ?token=T opens the stream, snapshot and viewer page
+                     (not /status) where a browser sends no user and password (DWC's webcam
+                     panel, httpViewer); at least 16 of A-Z a-z 0-9 - . _ ~; alone, it protects
+                     the port (default: with -user/-password, one derived from them, shown in
+                     /status and the DWC tab; without, none)
+  -auth A            none: no user name, password or token, on purpose (a reload that loses
+                     -user and -password, or a lone -token, is refused unless the file says
+                     -auth none); basic: -user and -password are required (default: basic auth
+                     exactly when they are given)
   -allow-origin O    let web pages from origin O read usbStream's URLs (CORS): * or an origin
-                     such as http://duet.local:8080 (default: not allowed)
+                     such as http://duet.local:8080 (default: * for the stream and snapshot
+                     when no -user/-password or -token is set, else not allowed)
   -allowhost NAMES   host names (comma-separated, repeatable) that requests may be addressed
                      to, against DNS rebinding: printer.local,duet3; addresses and localhost
                      are always allowed (default: any name)

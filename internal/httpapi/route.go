@@ -22,11 +22,15 @@ const (
 // form the world already uses: ours, mjpg-streamer's (/?action=stream_0),
 // and DWC's cache-busting variants (?dummy=..., or "_<random>" appended
 // directly to the path or to the action when its "useFix" option is on).
-// Unknown query parameters are ignored.
+// Unknown query parameters are ignored, and so are spaces and tabs at the
+// end of the path or of the action: httpViewer sends everything after
+// -http on its config line, so "http://host:8085/   #comment" arrives as
+// "/%20%20%20".
 func classify(path string, query url.Values) route {
+	path = strings.TrimRight(path, " \t")
 	switch {
 	case path == "/" || hasNameSuffix(path, "/index.html") || strings.HasPrefix(path, "/_"):
-		action := query.Get("action")
+		action := strings.TrimRight(query.Get("action"), " \t")
 		switch {
 		case action == "":
 			return routeViewer

@@ -6,8 +6,6 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -33,6 +31,9 @@ var viewerPage []byte
 type Options struct {
 	// User and Password enable HTTP basic auth on every route when User is set.
 	User, Password string
+	// Token, when set, opens the stream, snapshot and viewer routes to a
+	// request that carries it (see Access).
+	Token string
 	// AllowOrigin, when set, is sent as Access-Control-Allow-Origin.
 	AllowOrigin string
 	// WriteTimeout and Keepalive tune stream readers (see stream.ReaderOptions).
@@ -99,21 +100,11 @@ type Server struct {
 	placeholder func(reason string) *frame.Frame
 	opt         Options
 	log         *zap.Logger
-	access      atomic.Pointer[access] // replaced whole by a config reload
+	access      atomic.Pointer[access] // replaced whole by a config reload (see auth.go)
 	maxClients  atomic.Int64
 	maxPerIP    atomic.Int64
 	hosts       atomic.Pointer[hostList]
 	conns       connections
-}
-
-// access is who may read and from which origin.
-type access struct {
-	user, allowOrigin  string
-	userHash, passHash [32]byte
-	// valid ends when the credentials are replaced; streams and waiting
-	// snapshots admitted under them end with it.
-	valid  context.Context
-	revoke context.CancelFunc
 }
 
 // New returns a server. status builds the /status document; placeholder
@@ -128,7 +119,7 @@ func New(hub *stream.Hub, clients *stream.Registry, status func() status.Status,
 	}
 	s := &Server{hub: hub, clients: clients, status: status, placeholder: placeholder, opt: opt, log: log,
 		conns: connections{idle: make(map[net.Conn]time.Time)}}
-	s.SetAccess(opt.User, opt.Password, opt.AllowOrigin)
+	s.SetAccess(Access{User: opt.User, Password: opt.Password, Token: opt.Token, AllowOrigin: opt.AllowOrigin})
 	s.SetMaxClients(opt.MaxClients)
 	s.SetMaxClientsPerIP(opt.MaxClientsPerIP)
 	s.SetAllowedHosts(opt.AllowedHosts)
@@ -161,42 +152,15 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, kind string, maxF
 	return nil, false
 }
 
-// SetAccess changes the credentials and the allowed origin for requests
-// from now on. New credentials also end the streams and waiting snapshots
-// admitted under the old ones (or under none), so that each viewer has to
-// show them: a viewer must not keep a picture that -user/-password now
-// protect. A change of the origin alone leaves them.
-func (s *Server) SetAccess(user, password, allowOrigin string) {
-	next := &access{user: user, allowOrigin: allowOrigin,
-		userHash: sha256.Sum256([]byte(user)), passHash: sha256.Sum256([]byte(password))}
-	prev := s.access.Load()
-	if prev != nil && prev.userHash == next.userHash && prev.passHash == next.passHash {
-		next.valid, next.revoke = prev.valid, prev.revoke
-	} else {
-		next.valid, next.revoke = context.WithCancel(context.Background())
-	}
-	s.access.Store(next)
-	if prev != nil && prev.valid != next.valid {
-		prev.revoke()
-	}
-}
-
-// underAccess is r with a context that also ends when acc's credentials
-// are replaced.
-func underAccess(r *http.Request, acc *access) (*http.Request, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(r.Context())
-	stop := context.AfterFunc(acc.valid, cancel)
-	return r.WithContext(ctx), func() { stop(); cancel() }
-}
-
 // ServeHTTP routes a request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Server", "usbStream/"+s.opt.Version)
 	acc := s.access.Load()
-	if acc.allowOrigin != "" {
-		h.Set("Access-Control-Allow-Origin", acc.allowOrigin)
-		if acc.allowOrigin != "*" {
+	rt := classify(r.URL.Path, r.URL.Query())
+	if origin := acc.corsOrigin(rt); origin != "" {
+		h.Set("Access-Control-Allow-Origin", origin)
+		if origin != "*" {
 			h.Add("Vary", "Origin")
 			// A named origin (DWC's page) may send the basic-auth
 			// credentials; browsers refuse credentials with "*".
@@ -237,19 +201,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("URL too long: at most %d bytes", MaxURLLength), http.StatusRequestURITooLong)
 		return
 	}
-	if acc.user != "" && !acc.authorized(r) {
-		h.Set("WWW-Authenticate", `Basic realm="usbStream", charset="UTF-8"`)
-		http.Error(w, "authentication required", http.StatusUnauthorized)
+	g := acc.admit(r, rt)
+	if g == nil {
+		acc.refuse(w, rt)
 		return
 	}
+	// From here on the request's URL is what the log and the client list
+	// see: without the token.
+	r = hideToken(r)
 
-	switch classify(r.URL.Path, r.URL.Query()) {
+	switch rt {
 	case routeStream:
-		r, done := underAccess(r, acc)
+		r, done := underGrant(r, g)
 		defer done()
 		s.serveStream(w, r)
 	case routeSnapshot:
-		r, done := underAccess(r, acc)
+		r, done := underGrant(r, g)
 		defer done()
 		s.serveSnapshot(w, r)
 	case routeStatus:
@@ -266,29 +233,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.serveJSON(w, list)
 	case routeViewer:
+		page := viewerPage
+		if g == acc.token {
+			// Opened with the token (an iframe has no other way in): its
+			// own requests must carry it too.
+			page = acc.viewer
+		}
 		noCache(h)
 		h.Set("Content-Type", "text/html; charset=utf-8")
-		h.Set("Content-Length", strconv.Itoa(len(viewerPage)))
-		w.Write(viewerPage)
+		h.Set("Content-Length", strconv.Itoa(len(page)))
+		w.Write(page)
 	case routeFavicon:
 		w.WriteHeader(http.StatusNoContent)
 	default:
 		http.Error(w, "not found: "+r.URL.Path+" (try /, /stream, /snapshot or /status)", http.StatusNotFound)
 	}
-}
-
-// authorized checks basic-auth credentials in constant time. Hashing first
-// makes the comparison independent of the lengths as well as the contents.
-func (a *access) authorized(r *http.Request) bool {
-	user, pass, ok := r.BasicAuth()
-	if !ok {
-		return false
-	}
-	u := sha256.Sum256([]byte(user))
-	p := sha256.Sum256([]byte(pass))
-	userOK := subtle.ConstantTimeCompare(u[:], a.userHash[:])
-	passOK := subtle.ConstantTimeCompare(p[:], a.passHash[:])
-	return userOK&passOK == 1
 }
 
 func noCache(h http.Header) {

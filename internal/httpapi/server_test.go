@@ -368,12 +368,12 @@ func TestNewCredentialsEndOpenStreams(t *testing.T) {
 	waiting, _ := open("/snapshot?max_delay=0")
 	eventually(t, func() bool { return len(f.api.clients.List(time.Now())) == 2 })
 
-	f.api.SetAccess("", "", "*") // only the origin: nothing ends
+	f.api.SetAccess(Access{AllowOrigin: "*"}) // only the origin: nothing ends
 	time.Sleep(100 * time.Millisecond)
 	if n := len(f.api.clients.List(time.Now())); n != 2 {
 		t.Fatalf("%d clients after an origin change, want 2", n)
 	}
-	f.api.SetAccess("printer", "pw", "*")
+	f.api.SetAccess(Access{User: "printer", Password: "pw", AllowOrigin: "*"})
 	if _, err := io.Copy(io.Discard, stream); err != nil {
 		t.Fatalf("the stream did not end cleanly: %v", err)
 	}

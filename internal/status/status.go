@@ -3,6 +3,7 @@
 package status
 
 import (
+	"net/url"
 	"time"
 
 	"usbstream/internal/source"
@@ -38,12 +39,41 @@ type HTTP struct {
 	Port         int    `json:"port"`
 	StreamPath   string `json:"streamPath"`
 	SnapshotPath string `json:"snapshotPath"`
-	Auth         bool   `json:"auth"`
+	// Auth: the port asks for credentials (basic auth or a token).
+	Auth bool `json:"auth"`
+	// Basic: it takes -user/-password (basic auth).
+	Basic bool `json:"basic"`
+	// Token opens the stream, snapshot and viewer as ?token= (-token, or
+	// derived from the user and password); "" when there is none. The
+	// document is only shown to whoever may read the config file anyway:
+	// /status asks for basic auth, and DWC's plugin data and status
+	// endpoint are for DWC sessions (see app.dsfStatusEndpoint).
+	Token string `json:"token,omitempty"`
+	// TokenPaths are the routes with the token, ready to append to
+	// http://host:port.
+	TokenPaths *TokenPaths `json:"tokenPaths,omitempty"`
 	// StreamURL is the full stream URL for a client that reached usbStream
 	// through DWC (the DSF status endpoint fills it in from the Host header).
 	StreamURL string `json:"streamUrl,omitempty"`
 	// Error says why the configured port is not being served.
 	Error string `json:"error,omitempty"`
+}
+
+// TokenPaths are the stream, snapshot and viewer paths with the token.
+type TokenPaths struct {
+	Stream   string `json:"stream"`
+	Snapshot string `json:"snapshot"`
+	Viewer   string `json:"viewer"`
+}
+
+// SetToken fills in Token and TokenPaths for token ("" clears them).
+func (h *HTTP) SetToken(token string) {
+	h.Token, h.TokenPaths = token, nil
+	if token == "" {
+		return
+	}
+	q := "?token=" + url.QueryEscape(token)
+	h.TokenPaths = &TokenPaths{Stream: h.StreamPath + q, Snapshot: h.SnapshotPath + q, Viewer: "/" + q}
 }
 
 // Config says which configuration is in force and whether loading it worked.
