@@ -13,9 +13,14 @@ import (
 
 // The C sizes of the V4L2 structs on 64-bit Linux (pahole/videodev2.h):
 // a wrong Go layout would send the driver a different ioctl number.
+// The sizes linux/videodev2.h gives on 64-bit targets and on 32-bit arm
+// with its default (32-bit) time_t; TestLayoutMatchesC checks every offset
+// against the C compiler itself.
 func TestStructSizesMatchVideodev2(t *testing.T) {
-	if unsafe.Sizeof(uintptr(0)) != 8 {
-		t.Skip("sizes below are for 64-bit targets")
+	want := map[string]uintptr{"v4l2_capability": 104, "v4l2_format": 208, "v4l2_requestbuffers": 20,
+		"v4l2_buffer": 88, "v4l2_query_ext_ctrl": 232, "v4l2_querymenu": 44}
+	if unsafe.Sizeof(uintptr(0)) == 4 {
+		want["v4l2_format"], want["v4l2_buffer"] = 204, 68
 	}
 	for name, got := range map[string]uintptr{
 		"v4l2_capability":     unsafe.Sizeof(v4l2Capability{}),
@@ -25,10 +30,8 @@ func TestStructSizesMatchVideodev2(t *testing.T) {
 		"v4l2_query_ext_ctrl": unsafe.Sizeof(v4l2QueryExtCtrl{}),
 		"v4l2_querymenu":      unsafe.Sizeof(v4l2QueryMenu{}),
 	} {
-		want := map[string]uintptr{"v4l2_capability": 104, "v4l2_format": 208, "v4l2_requestbuffers": 20,
-			"v4l2_buffer": 88, "v4l2_query_ext_ctrl": 232, "v4l2_querymenu": 44}[name]
-		if got != want {
-			t.Errorf("sizeof(%s) = %d, want %d", name, got, want)
+		if got != want[name] {
+			t.Errorf("sizeof(%s) = %d, want %d", name, got, want[name])
 		}
 	}
 }

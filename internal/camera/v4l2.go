@@ -5,7 +5,8 @@ package camera
 // chose, control defaults and menus, and streaming that keeps each buffer's
 // capture timestamp. Struct layouts follow linux/videodev2.h; Go's natural
 // alignment reproduces the C layout on amd64, arm64 and 32-bit arm, as in
-// blackjack/webcam.
+// blackjack/webcam (checked against the C compilers by
+// tools/v4l2layout/run.sh).
 
 import (
 	"errors"
@@ -113,6 +114,20 @@ type v4l2Timecode struct {
 	userbits                        [4]uint8
 }
 
+// v4l2Buffer is struct v4l2_buffer as the kernel's uapi header lays it out
+// for a userland with the architecture's default time_t. On 64-bit targets
+// that is the only layout (88 bytes). On 32-bit arm, unix.Timeval has
+// int32 fields, so this is the old 32-bit time ABI (68 bytes, timestamp at
+// 20, DQBUF 0xc0445611) that Debian 12's and Raspberry Pi OS's armhf glibc
+// use by default; a C program built with -D_TIME_BITS=64 gets the 80-byte
+// layout and other ioctl numbers. The kernel accepts both: a 32-bit kernel
+// maps the VIDIOC_*_TIME32 numbers onto its native ones
+// (drivers/media/v4l2-core/v4l2-ioctl.c, video_translate_cmd, with
+// CONFIG_COMPAT_32BIT_TIME, set in Debian's and the Pi's kernels), and an
+// arm64 kernel running the arm binary converts them in
+// v4l2-compat-ioctl32.c. The timestamps are CLOCK_MONOTONIC, so 32-bit
+// seconds do not run out in 2038. tools/v4l2layout/run.sh checks all of
+// this against the C compiler for each architecture.
 type v4l2Buffer struct {
 	index, typ, bytesused, flags, field uint32
 	timestamp                           unix.Timeval
