@@ -34,6 +34,11 @@ usage: tools/vmtest/run.sh [options] [BIN...] [-- CMD [ARGS...]]
   --mem MB             guest memory (default: $VMTEST_MEM or 512)
   --smp N              guest CPUs (default: $VMTEST_SMP or 1)
   --log FILE           also write the console log to FILE
+  --arch ARCH          the machine: amd64 (default; qemu-system-x86_64),
+                       arm64 (qemu-system-aarch64 -M virt -cpu cortex-a72,
+                       Debian's arm64 kernel) or arm (qemu-system-arm -M virt
+                       -cpu cortex-a15, Debian's armmp-lpae kernel; armhf);
+                       binaries must be built for it (default: $VMTEST_ARCH)
   -k, --keep           keep the work directory (initramfs, console log)
   -h, --help           this text
 
@@ -71,7 +76,8 @@ smp=${VMTEST_SMP:-1}
 log_copy=
 keep=0
 cache=${VMTEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/usbstream-vmtest}
-busybox=${VMTEST_BUSYBOX:-/bin/busybox}
+busybox=${VMTEST_BUSYBOX:-}
+arch=${VMTEST_ARCH:-amd64}
 
 need_arg() { [[ $# -ge 2 ]] || die "$1 needs an argument"; }
 while [[ $# -gt 0 ]]; do
@@ -89,11 +95,37 @@ while [[ $# -gt 0 ]]; do
 	--mem) need_arg "$@"; mem=$2; shift ;;
 	--smp) need_arg "$@"; smp=$2; shift ;;
 	--log) need_arg "$@"; log_copy=$2; shift ;;
+	--arch) need_arg "$@"; arch=$2; shift ;;
 	-*) usage >&2; die "unknown option $1" ;;
 	*) bins+=("$1") ;;
 	esac
 	shift
 done
+
+# What differs between the machines: Debian's architecture name, the kernel
+# metapackage that names the current kernel, the package holding that
+# kernel's image and modules, qemu and its machine, the console, and the
+# qemu-user emulator that runs the guest's busybox on this host.
+case $arch in
+amd64)
+	debarch=amd64 kmeta=linux-image-amd64 kflavour=amd64
+	qemu_bin=qemu-system-x86_64 qemu_pkg=qemu-system-x86 qemu_machine=() console=ttyS0 qemu_user= ;;
+arm64)
+	# The signed image is the same kernel wrapped for Secure Boot, which
+	# -kernel does not need.
+	debarch=arm64 kmeta=linux-image-arm64:arm64 kflavour=arm64
+	qemu_bin=qemu-system-aarch64 qemu_pkg=qemu-system-arm qemu_machine=(-M virt -cpu cortex-a72)
+	console=ttyAMA0 qemu_user=qemu-aarch64-static ;;
+arm)
+	# LPAE, as on a Raspberry Pi 2 and later; highmem=off keeps the PCI
+	# window below 4 GB, where a 32-bit kernel can claim it. cortex-a15
+	# has NEON, which the release build's libjpeg-turbo uses.
+	debarch=armhf kmeta=linux-image-armmp-lpae:armhf kflavour=armmp-lpae
+	qemu_bin=qemu-system-arm qemu_pkg=qemu-system-arm qemu_machine=(-M virt,highmem=off -cpu cortex-a15)
+	console=ttyAMA0 qemu_user=qemu-arm-static ;;
+*) die "--arch wants amd64, arm64 or arm, got '$arch'" ;;
+esac
+[[ $arch == amd64 || $apparmor == 0 ]] || die "--apparmor needs --arch amd64 (the AppArmor userspace is the host's)"
 
 [[ $timeout_s =~ ^[1-9][0-9]*$ ]] || die "--timeout wants whole seconds, got '$timeout_s'"
 [[ $mem =~ ^[1-9][0-9]*$ ]] || die "--mem wants megabytes, got '$mem'"
@@ -130,15 +162,19 @@ for t in dpkg-deb apt-get apt-cache gzip sha256sum timeout flock mkfifo od; do
 	command -v "$t" >/dev/null || die "$t not found; vmtest needs a Debian-like host"
 done
 
-if [[ -n ${VMTEST_BUSYBOX:-} ]] && { [[ ! -x $busybox ]] || ! is_static "$busybox"; }; then
+if [[ -n $busybox ]] && { [[ ! -x $busybox ]] || ! is_static "$busybox"; }; then
 	die "VMTEST_BUSYBOX=$busybox is not a static executable"
 fi
 
 missing_packages() {
-	command -v qemu-system-x86_64 >/dev/null || echo qemu-system-x86
+	command -v "$qemu_bin" >/dev/null || echo "$qemu_pkg"
 	command -v cpio >/dev/null || echo cpio
-	# The guest has no libc, so only busybox-static's /bin/busybox works.
-	if [[ ! -x $busybox ]] || ! is_static "$busybox"; then echo busybox-static; fi
+	if [[ $arch == amd64 ]]; then
+		# The guest has no libc, so only busybox-static's /bin/busybox works.
+		if [[ -z ${VMTEST_BUSYBOX:-} ]] && { [[ ! -x /bin/busybox ]] || ! is_static /bin/busybox; }; then echo busybox-static; fi
+	else
+		command -v "$qemu_user" >/dev/null || echo qemu-user-static
+	fi
 }
 
 mapfile -t missing < <(missing_packages)
@@ -212,13 +248,13 @@ unpack_deb() {
 }
 
 resolve_kernel() {
-	apt-cache depends linux-image-amd64 2>/dev/null |
-		sed -n 's/^ *Depends: linux-image-\([0-9].*-amd64\)$/\1/p' | head -n1
+	apt-cache depends "$kmeta" 2>/dev/null |
+		sed -n "s/^ *Depends: linux-image-\\([0-9].*-$kflavour\\)\\(:$debarch\\)\\{0,1\\}\$/\\1/p" | head -n1
 }
 
 newest_cached_kernel() {
 	local d
-	for d in "$cache"/kernel/*/.complete; do
+	for d in "$cache"/kernel/*-"$kflavour"/.complete; do
 		if [[ -e $d ]]; then basename "$(dirname "$d")"; fi
 	done | sort -V | tail -n1
 }
@@ -244,8 +280,8 @@ if [[ -z $kver ]]; then
 	if [[ -z $kver ]]; then
 		# Offline or without apt lists: a cached kernel is still good.
 		kver=$(newest_cached_kernel || true)
-		[[ -n $kver ]] || die "cannot resolve linux-image-amd64; run: sudo apt-get update (or, as root, rerun with VMTEST_INSTALL=1)"
-		say "apt cannot resolve linux-image-amd64; using cached kernel $kver"
+		[[ -n $kver ]] || die "cannot resolve $kmeta; run: sudo apt-get update (or, as root, rerun with VMTEST_INSTALL=1; arm and arm64 need dpkg --add-architecture armhf/arm64 first)"
+		say "apt cannot resolve $kmeta; using cached kernel $kver"
 	fi
 fi
 [[ $kver =~ ^[0-9][A-Za-z0-9.+-]*$ ]] || die "odd kernel version '$kver'"
@@ -253,7 +289,8 @@ kdir=$cache/kernel/$kver
 
 if [[ ! -e $kdir/.complete ]]; then
 	pkg=linux-image-$kver
-	fetch_deb "$pkg" "${pkg}_*_amd64.deb"
+	[[ $arch != arm64 ]] || pkg+=-unsigned
+	fetch_deb "$pkg:$debarch" "${pkg}_*_$debarch.deb"
 	unpack_deb
 	rm -rf "$kdir.new"
 	mkdir -p "$kdir.new/modules"
@@ -304,6 +341,29 @@ if [[ -s $kdir/notes ]]; then
 	say "module notes: $(paste -sd';' "$kdir/notes")"
 fi
 
+# --- busybox for the guest's architecture (cached) ---------------------------
+
+if [[ -z $busybox && $arch == amd64 ]]; then
+	busybox=/bin/busybox
+elif [[ -z $busybox ]]; then
+	# busybox-static is not co-installable across architectures: take the
+	# binary out of the foreign package instead of installing it.
+	bbdir=$cache/busybox-$debarch
+	if [[ ! -x $bbdir/busybox ]]; then
+		fetch_deb "busybox-static:$debarch" "busybox-static_*_$debarch.deb"
+		unpack_deb
+		mkdir -p "$bbdir"
+		install -m 0755 "$x/bin/busybox" "$bbdir/busybox.new" || die "$deb has no bin/busybox"
+		mv "$bbdir/busybox.new" "$bbdir/busybox"
+		rm -rf "$x"
+		trap - EXIT
+	fi
+	busybox=$bbdir/busybox
+fi
+# The applet list comes from the guest's busybox itself, run on this host
+# through qemu-user for a foreign one.
+applets=$(${qemu_user:+"$qemu_user"} "$busybox" --list) || die "cannot run $busybox${qemu_user:+ under $qemu_user}"
+
 # --- base initramfs (cached): busybox, modules, /init -----------------------
 
 key=$( {
@@ -318,7 +378,7 @@ if [[ ! -s $base ]]; then
 	trap 'rm -rf "$s"' EXIT
 	mkdir -p "$s"/{bin,sbin,etc,proc,sys,dev,tmp,root,data,vmtest,lib/modules}
 	cp "$busybox" "$s/bin/busybox"
-	for a in $("$busybox" --list); do
+	for a in $applets; do
 		[[ $a == busybox ]] || ln -s busybox "$s/bin/$a"
 	done
 	install -m 0755 "$here/guest-init.sh" "$s/init"
@@ -513,16 +573,16 @@ cat "$base" ${aa_cpio:+"$aa_cpio"} "$work/overlay.cpio" >"$work/initrd"
 
 log=$work/console.log
 mkfifo "$work/console"
-append="console=ttyS0 quiet panic=-1"
+append="console=$console quiet panic=-1"
 # Debian's kernel enables AppArmor by default (CONFIG_LSM lists it); saying
 # so on the command line keeps that true even if a later default changes.
 [[ $apparmor == 0 ]] || append+=" apparmor=1 security=apparmor"
 append+=" ${VMTEST_APPEND:-}"
-qemu=(qemu-system-x86_64 -accel tcg -m "$mem" -smp "$smp"
+qemu=("$qemu_bin" "${qemu_machine[@]}" -accel tcg -m "$mem" -smp "$smp"
 	-nodefaults -display none -serial stdio -no-reboot
 	-kernel "$kdir/vmlinuz" -initrd "$work/initrd" -append "$append")
 
-say "booting $kver (timeout ${timeout_s}s)"
+say "booting $kver on $qemu_bin (timeout ${timeout_s}s)"
 start=$(date +%s.%N)
 # qemu gets no terminal: stdin /dev/null keeps it from switching a
 # developer's tty to raw mode, and -serial stdio then only writes.
