@@ -225,6 +225,58 @@ func listeningPorts(t *testing.T, pid int) []int {
 	return ports
 }
 
+// dwsGetter logs in to DWS as DWC does and returns a GET through DWS, with
+// that session or with a made-up key (which is no session).
+func dwsGetter(t *testing.T, l dsfLayout) func(path string, session bool) (*http.Response, []byte) {
+	t.Helper()
+	// DWC's login: a key DWS issued (made-up keys are no session).
+	_, _, connect := viaDWS(t, l.twin, "/machine/connect?password=")
+	var login struct{ SessionKey string }
+	if err := json.Unmarshal(connect, &login); err != nil || login.SessionKey == "" {
+		t.Fatalf("connect: %s %v", connect, err)
+	}
+	return func(path string, session bool) (*http.Response, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, l.twin.HTTPURL()+path, nil)
+		req.Header.Set("X-Session-Key", "made-up")
+		if session {
+			req.Header.Set("X-Session-Key", login.SessionKey)
+		}
+		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, body
+	}
+}
+
+// With only -token protecting the stream port, DWC's snapshot endpoint is
+// protected too: a request without a DWC session must not get the picture
+// the port refuses without the token.
+func TestDSFSnapshotNeedsASessionWithATokenAlone(t *testing.T) {
+	l := newDSFLayout(t, dsftest.Profile36, "-source test\n-resolution 320x240\n-framerate 2\n-token lapse-token-0123456789\n")
+	_, s := l.startPlugin(t)
+	eventually(t, 10*time.Second, "the endpoints routed by DWS", func() bool {
+		code, _, _ := viaDWS(t, l.twin, "/machine/usbStream/status")
+		return code == 200
+	})
+	get := dwsGetter(t, l)
+	if resp, _ := get("/machine/usbStream/snapshot", false); resp.StatusCode != 403 {
+		t.Fatalf("no session, -token alone: %s, want 403", resp.Status)
+	}
+	if resp, body := get("/machine/usbStream/snapshot", true); resp.StatusCode != 200 || decodeJPEG(t, body).Bounds().Dx() != 320 {
+		t.Fatalf("DWC session: %s", resp.Status)
+	}
+	if resp, err := http.Get(s.base + "/snapshot"); err != nil || resp.StatusCode != 401 {
+		t.Fatalf("stream port without the token: %v %v", resp, err)
+	}
+}
+
 // GET /machine/usbStream/snapshot through DWS arrives as image/jpeg with a
 // Content-Length, in both DSF versions, also when -user/-password protect
 // the stream port (then only for a DWC session); the loopback door DWS is
@@ -238,30 +290,7 @@ func TestDSFSnapshotIsAJPEG(t *testing.T) {
 				code, _, _ := viaDWS(t, l.twin, "/machine/usbStream/status")
 				return code == 200
 			})
-			// DWC's login: a key DWS issued (made-up keys are no session).
-			_, _, connect := viaDWS(t, l.twin, "/machine/connect?password=")
-			var login struct{ SessionKey string }
-			if err := json.Unmarshal(connect, &login); err != nil || login.SessionKey == "" {
-				t.Fatalf("connect: %s %v", connect, err)
-			}
-			get := func(path string, session bool) (*http.Response, []byte) {
-				t.Helper()
-				req, _ := http.NewRequest(http.MethodGet, l.twin.HTTPURL()+path, nil)
-				req.Header.Set("X-Session-Key", "made-up")
-				if session {
-					req.Header.Set("X-Session-Key", login.SessionKey)
-				}
-				resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer resp.Body.Close()
-				body, err := io.ReadAll(resp.Body)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return resp, body
-			}
+			get := dwsGetter(t, l)
 			resp, body := get("/machine/usbStream/snapshot", true)
 			if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/jpeg" ||
 				resp.ContentLength != int64(len(body)) || resp.Header.Get("X-Placeholder") != "" {

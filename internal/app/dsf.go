@@ -135,13 +135,15 @@ func (a *App) dsfCamerasEndpoint(context.Context, *dsf.Request) dsf.Response {
 // and copies its answer, so it arrives as image/jpeg with its length, the
 // X-Placeholder header and a 503 for a placeholder, as /snapshot does.
 //
-// DSF authenticates no plugin endpoint. Without -user/-password the stream
-// port is open, and so is this; with them, only a DWC session (logged in
-// to DWC, if DWC has a password) gets the picture here.
+// DSF authenticates no plugin endpoint. Without auth (no -user/-password,
+// no -token) the stream port is open, and so is this; with it, only a DWC
+// session (logged in to DWC, if DWC has a password) gets the picture here.
+// The stream port's own access decides, so both are protected from the
+// same moment of a reload.
 func (a *App) dsfSnapshotEndpoint(_ context.Context, r *dsf.Request) dsf.Response {
-	if a.config().User != "" && r.SessionID < 0 {
+	if a.api.Protected() && r.SessionID < 0 {
 		return dsf.Response{StatusCode: 403, Type: dsf.PlainText,
-			Body: "usbStream's pictures need a login (-user/-password): use a DWC session, or the stream port with the user and password"}
+			Body: "usbStream's pictures need a login (-user/-password or -token): use a DWC session, or the stream port with the credentials"}
 	}
 	if a.door == nil {
 		return dsf.Response{StatusCode: 503, Type: dsf.PlainText, Body: errNoDoor.Error()}

@@ -89,7 +89,7 @@ type Config struct {
 	Token           string     // -token: the access token for URLs as given, "" for none (see AccessToken)
 	Auth            string     // -auth: "" not given, "none" (no basic auth and no token, said on purpose; never with User or Token) or "basic" (User is set)
 	AllowedHosts    []string   // -allowhost: host names (lower case, no port) a request's Host may name; empty: any
-	AllowOrigin     string     // -allow-origin: "", "*" or "scheme://host[:port]" in lower case
+	AllowOrigin     string     // -allow-origin: "", "*", "none" or "scheme://host[:port]" in lower case
 	Controls        []Control  // -control name=value settings for the camera, in order
 	DSFSocket       string     // -dsf: DuetControlServer's socket, "" to never connect to DSF
 	MaxClients      int        // -maxclients: streams and snapshots served at once

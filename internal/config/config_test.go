@@ -195,6 +195,7 @@ func TestOptionValues(t *testing.T) {
 			"http://192.168.1.10:8080"},
 		{[]string{"-allow-origin", "http://[::1]:8080"}, func(c *Config) any { return c.AllowOrigin }, "http://[::1]:8080"},
 		{[]string{"-allow-origin", ""}, func(c *Config) any { return c.AllowOrigin }, ""},
+		{[]string{"-allow-origin", "None"}, func(c *Config) any { return c.AllowOrigin }, "none"},
 
 		{[]string{"-dsf", "none"}, func(c *Config) any { return c.DSFSocket }, ""},
 		{[]string{"-maxclients", "5"}, func(c *Config) any { return c.MaxClients }, 5},
@@ -342,18 +343,18 @@ func TestFileErrors(t *testing.T) {
 		{"user without password", "-user lapse", "1: -user: needs -password as well: basic auth needs both"},
 		{"password without user", "-# auth\n\n-password pw", "3: -password: needs -user as well: basic auth needs both"},
 		{"origin scheme", "-allow-origin ftp://duet.local",
-			"1: -allow-origin ftp://duet.local: must be * or an origin such as http://duet.local or https://192.168.1.10:8080"},
+			"1: -allow-origin ftp://duet.local: must be *, none or an origin such as http://duet.local or https://192.168.1.10:8080"},
 		{"origin without scheme", "-allow-origin duet.local",
-			"1: -allow-origin duet.local: must be * or an origin such as http://duet.local or https://192.168.1.10:8080"},
+			"1: -allow-origin duet.local: must be *, none or an origin such as http://duet.local or https://192.168.1.10:8080"},
 		{"origin with path", "-allow-origin http://duet.local/app",
-			"1: -allow-origin http://duet.local/app: must be * or an origin such as http://duet.local or " +
+			"1: -allow-origin http://duet.local/app: must be *, none or an origin such as http://duet.local or " +
 				"https://192.168.1.10:8080 (an origin has no path)"},
 		{"origin bad port", "-allow-origin http://duet.local:99999",
-			"1: -allow-origin http://duet.local:99999: must be * or an origin such as http://duet.local or https://192.168.1.10:8080"},
+			"1: -allow-origin http://duet.local:99999: must be *, none or an origin such as http://duet.local or https://192.168.1.10:8080"},
 		{"origin with user", "-allow-origin http://u@duet.local",
-			"1: -allow-origin: must be * or an origin such as http://duet.local or https://192.168.1.10:8080"},
+			"1: -allow-origin: must be *, none or an origin such as http://duet.local or https://192.168.1.10:8080"},
 		{"origin empty host", "-allow-origin http://",
-			"1: -allow-origin http://: must be * or an origin such as http://duet.local or https://192.168.1.10:8080"},
+			"1: -allow-origin http://: must be *, none or an origin such as http://duet.local or https://192.168.1.10:8080"},
 
 		{"given twice", "-port 8090\n-camera 0\n-port 8091", "3: -port: given twice (first on line 1)"},
 		{"given twice, other spellings", "--port=8090\n-port 8091", "2: -port: given twice (first on line 1)"},

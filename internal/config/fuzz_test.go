@@ -92,7 +92,7 @@ func checkRanges(c *Config) string {
 		return h == "" || h != strings.ToLower(h) || strings.ContainsAny(h, " :/") && !validHost(h)
 	}):
 		return "allowhost"
-	case c.AllowOrigin != "" && c.AllowOrigin != "*" && !strings.HasPrefix(c.AllowOrigin, "http://") &&
+	case c.AllowOrigin != "" && c.AllowOrigin != "*" && c.AllowOrigin != "none" && !strings.HasPrefix(c.AllowOrigin, "http://") &&
 		!strings.HasPrefix(c.AllowOrigin, "https://"):
 		return "allow-origin"
 	case strings.ContainsFunc(c.Host+c.Camera+c.LogFile+c.Source.Path+c.User+c.Password+c.AllowOrigin,

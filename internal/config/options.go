@@ -508,11 +508,13 @@ func unreserved(r rune) bool {
 
 func setAllowOrigin(c *Config, v, _ string) string {
 	v = strings.TrimSpace(v)
-	if v == "" || v == "*" {
-		c.AllowOrigin = v
+	if v == "" || v == "*" || strings.EqualFold(v, "none") {
+		// "none": no cross-origin reads even of a port without auth,
+		// whose pictures are otherwise readable by any page (SECURITY.md).
+		c.AllowOrigin = strings.ToLower(v)
 		return ""
 	}
-	const want = "must be * or an origin such as http://duet.local or https://192.168.1.10:8080"
+	const want = "must be *, none or an origin such as http://duet.local or https://192.168.1.10:8080"
 	u, err := url.Parse(v)
 	if err != nil {
 		return want

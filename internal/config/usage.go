@@ -62,8 +62,8 @@ New options:
                      -auth none); basic: -user and -password are required (default: basic auth
                      exactly when they are given)
   -allow-origin O    let web pages from origin O read usbStream's URLs (CORS): * or an origin
-                     such as http://duet.local:8080 (default: * for the stream and snapshot
-                     when no -user/-password or -token is set, else not allowed)
+                     such as http://duet.local:8080; none: no page (default: * for the stream
+                     and snapshot when no -user/-password or -token is set, else not allowed)
   -allowhost NAMES   host names (comma-separated, repeatable) that requests may be addressed
                      to, against DNS rebinding: printer.local,duet3; addresses and localhost
                      are always allowed (default: any name)

@@ -83,6 +83,15 @@ func (s *Server) SetAccess(in Access) {
 	}
 }
 
+// Protected reports whether the access in force needs credentials (a user
+// and password, or the token). Routes outside this server that hand out
+// the same pictures (DSF's snapshot endpoint) ask it, so that they are
+// protected exactly from the moment the port is.
+func (s *Server) Protected() bool {
+	a := s.access.Load()
+	return a != nil && a.open == nil
+}
+
 // keep returns prev if it is the grant for key, else a new one.
 func keep(prev *grant, key [32]byte) *grant {
 	if prev != nil && prev.key == key {
@@ -185,14 +194,17 @@ func (a *access) tokenOK(v string) bool {
 }
 
 // corsOrigin is the Access-Control-Allow-Origin for a request to rt, or
-// "". An explicit -allow-origin wins. Otherwise the pictures of a port
-// without any auth may be read by any page, as mjpg-streamer allows (a
-// dashboard's canvas, a failure detector's fetch): anyone who can reach
-// the port can read them anyway, so a page adds no reach. With auth, *
+// "". An explicit -allow-origin wins ("none": never). Otherwise the
+// pictures of a port without any auth may be read by any page, as
+// mjpg-streamer allows (a dashboard's canvas, a failure detector's fetch);
+// SECURITY.md weighs what that lets a page do. With auth, *
 // is never sent: a page from anywhere must not read, through the owner's
 // browser and its saved credentials or a token URL, what only the owner
 // may see (see SECURITY.md).
 func (a *access) corsOrigin(rt route) string {
+	if a.allowOrigin == "none" {
+		return ""
+	}
 	if a.allowOrigin != "" {
 		return a.allowOrigin
 	}

@@ -84,6 +84,23 @@ func TestAllowOriginOverridesTheDefault(t *testing.T) {
 	}
 }
 
+// -allow-origin none closes cross-origin reads of an open port, whose
+// pictures any page may read by default.
+func TestAllowOriginNoneSendsNothing(t *testing.T) {
+	f := newFixture(t, Options{AllowOrigin: "none"})
+	f.publish(jpegBody, time.Now())
+	for _, path := range imageForms {
+		resp, _ := f.get(t, "HEAD", path, "Origin", "http://dashboard.example")
+		if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "" {
+			t.Errorf("HEAD %s: Access-Control-Allow-Origin %q with -allow-origin none", path, got)
+		}
+	}
+	resp, _ := f.get(t, "OPTIONS", "/snapshot", "Origin", "http://dashboard.example")
+	if got := resp.Header.Get("Access-Control-Allow-Methods"); got != "" {
+		t.Errorf("preflight answered with Access-Control-Allow-Methods %q", got)
+	}
+}
+
 // httpViewer sends everything after -http on its config line, so a
 // comment after the URL arrives as trailing spaces (%20) in the path, or
 // in the last query value.

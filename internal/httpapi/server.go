@@ -185,7 +185,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case http.MethodOptions:
 		// Preflights carry no credentials, so they are answered before auth.
 		h.Set("Allow", "GET, HEAD, OPTIONS")
-		if acc.allowOrigin != "" {
+		if acc.allowOrigin != "" && acc.allowOrigin != "none" {
 			h.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
 			h.Set("Access-Control-Allow-Headers", "Authorization")
 			h.Set("Access-Control-Max-Age", "600")
