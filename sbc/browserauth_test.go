@@ -10,12 +10,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
-	"image"
 	"image/color"
-	"image/png"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -109,7 +106,7 @@ func TestTokenURLsWorkInChromiumWhereCredentialsDoNot(t *testing.T) {
 	shot := filepath.Join(t.TempDir(), "auth.png")
 	runChromium(t, chromium, servePage(t, page), "--window-size=800,150", "--virtual-time-budget=4000",
 		"--screenshot="+shot)
-	img := readPNG(t, shot)
+	img := decodePNG(t, shot)
 	red := func(x int) bool {
 		r, g, b, _ := img.At(x, 75).RGBA()
 		return r>>8 > 180 && g>>8 < 60 && b>>8 < 60
@@ -130,20 +127,6 @@ func TestTokenURLsWorkInChromiumWhereCredentialsDoNot(t *testing.T) {
 		t.Errorf("/status shows the token %d times, want 4 (token and tokenPaths):\n%s",
 			strings.Count(string(body), token), body)
 	}
-}
-
-func readPNG(t *testing.T, path string) image.Image {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
 }
 
 // crossOriginPage fetch()es the snapshot and draws the stream, loaded

@@ -226,3 +226,13 @@ func decodePNG(t *testing.T, path string) image.Image {
 	}
 	return img
 }
+
+// With -rotate 90 the stream will be the asked size turned, and so is the
+// placeholder before the first frame.
+func TestPlaceholderBeforeTheCameraIsTurnedWithTheStream(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "camera")
+	s := start(t, "-source", "file:"+dir, "-resolution", "1280x720", "-rotate", "90")
+	if sz := placeholderSnapshot(t, s, "no files yet").Bounds().Size(); sz != image.Pt(720, 1280) {
+		t.Fatalf("placeholder is %v, want 720x1280 (1280x720 turned)", sz)
+	}
+}

@@ -191,9 +191,20 @@ func TestRelayServesManyViewersFromOneStream(t *testing.T) {
 			}
 		}()
 	}
-	// While they watch: one stream from the relay, however many viewers.
-	time.Sleep(1500 * time.Millisecond)
-	during := streamClients(t, s)
+	// While they watch: one stream from the relay, however many viewers;
+	// never more, whenever it is looked at (the relay may take a while to
+	// connect on a busy machine).
+	var during []string
+	eventually(t, 10*time.Second, "the relay's stream at usbStream", func() bool {
+		during = streamClients(t, s)
+		return len(during) > 0
+	})
+	for range 5 {
+		if now := streamClients(t, s); len(now) > len(during) {
+			during = now
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	// A snapshot through the relay meanwhile is a JPEG from the same
 	// connection.
 	resp, err := http.Get(base + "/api/frame.jpeg?src=printer")

@@ -99,7 +99,11 @@ func TestTokenFollowsReloadsAndIsNeverLogged(t *testing.T) {
 	}
 	// And a save that loses it is refused, as one that loses -user/-password.
 	saveLikeDWC(t, cfg, "-source test\n-resolution 160x120\n-framerate 10\n")
-	time.Sleep(700 * time.Millisecond)
+	// Wait for the refusal itself, so that the check below is made after
+	// the reload was decided, not before it happened.
+	eventually(t, 5*time.Second, "the save refused", func() bool {
+		return strings.Contains(s.output.String(), "has no -token")
+	})
 	if code := getToken(t, s.base+"/snapshot"); code != 401 {
 		t.Errorf("a save without -token opened the port: %d", code)
 	}

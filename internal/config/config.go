@@ -488,7 +488,7 @@ func CheckReload(running Running, next *Config, content []byte) error {
 			return &Error{File: next.File, Reason: "has no -token (nor -user and -password), which would open the " +
 				"stream to everyone (an interrupted save?); to switch protection off, write -auth none"}
 		}
-		return &Error{File: next.File, Reason: "has no -user and -password, which would switch basic auth off " +
+		return &Error{File: next.File, Reason: "has no -user and -password (nor -token), which would switch auth off " +
 			"(an interrupted save?); to switch it off, write -auth none"}
 	}
 	if !next.HostSet && loopback(running.Host) && !loopback(next.Host) {

@@ -404,12 +404,23 @@ func TestPlaceholderIsRefreshedEverySecond(t *testing.T) {
 }
 
 // lateSource is absent (and knows no size, like an unopened camera) until
-// arrive is called, then streams 1280x720 frames.
-type lateSource struct{ here atomic.Bool }
+// here is set, then streams frames of its size (1280x720 if unset).
+type lateSource struct {
+	here atomic.Bool
+	w, h int
+}
+
+func (l *lateSource) size() (int, int) {
+	if l.w == 0 {
+		return 1280, 720
+	}
+	return l.w, l.h
+}
 
 func (l *lateSource) Info() Info {
 	if l.here.Load() {
-		return Info{Kind: "camera", Device: "/dev/video0", Width: 1280, Height: 720}
+		w, h := l.size()
+		return Info{Kind: "camera", Device: "/dev/video0", Width: w, Height: h}
 	}
 	return Info{Kind: "camera", Device: "/dev/video0"}
 }
@@ -417,8 +428,9 @@ func (l *lateSource) Run(ctx context.Context, sink Sink) error {
 	if !l.here.Load() {
 		return Absent(errors.New("waiting for camera"))
 	}
+	w, h := l.size()
 	return every10ms(ctx, func(now time.Time) {
-		sink.Frame(&frame.Frame{JPEG: []byte{0xff, 0xd8, 0xff, 0xd9}, Captured: now, Width: 1280, Height: 720})
+		sink.Frame(&frame.Frame{JPEG: []byte{0xff, 0xd8, 0xff, 0xd9}, Captured: now, Width: w, Height: h})
 	})
 }
 
@@ -427,16 +439,20 @@ func (l *lateSource) Run(ctx context.Context, sink Sink) error {
 // one, the change the camera then makes is counted in the status.
 func TestPlaceholderHasTheConfiguredSizeBeforeTheCamera(t *testing.T) {
 	for _, tc := range []struct {
-		name      string
-		hint      func() (int, int)
-		wantFirst [2]int
-		changes   uint64
+		name       string
+		hint       func() (int, int)
+		camW, camH int
+		wantFirst  [2]int
+		changes    uint64
+		from, to   string
 	}{
-		{"hinted", func() (int, int) { return 1280, 720 }, [2]int{1280, 720}, 0},
-		{"no hint", func() (int, int) { return 0, 0 }, [2]int{640, 480}, 1},
+		{"hinted", func() (int, int) { return 1280, 720 }, 1280, 720, [2]int{1280, 720}, 0, "", ""},
+		{"no hint", func() (int, int) { return 0, 0 }, 1280, 720, [2]int{640, 480}, 1, "640x480", "1280x720"},
+		// Asked for 1280x720, the camera gives 640x480: unavoidable, counted.
+		{"camera gives another size", func() (int, int) { return 1280, 720 }, 640, 480, [2]int{1280, 720}, 1, "1280x720", "640x480"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			src := &lateSource{}
+			src := &lateSource{w: tc.camW, h: tc.camH}
 			out := &collector{}
 			sup := NewSupervisor(src, out, fakePlaceholder, zap.NewNop())
 			sup.SizeHint, sup.RetryInterval, sup.FirstRetry = tc.hint, 20*time.Millisecond, 20*time.Millisecond
@@ -459,8 +475,8 @@ func TestPlaceholderHasTheConfiguredSizeBeforeTheCamera(t *testing.T) {
 			if st.SizeChanges != tc.changes {
 				t.Fatalf("sizeChanges %d (%+v), want %d", st.SizeChanges, st.LastSizeChange, tc.changes)
 			}
-			if tc.changes > 0 && (st.LastSizeChange == nil || st.LastSizeChange.From != "640x480" || st.LastSizeChange.To != "1280x720") {
-				t.Fatalf("lastSizeChange %+v, want 640x480 to 1280x720", st.LastSizeChange)
+			if tc.changes > 0 && (st.LastSizeChange == nil || st.LastSizeChange.From != tc.from || st.LastSizeChange.To != tc.to) {
+				t.Fatalf("lastSizeChange %+v, want %s to %s", st.LastSizeChange, tc.from, tc.to)
 			}
 		})
 	}

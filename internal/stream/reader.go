@@ -67,10 +67,11 @@ func (h *Hub) Serve(ctx context.Context, conn Conn, c *Client, opt ReaderOptions
 
 	// The keep-alive check runs on a slow ticker rather than a timer reset
 	// for every frame: at 30 fps and hundreds of clients, per-frame timer
-	// work is a visible share of the server's CPU. Half a tick of slack:
-	// four ticks come a hair under a period apart, and a strict comparison
-	// made the re-sends come every 1.25 periods instead of every period.
-	tick := keepalive / 4
+	// work is a visible share of the server's CPU. Two ticks a period, and
+	// half a tick of slack: two ticks come a hair under a period apart, and
+	// a strict comparison made the re-sends come every 1.25 periods (every
+	// third tick, half the time) instead of every period.
+	tick := keepalive / 2
 	ticker := time.NewTicker(tick)
 	defer ticker.Stop()
 	var capTimer *time.Timer // only for clients with an fps cap

@@ -447,7 +447,9 @@ func TestKeepaliveCadenceIsThePeriod(t *testing.T) {
 	// from the second on, repeats follow repeats.
 	gaps := rec.times[len(rec.times)-1].Sub(rec.times[1])
 	mean := gaps / time.Duration(len(rec.times)-2)
-	if mean < period*9/10 || mean > period*11/10 {
+	// Loose enough for a busy machine's late ticks; the bug it catches made
+	// the mean 1.25 periods.
+	if mean < period*9/10 || mean > period*115/100 {
 		t.Fatalf("repeats came every %v on average (%d parts), want the keep-alive period %v", mean, len(rec.times), period)
 	}
 }
