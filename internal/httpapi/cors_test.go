@@ -117,15 +117,7 @@ func TestTrailingWhitespaceInPathIsTolerated(t *testing.T) {
 		"/%20stream":                 routeNotFound,
 		"/?action=stream%20snapshot": routeNotFound,
 	}
-	for raw, want := range cases {
-		u, err := url.Parse(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := classify(u.Path, u.Query()); got != want {
-			t.Errorf("classify(%q) = %d, want %d", raw, got, want)
-		}
-	}
+	checkClassify(t, cases)
 	// And end to end, with a token that has the spaces after it.
 	f := newFixture(t, Options{Token: testToken})
 	f.publish(jpegBody, time.Now())

@@ -100,15 +100,7 @@ func TestClassify(t *testing.T) {
 		"/snapshotx":                         routeNotFound,
 		"/etc/passwd":                        routeNotFound,
 	}
-	for raw, want := range cases {
-		u, err := url.Parse(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := classify(u.Path, u.Query()); got != want {
-			t.Errorf("classify(%q) = %d, want %d", raw, got, want)
-		}
-	}
+	checkClassify(t, cases)
 }
 
 func FuzzClassify(f *testing.F) {
@@ -349,12 +341,7 @@ func TestNewCredentialsEndOpenStreams(t *testing.T) {
 	f.publish(jpegBody, time.Now())
 	open := func(path string) (*bufio.Reader, net.Conn) {
 		t.Helper()
-		conn, err := net.Dial("tcp", f.srv.Listener.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.Close() })
-		conn.SetDeadline(time.Now().Add(5 * time.Second))
+		conn := f.dial(t)
 		io.WriteString(conn, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n")
 		return bufio.NewReader(conn), conn
 	}
@@ -564,4 +551,31 @@ func eventually(t *testing.T, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// checkClassify checks the route of each raw URL.
+func checkClassify(t *testing.T, cases map[string]route) {
+	t.Helper()
+	for raw, want := range cases {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := classify(u.Path, u.Query()); got != want {
+			t.Errorf("classify(%q) = %d, want %d", raw, got, want)
+		}
+	}
+}
+
+// dial opens a raw connection to the fixture's server, closed at the end
+// of the test, with a deadline that keeps a broken server from hanging it.
+func (f *fixture) dial(t *testing.T) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", f.srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	return conn
 }

@@ -261,12 +261,7 @@ func TestNewTokenAppliesAndEndsOldTokensStreams(t *testing.T) {
 	f.publish(jpegBody, time.Now())
 	open := func(path string, basic bool) *bufio.Reader {
 		t.Helper()
-		conn, err := net.Dial("tcp", f.srv.Listener.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.Close() })
-		conn.SetDeadline(time.Now().Add(5 * time.Second))
+		conn := f.dial(t)
 		auth := ""
 		if basic {
 			auth = "Authorization: Basic cHJpbnRlcjpwdw==\r\n" // printer:pw
