@@ -46,7 +46,7 @@ export CGO_ENABLED=0
 env "${goenv[@]}" go test -c -o "$out/camera.test" ./internal/camera
 env "${goenv[@]}" go test -c -o "$out/sbc.test" ./sbc
 tests=${VMTEST_TESTS:-}
-camera_run=${tests:+-test.run '$tests'} sbc_run="-test.run '${tests:-Vivid}'"
+camera_run="${tests:+-test.run '$tests'}" sbc_run="-test.run '${tests:-Vivid}'"
 status=0
 if [[ $arch == amd64 ]]; then
 	go build -o "$out/usbStream" ./sbc
