@@ -93,38 +93,3 @@ func Cycles(t testing.TB) int {
 func Patience(first time.Duration, factor int, floor time.Duration) time.Duration {
 	return max(floor, time.Duration(factor)*first)
 }
-
-// FirstFrame opens dev as a client program would, asks for YUYV at
-// width x height, starts streaming and reads one frame; it returns how
-// long all that took, a measure of this VM's speed right now for tests
-// that cannot time the server's own first open.
-func FirstFrame(t testing.TB, dev string, width, height int) time.Duration {
-	t.Helper()
-	began := time.Now()
-	cam, err := webcam.Open(dev)
-	if err != nil {
-		t.Fatalf("open %s: %v", dev, err)
-	}
-	defer cam.Close()
-	const yuyv = webcam.PixelFormat('Y' | 'U'<<8 | 'Y'<<16 | 'V'<<24)
-	if _, _, _, err := cam.SetImageFormat(yuyv, uint32(width), uint32(height)); err != nil {
-		t.Fatalf("%s: set YUYV %dx%d: %v", dev, width, height, err)
-	}
-	if err := cam.StartStreaming(); err != nil {
-		t.Fatalf("%s: start streaming: %v", dev, err)
-	}
-	defer cam.StopStreaming()
-	for {
-		if err := cam.WaitForFrame(10); err != nil {
-			if _, timeout := err.(*webcam.Timeout); timeout {
-				t.Fatalf("%s: no frame within 10 s", dev)
-			}
-			t.Fatalf("%s: %v", dev, err)
-		}
-		if f, err := cam.ReadFrame(); err != nil {
-			t.Fatalf("%s: read frame: %v", dev, err)
-		} else if len(f) > 0 {
-			return time.Since(began)
-		}
-	}
-}
