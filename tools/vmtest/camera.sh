@@ -43,13 +43,13 @@ esac
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 export CGO_ENABLED=0
-env "${goenv[@]}" go test -c -o "$out/camera.test" ./internal/camera
-env "${goenv[@]}" go test -c -o "$out/sbc.test" ./sbc
+env "${goenv[@]}" go test -c -o "$out/camera.test" ./internal/camera || fail "building internal/camera's tests for $arch failed"
+env "${goenv[@]}" go test -c -o "$out/sbc.test" ./sbc || fail "building sbc's tests for $arch failed"
 tests=${VMTEST_TESTS:-}
 camera_run="${tests:+-test.run '$tests'}" sbc_run="-test.run '${tests:-Vivid}'"
 status=0
 if [[ $arch == amd64 ]]; then
-	go build -o "$out/usbStream" ./sbc
+	go build -o "$out/usbStream" ./sbc || fail "building usbStream failed"
 	# --apparmor: the guest looks like a DSF machine with AppArmor enforcing, so
 	# tests can load DSF's profile for usbStream; unconfined processes (all of
 	# these tests unless they confine something) are unaffected by it. The
