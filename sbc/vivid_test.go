@@ -158,17 +158,19 @@ func waitState(t *testing.T, s *server, state, errHas string, d time.Duration) s
 
 // unplugAndBack presses dev's Disconnect button and waits for the
 // placeholder and then for camera frames captured after it; it returns how
-// long after the press they came.
+// long after the press they came. Its limits only catch a hang (a reopen
+// takes 0.6 s in the x86_64 VM and up to 5 s in the arm64 one);
+// TestVividDisconnectCyclesOverHTTP judges the time.
 func unplugAndBack(t *testing.T, s *server, w *watcher, dev string) time.Duration {
 	t.Helper()
 	pressed := time.Now()
 	vividtest.Set(t, dev, vividtest.Disconnect, 1)
-	if _, ok := w.waitFor(pressed, 3*time.Second, isPlaceholder); !ok {
-		t.Fatalf("no placeholder after the unplug\n%s", s.output)
+	if _, ok := w.waitFor(pressed, 10*time.Second, isPlaceholder); !ok {
+		t.Fatalf("no placeholder within 10 s of the unplug\n%s", s.output)
 	}
-	back, ok := w.waitFor(time.Now(), 5*time.Second, cameraSince(pressed))
+	back, ok := w.waitFor(time.Now(), 20*time.Second, cameraSince(pressed))
 	if !ok {
-		t.Fatalf("the camera did not come back\n%s", s.output)
+		t.Fatalf("the camera did not come back within 20 s\n%s", s.output)
 	}
 	return back.received.Sub(pressed)
 }
