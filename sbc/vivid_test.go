@@ -553,14 +553,14 @@ func TestVividListAndCameras(t *testing.T) {
 // and dark at the bottom.
 func TestVividRotate90(t *testing.T) {
 	needVM(t)
-	s := start(t, "-camera", "0", "-format", "YUYV", "-resolution", "640x480", "-framerate", "25", "-rotate", "90")
-	w := watch(t, s.base+"/stream")
-	p, ok := w.waitFor(time.Now().Add(-time.Hour), 20*time.Second, isCamera)
-	if !ok {
-		t.Fatalf("no camera frame\n%s", s.output)
+	s, w, _ := startTimed(t, "-camera", "0", "-format", "YUYV", "-resolution", "640x480", "-framerate", "25", "-rotate", "90")
+	from := time.Now()
+	w.waitFor(from, 10*time.Second, func(part) bool { return len(w.since(from)) >= 5 })
+	parts := w.since(from)
+	if len(parts) < 5 {
+		t.Fatalf("%d parts in 10 s\n%s", len(parts), s.output)
 	}
-	w.waitFor(p.received, 5*time.Second, func(part) bool { return len(w.since(p.received)) >= 5 })
-	for i, q := range w.since(p.received) {
+	for i, q := range parts {
 		img := decodeJPEG(t, q.jpeg)
 		if sz := img.Bounds().Size(); sz != image.Pt(480, 640) {
 			t.Fatalf("part %d is %v, want 480x640 (640x480 turned)", i, sz)
