@@ -27,8 +27,8 @@ func snapshotImage(t *testing.T, s *server) image.Image {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		t.Fatalf("snapshot: %d %s", resp.StatusCode, body)
+	if resp.StatusCode != 200 || resp.Header.Get("X-Placeholder") != "" {
+		t.Fatalf("snapshot: %d (placeholder %q) %s", resp.StatusCode, resp.Header.Get("X-Placeholder"), body)
 	}
 	return decodeJPEG(t, body)
 }

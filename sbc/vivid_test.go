@@ -8,6 +8,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"image"
 	stdjpeg "image/jpeg"
@@ -23,16 +24,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/blackjack/webcam"
-
-	usjpeg "usbstream/internal/jpeg"
+	"usbstream/internal/camera"
+	"usbstream/internal/vividtest"
 )
 
-// vivid control ids (drivers/media/test-drivers/vivid/vivid-ctrls.c).
 const (
-	vividDisconnect     = 0x00f0f041 // button: unregister the node, like an unplug
-	vividDroppedPercent = 0x00f0f040 // "Percentage of Dropped Buffers"
-	v4l2HFlip           = 0x00980914 // V4L2_CID_HFLIP
+	v4l2HFlip      = 0x00980914 // V4L2_CID_HFLIP
+	v4l2Brightness = 0x00980900 // V4L2_CID_BRIGHTNESS
 )
 
 func needVM(t *testing.T) {
@@ -158,47 +156,21 @@ func waitState(t *testing.T, s *server, state, errHas string, d time.Duration) s
 	}
 }
 
-// setControl sets a vivid control through a handle of the test's own, as
-// v4l2-ctl would, and closes it.
-func setControl(t *testing.T, dev string, id webcam.ControlID, value int32) {
-	t.Helper()
-	cam, err := webcam.Open(dev)
-	if err != nil {
-		t.Fatalf("open %s: %v", dev, err)
-	}
-	defer cam.Close()
-	if err := cam.SetControl(id, value); err != nil {
-		t.Fatalf("%s: set control %#x=%d: %v", dev, id, value, err)
-	}
-}
-
-func getControl(t *testing.T, dev string, id webcam.ControlID) int32 {
-	t.Helper()
-	cam, err := webcam.Open(dev)
-	if err != nil {
-		t.Fatalf("open %s: %v", dev, err)
-	}
-	defer cam.Close()
-	v, err := cam.GetControl(id)
-	if err != nil {
-		t.Fatalf("%s: get control %#x: %v", dev, id, err)
-	}
-	return v
-}
-
 // unplugAndBack presses dev's Disconnect button and waits for the
 // placeholder and then for camera frames captured after it; it returns how
-// long after the press they came.
+// long after the press they came. Its limits only catch a hang (a reopen
+// takes 0.6 s in the x86_64 VM and up to 5 s in the arm64 one);
+// TestVividDisconnectCyclesOverHTTP judges the time.
 func unplugAndBack(t *testing.T, s *server, w *watcher, dev string) time.Duration {
 	t.Helper()
 	pressed := time.Now()
-	setControl(t, dev, vividDisconnect, 1)
-	if _, ok := w.waitFor(pressed, 3*time.Second, isPlaceholder); !ok {
-		t.Fatalf("no placeholder after the unplug\n%s", s.output)
+	vividtest.Set(t, dev, vividtest.Disconnect, 1)
+	if _, ok := w.waitFor(pressed, 10*time.Second, isPlaceholder); !ok {
+		t.Fatalf("no placeholder within 10 s of the unplug\n%s", s.output)
 	}
-	back, ok := w.waitFor(time.Now(), 5*time.Second, cameraSince(pressed))
+	back, ok := w.waitFor(time.Now(), 20*time.Second, cameraSince(pressed))
 	if !ok {
-		t.Fatalf("the camera did not come back\n%s", s.output)
+		t.Fatalf("the camera did not come back within 20 s\n%s", s.output)
 	}
 	return back.received.Sub(pressed)
 }
@@ -214,20 +186,50 @@ func percentile(d []time.Duration, p float64) time.Duration {
 	return s[min(len(s)-1, int(p*float64(len(s))))]
 }
 
-// The binary captures YUYV from vivid and streams it: every part a 640x480
-// JPEG, /status says what was requested and obtained, and the
-// capture-to-client latency is reported (qemu TCG: compare runs, not
-// machines).
+// delivered watches w for d and returns the parts it received meanwhile and
+// how many frames the server captured (per /status) in the same window:
+// what the VM delivered, which is what the client's count is judged by.
+// Under TCG the encoder, not the camera, limits the frame rate, and how
+// fast it is depends on how busy the host is.
+func delivered(t *testing.T, s *server, w *watcher, d time.Duration) (parts []part, captured uint64) {
+	t.Helper()
+	before := getStatus(t, s).Source.FramesCaptured
+	from := time.Now()
+	time.Sleep(d)
+	parts = w.since(from)
+	captured = getStatus(t, s).Source.FramesCaptured - before
+	if captured == 0 {
+		t.Fatalf("the server captured no frame in %v\n%s", d, s.output)
+	}
+	// The window's edges do not line up exactly (a frame captured just
+	// before it arrives in it), and a client on the same virtual CPU may
+	// miss some: half of what was captured is required, which a server
+	// that loses a client's frames (or stalls it) falls short of.
+	if 2*uint64(len(parts)) < captured {
+		t.Fatalf("the client received %d parts in %v while the server captured %d frames\n%s", len(parts), d, captured, s.output)
+	}
+	return parts, captured
+}
+
+// The binary captures YUYV from vivid and streams it, at 640x480 and at
+// 1280x720: every part a JPEG of that size (every tenth decoded whole),
+// the client gets what the server captures, /status says what was
+// requested and obtained, and the capture-to-client latency is reported
+// (qemu TCG: compare runs, not machines). vivid stamps the start of
+// exposure, so X-Timestamp is the driver's buffer timestamp.
 func TestVividStreamsOverHTTP(t *testing.T) {
 	needVM(t)
-	s := start(t, "-camera", "0", "-format", "YUYV", "-resolution", "640x480", "-framerate", "25")
-	w := watch(t, s.base+"/stream")
-	if _, ok := w.waitFor(time.Now().Add(-time.Hour), 10*time.Second, isCamera); !ok {
-		t.Fatalf("no camera frame within 10 s\n%s", s.output)
+	for _, size := range []image.Point{{640, 480}, {1280, 720}} {
+		t.Run(fmt.Sprintf("%dx%d", size.X, size.Y), func(t *testing.T) { streamsYUYV(t, size) })
 	}
-	from := time.Now()
-	time.Sleep(4 * time.Second)
-	parts := w.since(from)
+}
+
+func streamsYUYV(t *testing.T, size image.Point) {
+	vividtest.ExposureTimestamps(t, "/dev/video0")
+	res := fmt.Sprintf("%dx%d", size.X, size.Y)
+	s, w, _ := startTimed(t, "-camera", "0", "-format", "YUYV", "-resolution", res, "-framerate", "25")
+	const window = 4 * time.Second
+	parts, captured := delivered(t, s, w, window)
 	var lat []time.Duration
 	for i, p := range parts {
 		if p.placeholder {
@@ -235,112 +237,93 @@ func TestVividStreamsOverHTTP(t *testing.T) {
 		}
 		// The header says the size; every tenth part is decoded whole.
 		cfg, err := stdjpeg.DecodeConfig(bytes.NewReader(p.jpeg))
-		if err != nil || cfg.Width != 640 || cfg.Height != 480 {
-			t.Fatalf("part %d: %dx%d, %v; want a 640x480 JPEG", i, cfg.Width, cfg.Height, err)
+		if err != nil || cfg.Width != size.X || cfg.Height != size.Y {
+			t.Fatalf("part %d: %dx%d, %v; want a %s JPEG", i, cfg.Width, cfg.Height, err, res)
 		}
 		if i%10 == 0 {
-			decodeJPEG(t, p.jpeg)
+			if sz := decodedSize(t, p); sz != size {
+				t.Fatalf("part %d decodes to %v, want %s", i, sz, res)
+			}
 		}
 		lat = append(lat, p.received.Sub(p.captured))
 	}
 	st := getStatus(t, s)
 	if st.Source.State != "streaming" || st.Source.Format != "YUYV" || st.Source.Device != "/dev/video0" ||
-		st.Source.Width != 640 || st.Source.Requested == nil || st.Source.Requested.Format != "YUYV" ||
-		st.Source.Requested.FPS != 25 {
+		st.Source.Width != size.X || st.Source.Height != size.Y || st.Source.Requested == nil ||
+		st.Source.Requested.Format != "YUYV" || st.Source.Requested.FPS != 25 {
 		t.Fatalf("status %+v (requested %+v)", st.Source, st.Source.Requested)
 	}
-	resp, err := http.Get(s.base + "/snapshot")
-	if err != nil {
-		t.Fatal(err)
+	if img := snapshotImage(t, s); img.Bounds().Size() != size {
+		t.Fatalf("snapshot is %v, want %s", img.Bounds(), res)
 	}
-	var body bytes.Buffer
-	body.ReadFrom(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || resp.Header.Get("X-Placeholder") != "" {
-		t.Fatalf("snapshot: %d %v", resp.StatusCode, resp.Header)
-	}
-	if img := decodeJPEG(t, body.Bytes()); img.Bounds().Size() != image.Pt(640, 480) {
-		t.Fatalf("snapshot is %v", img.Bounds())
-	}
-	fps := float64(len(parts)) / 4
-	// vivid gives 25 fps at 640x480; under TCG the pure-Go encoder is the
-	// limit, and how fast it is depends on the host. What the machine can
-	// encode, measured now with the server idle, sets the bar: the server
-	// shares the one virtual CPU with this test and the kernel's capture,
-	// so a third of it (and at most the camera's 25 fps) is required.
 	s.stop(t)
-	capacity := encodeCapacity(t, 640, 480)
-	need := min(25, capacity) / 3
-	fmt.Printf("vivid-latency: 640x480 YUYV->JPEG, %d frames, %.1f fps (this machine encodes %.1f fps), capture-to-client p50 %v p95 %v max %v\n",
-		len(lat), fps, capacity, percentile(lat, 0.5).Round(100*time.Microsecond), percentile(lat, 0.95).Round(100*time.Microsecond),
+	fmt.Printf("vivid-latency: %s YUYV->JPEG, %d frames, %.1f fps received, %.1f fps captured, capture-to-client p50 %v p95 %v max %v\n",
+		res, len(lat), float64(len(parts))/window.Seconds(), float64(captured)/window.Seconds(),
+		percentile(lat, 0.5).Round(100*time.Microsecond), percentile(lat, 0.95).Round(100*time.Microsecond),
 		slices.Max(lat).Round(100*time.Microsecond))
-	if fps < need {
-		t.Fatalf("%.1f fps over 4 s, want at least %.1f (a third of the %.1f fps this machine encodes, vivid runs at 25)\n%s",
-			fps, need, capacity, s.output)
-	}
 }
 
-// encodeCapacity is how many width x height YUYV frames a second this
-// machine encodes to JPEG with the encoder the binary uses, over about a
-// second.
-func encodeCapacity(t *testing.T, width, height int) float64 {
+// startTimed starts usbStream with args and watches its /stream until the
+// first camera frame; it also returns how long that took from the start,
+// which is how fast this VM opens a camera right now: discovery, opening,
+// the first frame and its encoding, under whatever load the host is under.
+func startTimed(t *testing.T, args ...string) (*server, *watcher, time.Duration) {
 	t.Helper()
-	raw := usjpeg.Raw{Format: "YUYV", Width: width, Height: height, Data: make([]byte, width*height*2)}
-	for i := range raw.Data {
-		raw.Data[i] = byte(i * 7 >> 3) // some detail, as a camera picture has
-	}
 	began := time.Now()
-	n := 0
-	for time.Since(began) < time.Second {
-		if _, err := usjpeg.EncodeRaw(raw, 85, usjpeg.Transform{}); err != nil {
-			t.Fatal(err)
-		}
-		n++
+	s := start(t, args...)
+	w := watch(t, s.base+"/stream")
+	first, ok := w.waitFor(time.Now().Add(-time.Hour), 20*time.Second, isCamera)
+	if !ok {
+		t.Fatalf("no camera frame within 20 s\n%s", s.output)
 	}
-	return float64(n) / time.Since(began).Seconds()
+	return s, w, first.received.Sub(began)
 }
 
-// Unplugging (vivid's Disconnect button) and replugging 20 times: the client
-// stays connected, sees placeholders while the camera is gone and camera
-// frames within 2 s of the camera's return, and the server's goroutines and
-// file descriptors do not grow.
+// Unplugging (vivid's Disconnect button) and replugging VIVID_CYCLES times
+// (default 20): the client stays connected, sees placeholders while the
+// camera is gone and camera frames soon after the camera's return, and the
+// server's goroutines and file descriptors do not grow. "Soon" is judged
+// by the VM's own speed: a reopen may take up to 6 times as long as the
+// first open took (start to first camera frame), and at least 2 s is
+// allowed.
 func TestVividDisconnectCyclesOverHTTP(t *testing.T) {
 	needVM(t)
-	s := start(t, "-camera", "0", "-format", "YUYV", "-resolution", "640x480", "-framerate", "25")
-	w := watch(t, s.base+"/stream")
-	if _, ok := w.waitFor(time.Now().Add(-time.Hour), 10*time.Second, isCamera); !ok {
-		t.Fatalf("no camera frame within 10 s\n%s", s.output)
-	}
+	s, w, firstOpen := startTimed(t, "-camera", "0", "-format", "YUYV", "-resolution", "640x480", "-framerate", "25")
+	limit := vividtest.Patience(firstOpen, 6, 2*time.Second)
+	wait := vividtest.Patience(firstOpen, 12, 5*time.Second) // for a hang, not a figure
 	base := getStatus(t, s).Process
+	cycles := vividtest.Cycles(t)
 	var back []time.Duration
-	for cycle := range 20 {
+	for cycle := range cycles {
 		pressed := time.Now()
-		setControl(t, "/dev/video0", vividDisconnect, 1)
+		vividtest.Set(t, "/dev/video0", vividtest.Disconnect, 1)
 		// The node comes back once the server's handle closes too; the
 		// stream shows placeholders meanwhile.
-		if _, ok := w.waitFor(pressed, 3*time.Second, isPlaceholder); !ok {
-			t.Fatalf("cycle %d: no placeholder within 3 s of the unplug\n%s", cycle, s.output)
+		if _, ok := w.waitFor(pressed, wait, isPlaceholder); !ok {
+			t.Fatalf("cycle %d: no placeholder within %v of the unplug\n%s", cycle, wait, s.output)
 		}
 		gone := time.Now()
-		p, ok := w.waitFor(gone, 5*time.Second, cameraSince(pressed))
+		p, ok := w.waitFor(gone, wait, cameraSince(pressed))
 		if !ok {
-			t.Fatalf("cycle %d: no camera frame within 5 s of the replug\n%s", cycle, s.output)
+			t.Fatalf("cycle %d: no camera frame within %v of the replug\n%s", cycle, wait, s.output)
 		}
 		back = append(back, p.received.Sub(gone))
 		if sz := decodedSize(t, p); sz != image.Pt(640, 480) {
 			t.Fatalf("cycle %d: frame is %v", cycle, sz)
 		}
 	}
-	if worst := slices.Max(back); worst > 2*time.Second {
-		t.Errorf("camera frames came back after up to %v, want within 2 s (all: %v)", worst, back)
+	fmt.Printf("vivid-replug: %d cycles, camera frames back after p50 %v max %v (first open %v, limit %v)\n", cycles,
+		percentile(back, 0.5).Round(time.Millisecond), slices.Max(back).Round(time.Millisecond),
+		firstOpen.Round(time.Millisecond), limit.Round(time.Millisecond))
+	if worst := slices.Max(back); worst > limit {
+		t.Errorf("camera frames came back after up to %v, want within %v (6 times the first open's %v; all: %v)",
+			worst, limit, firstOpen, back)
 	}
-	fmt.Printf("vivid-replug: 20 cycles, camera frames back after p50 %v max %v\n",
-		percentile(back, 0.5).Round(time.Millisecond), slices.Max(back).Round(time.Millisecond))
 	// Let the last reopen settle before counting.
 	time.Sleep(500 * time.Millisecond)
 	after := getStatus(t, s).Process
 	if after.OpenFiles != base.OpenFiles || after.Goroutines > base.Goroutines+2 {
-		t.Fatalf("after 20 cycles: %+v, before: %+v", after, base)
+		t.Fatalf("after %d cycles: %+v, before: %+v", cycles, after, base)
 	}
 	if w.err != nil {
 		t.Fatalf("the client's stream broke: %v", w.err)
@@ -348,12 +331,18 @@ func TestVividDisconnectCyclesOverHTTP(t *testing.T) {
 }
 
 // Started while no camera exists (vivid not loaded): placeholders and
-// "waiting for camera", no warning; insmod → camera frames within 2 s. The
+// "waiting for camera", no warning; insmod → camera frames within the
+// server's retry interval (1 s) and 3 times what usbStream's first open
+// takes in this VM (the test starts it once with the camera there, before
+// it unloads vivid), at least 2 s in all. The
 // placeholders already have the size asked for (640x360, not the 640x480
 // fallback), so a consumer that keeps the first part's size (OpenCV, an
 // ffmpeg recording) gets the camera's picture once it comes.
 func TestVividLoadedAfterStart(t *testing.T) {
 	needVM(t)
+	first, _, open := startTimed(t, "-camera", "0", "-format", "YUYV", "-resolution", "640x360", "-framerate", "25")
+	first.stop(t)
+	limit := time.Second + vividtest.Patience(open, 3, time.Second)
 	if out, err := exec.Command("rmmod", "vivid").CombinedOutput(); err != nil {
 		t.Fatalf("rmmod vivid: %v %s", err, out)
 	}
@@ -376,12 +365,14 @@ func TestVividLoadedAfterStart(t *testing.T) {
 	}
 	reloaded = true
 	loaded := time.Now()
-	p, ok := w.waitFor(loaded, 5*time.Second, isCamera)
+	wait := max(5*time.Second, 2*limit)
+	p, ok := w.waitFor(loaded, wait, isCamera)
 	if !ok {
-		t.Fatalf("no camera frame within 5 s of insmod\n%s", s.output)
+		t.Fatalf("no camera frame within %v of insmod\n%s", wait, s.output)
 	}
 	took := p.received.Sub(loaded)
-	fmt.Printf("vivid-insmod: first camera frame %v after insmod\n", took.Round(time.Millisecond))
+	fmt.Printf("vivid-insmod: first camera frame %v after insmod (usbStream's first open %v, limit %v)\n",
+		took.Round(time.Millisecond), open.Round(time.Millisecond), limit.Round(time.Millisecond))
 	w.waitFor(p.received, 3*time.Second, func(part) bool { return len(w.since(p.received)) > 5 })
 	for i, q := range w.since(time.Time{}) {
 		if sz := decodedSize(t, q); sz != image.Pt(640, 360) {
@@ -391,8 +382,9 @@ func TestVividLoadedAfterStart(t *testing.T) {
 	if st := getStatus(t, s).Source; st.SizeChanges != 0 {
 		t.Errorf("status counts %d size changes, want none", st.SizeChanges)
 	}
-	if took > 2*time.Second {
-		t.Errorf("first camera frame %v after insmod, want within 2 s", took)
+	if took > limit {
+		t.Errorf("first camera frame %v after insmod, want within %v (1 s retry interval and 3 times the %v a first open takes here)",
+			took, limit, open)
 	}
 	// Waiting is not a failure: nothing until the camera opened is a
 	// warning. (Its first frames may be: a single virtual CPU can drop
@@ -418,11 +410,7 @@ func TestVividSelectedByIDLink(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer os.Remove(link)
-	s := start(t, "-camera", link, "-format", "YUYV", "-resolution", "640x480", "-framerate", "25")
-	w := watch(t, s.base+"/stream")
-	if _, ok := w.waitFor(time.Now().Add(-time.Hour), 10*time.Second, isCamera); !ok {
-		t.Fatalf("no camera frame\n%s", s.output)
-	}
+	s, w, _ := startTimed(t, "-camera", link, "-format", "YUYV", "-resolution", "640x480", "-framerate", "25")
 	if st := getStatus(t, s); st.Source.Device != "/dev/video1" {
 		t.Fatalf("streaming %s, want /dev/video1 (the by-id link's target)", st.Source.Device)
 	}
@@ -436,35 +424,32 @@ func TestVividSelectedByIDLink(t *testing.T) {
 }
 
 // With half the buffers dropped (vivid's fault injection, set through
-// -control) the stream goes on at about half the rate, never declared lost;
-// the control is put back when usbStream exits.
+// -control) the stream goes on at no more than about half the rate, never
+// declared lost, and the client gets what the server captures; the control
+// is put back when usbStream exits.
 func TestVividHalfTheBuffersDropped(t *testing.T) {
 	needVM(t)
-	s := start(t, "-camera", "0", "-format", "YUYV", "-resolution", "640x480", "-framerate", "25",
+	s, w, _ := startTimed(t, "-camera", "0", "-format", "YUYV", "-resolution", "640x480", "-framerate", "25",
 		"-control", "percentage_of_dropped_buffers=50")
-	w := watch(t, s.base+"/stream")
-	if _, ok := w.waitFor(time.Now().Add(-time.Hour), 10*time.Second, isCamera); !ok {
-		t.Fatalf("no camera frame\n%s", s.output)
-	}
-	if v := getControl(t, "/dev/video0", vividDroppedPercent); v != 50 {
+	if v := vividtest.Get(t, "/dev/video0", vividtest.DroppedPercent); v != 50 {
 		t.Fatalf("dropped-buffer control is %d, want 50", v)
 	}
-	from := time.Now()
-	time.Sleep(5 * time.Second)
-	parts := w.since(from)
+	parts, _ := delivered(t, s, w, 5*time.Second)
 	for _, p := range parts {
 		if p.placeholder {
 			t.Fatalf("placeholder with 50%% dropped buffers\n%s", s.output)
 		}
 	}
-	if fps := float64(len(parts)) / 5; fps < 3 || fps > 20 {
+	// How slow the VM is sets no lower bound (delivered judges the
+	// client by the server); nothing makes it faster than half of 25 fps.
+	if fps := float64(len(parts)) / 5; fps > 20 {
 		t.Fatalf("%.1f fps with half of 25 fps dropped", fps)
 	}
 	if st := getStatus(t, s); st.Source.State != "streaming" {
 		t.Fatalf("state %s", st.Source.State)
 	}
 	s.stop(t)
-	if v := getControl(t, "/dev/video0", vividDroppedPercent); v != 0 {
+	if v := vividtest.Get(t, "/dev/video0", vividtest.DroppedPercent); v != 0 {
 		t.Fatalf("dropped-buffer control left at %d after exit, want 0 restored", v)
 	}
 }
@@ -474,8 +459,8 @@ func TestVividHalfTheBuffersDropped(t *testing.T) {
 // streams once the camera delivers again.
 func TestVividFormatThatDeliversNothing(t *testing.T) {
 	needVM(t)
-	setControl(t, "/dev/video0", vividDroppedPercent, 100)
-	defer setControl(t, "/dev/video0", vividDroppedPercent, 0)
+	vividtest.Set(t, "/dev/video0", vividtest.DroppedPercent, 100)
+	defer vividtest.Set(t, "/dev/video0", vividtest.DroppedPercent, 0)
 	s := start(t, "-camera", "0", "-format", "YUYV", "-resolution", "640x480", "-framerate", "25")
 	deadline := time.Now().Add(15 * time.Second)
 	for !strings.Contains(s.output.String(), "lists YUYV but delivered no usable frame") {
@@ -484,7 +469,7 @@ func TestVividFormatThatDeliversNothing(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	setControl(t, "/dev/video0", vividDroppedPercent, 0)
+	vividtest.Set(t, "/dev/video0", vividtest.DroppedPercent, 0)
 	st := waitState(t, s, "streaming", "", 15*time.Second)
 	if st.Source.Format == "YUYV" || !strings.Contains(strings.Join(st.Source.Notes, ";"), "did not deliver") {
 		t.Fatalf("streaming %s with notes %q, want another format and a note", st.Source.Format, st.Source.Notes)
@@ -498,14 +483,14 @@ func TestVividFlipsInTheCamera(t *testing.T) {
 	needVM(t)
 	s := start(t, "-camera", "0", "-format", "YUYV", "-resolution", "640x480", "-framerate", "25", "-flip", "h")
 	w := watch(t, s.base+"/stream")
-	p, ok := w.waitFor(time.Now().Add(-time.Hour), 10*time.Second, isCamera)
+	p, ok := w.waitFor(time.Now().Add(-time.Hour), 20*time.Second, isCamera)
 	if !ok {
 		t.Fatalf("no camera frame\n%s", s.output)
 	}
 	if !strings.Contains(s.output.String(), "flipping in the camera") {
 		t.Fatalf("the camera's flip control was not used\n%s", s.output)
 	}
-	if v := getControl(t, "/dev/video0", v4l2HFlip); v != 1 {
+	if v := vividtest.Get(t, "/dev/video0", v4l2HFlip); v != 1 {
 		t.Fatalf("horizontal_flip is %d while streaming with -flip h", v)
 	}
 	img := decodeJPEG(t, p.jpeg)
@@ -514,7 +499,7 @@ func TestVividFlipsInTheCamera(t *testing.T) {
 		t.Fatalf("luma left %d right %d: want dark left, bright right (mirrored colour bars)", left, right)
 	}
 	s.stop(t)
-	if v := getControl(t, "/dev/video0", v4l2HFlip); v != 0 {
+	if v := vividtest.Get(t, "/dev/video0", v4l2HFlip); v != 0 {
 		t.Fatalf("horizontal_flip left at %d after exit", v)
 	}
 }
@@ -522,4 +507,102 @@ func TestVividFlipsInTheCamera(t *testing.T) {
 func luma(img image.Image, x, y int) int {
 	r, g, b, _ := img.At(x, y).RGBA()
 	return int((299*r + 587*g + 114*b) / 1000 >> 8)
+}
+
+// Discovery as a user does it: `usbStream -list` names the vivid cameras
+// with their formats and sizes, and GET /cameras says the same as JSON.
+func TestVividListAndCameras(t *testing.T) {
+	needVM(t)
+	out, err := exec.Command(binary, "-list").CombinedOutput()
+	if err != nil {
+		t.Fatalf("usbStream -list: %v\n%s", err, out)
+	}
+	list := string(out)
+	for _, want := range []string{"Camera 0: ", "device   /dev/video0   (driver vivid", "Camera 1: ", "/dev/video1",
+		"format YUYV:", "1280x720", "640x480", "controls (use with -control NAME=VALUE):", "brightness"} {
+		if !strings.Contains(list, want) {
+			t.Errorf("-list does not say %q:\n%s", want, list)
+		}
+	}
+	s := start(t, "-camera", "0", "-format", "YUYV", "-resolution", "640x480")
+	var cams []camera.Device
+	if err := json.Unmarshal([]byte(mustGetJSON(t, s.base+"/cameras")), &cams); err != nil {
+		t.Fatal(err)
+	}
+	if len(cams) != 2 || cams[0].Path != "/dev/video0" || cams[0].Driver != "vivid" {
+		t.Fatalf("/cameras lists %+v, want the two vivid cameras", cams)
+	}
+	for _, c := range cams {
+		i := slices.IndexFunc(c.Formats, func(f camera.Format) bool { return f.FourCC == "YUYV" })
+		if i < 0 {
+			t.Fatalf("/cameras: %s has no YUYV: %+v", c.Path, c.Formats)
+		}
+		for _, want := range []image.Point{{640, 480}, {1280, 720}} {
+			if !slices.ContainsFunc(c.Formats[i].Sizes, func(sz camera.Size) bool {
+				return sz.Width == want.X && sz.Height == want.Y && len(sz.FPS) > 0
+			}) {
+				t.Errorf("/cameras: %s YUYV has no %dx%d with frame rates: %+v", c.Path, want.X, want.Y, c.Formats[i].Sizes)
+			}
+		}
+	}
+}
+
+// -rotate 90 turns the camera's YUYV picture a quarter clockwise as it is
+// encoded: the parts are 480x640, and vivid's vertical colour bars (white
+// on the left to black on the right) run top to bottom, bright at the top
+// and dark at the bottom.
+func TestVividRotate90(t *testing.T) {
+	needVM(t)
+	s, w, _ := startTimed(t, "-camera", "0", "-format", "YUYV", "-resolution", "640x480", "-framerate", "25", "-rotate", "90")
+	from := time.Now()
+	w.waitFor(from, 10*time.Second, func(part) bool { return len(w.since(from)) >= 5 })
+	parts := w.since(from)
+	if len(parts) < 5 {
+		t.Fatalf("%d parts in 10 s\n%s", len(parts), s.output)
+	}
+	for i, q := range parts {
+		img := decodeJPEG(t, q.jpeg)
+		if sz := img.Bounds().Size(); sz != image.Pt(480, 640) {
+			t.Fatalf("part %d is %v, want 480x640 (640x480 turned)", i, sz)
+		}
+		// Down the middle column, away from vivid's text (top left of the
+		// camera's picture, so on the right once turned).
+		top, bottom := luma(img, 240, 20), luma(img, 240, 620)
+		if top < 120 || bottom > 60 { // vivid's white is 75 %: luma about 180
+			t.Fatalf("part %d: luma top %d bottom %d: want bright top, dark bottom (colour bars turned)", i, top, bottom)
+		}
+	}
+	if st := getStatus(t, s); st.Source.Width != 480 || st.Source.Height != 640 {
+		t.Errorf("status says the stream is %dx%d, want 480x640", st.Source.Width, st.Source.Height)
+	}
+}
+
+// A control set with -control is in effect while streaming, as /cameras
+// and the driver itself (a handle of the test's own) say, and is put back
+// when usbStream exits on SIGTERM.
+func TestVividControlSetAndRestored(t *testing.T) {
+	needVM(t)
+	was := vividtest.Get(t, "/dev/video0", v4l2Brightness)
+	want := was + 60
+	if want > 255 {
+		want = was - 60
+	}
+	s, _, _ := startTimed(t, "-camera", "0", "-format", "YUYV", "-resolution", "640x480", "-framerate", "25",
+		"-control", fmt.Sprintf("brightness=%d", want))
+	var cams []camera.Device
+	if err := json.Unmarshal([]byte(mustGetJSON(t, s.base+"/cameras")), &cams); err != nil || len(cams) == 0 {
+		t.Fatalf("/cameras: %v %+v", err, cams)
+	}
+	i := slices.IndexFunc(cams[0].Controls, func(c camera.Control) bool { return c.Key == "brightness" })
+	if i < 0 || cams[0].Controls[i].Value == nil || *cams[0].Controls[i].Value != int64(want) {
+		t.Fatalf("/cameras: %s has no brightness of %d while streaming with -control brightness=%d (was %d): %+v",
+			cams[0].Path, want, want, was, cams[0].Controls)
+	}
+	if v := vividtest.Get(t, "/dev/video0", v4l2Brightness); v != want {
+		t.Fatalf("the driver says brightness %d, want %d", v, want)
+	}
+	s.stop(t)
+	if v := vividtest.Get(t, "/dev/video0", v4l2Brightness); v != was {
+		t.Fatalf("brightness left at %d after SIGTERM, want %d restored", v, was)
+	}
 }

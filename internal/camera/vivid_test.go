@@ -7,6 +7,7 @@ package camera
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image"
 	stdjpeg "image/jpeg"
 	"os"
@@ -18,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/blackjack/webcam"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
@@ -26,9 +26,8 @@ import (
 	"usbstream/internal/jpeg"
 	"usbstream/internal/source"
 	"usbstream/internal/source/sourcetest"
+	"usbstream/internal/vividtest"
 )
-
-const vividDisconnect = 0x00f0f041
 
 func needVivid(t *testing.T) []Device {
 	t.Helper()
@@ -137,8 +136,12 @@ func decodeFrame(t *testing.T, f *frame.Frame) image.Image {
 	return img
 }
 
+// Each raw format is captured and encoded; vivid stamps the start of
+// exposure, so the capture times come from the driver's buffer timestamps
+// (captureTime) and must be recent, not in the future.
 func TestVividCaptureEncodesEachRawFormat(t *testing.T) {
 	needVivid(t)
+	vividtest.ExposureTimestamps(t, "/dev/video0")
 	for _, format := range []string{"YUYV", "NV12", "YU12", "GREY", "RGB3"} {
 		t.Run(format, func(t *testing.T) {
 			frames := captureFrames(t, Options{Spec: "0", Request: Request{Format: format, Width: 640, Height: 480, FPS: 25}}, 3)
@@ -237,19 +240,6 @@ func TestVividSelectByIndexAndName(t *testing.T) {
 	}
 }
 
-// pressDisconnect makes vivid behave like an unplugged USB camera.
-func pressDisconnect(t *testing.T, path string) {
-	t.Helper()
-	cam, err := webcam.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cam.Close()
-	if err := cam.SetControl(vividDisconnect, 1); err != nil {
-		t.Fatalf("Disconnect: %v", err)
-	}
-}
-
 // latestCollector is the hub's role: it keeps what the supervisor publishes.
 type latestCollector struct {
 	mu     sync.Mutex
@@ -283,8 +273,10 @@ func openFDs() int {
 	return len(entries)
 }
 
-// Unplug and replug 20 times: placeholders while it is gone, camera frames
-// again within 2 s of each reopen, and no fd or goroutine growth.
+// Unplug and replug VIVID_CYCLES times (default 20): placeholders while it
+// is gone, camera frames again soon after, and no fd or goroutine growth.
+// "Soon" is judged by the VM's own speed: within 6 times what the first
+// open took (Run to the first camera frame), and at least 3 s is allowed.
 func TestVividDisconnectCycles(t *testing.T) {
 	needVivid(t)
 	out := &latestCollector{}
@@ -310,17 +302,22 @@ func TestVividDisconnectCycles(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	waitReal(time.Now(), 10*time.Second)
+	began := time.Now()
+	waitReal(began, 10*time.Second)
+	firstOpen := time.Since(began)
+	limit := vividtest.Patience(firstOpen, 6, 3*time.Second)
+	cycles := vividtest.Cycles(t)
+	var back []time.Duration
 	var fds0, gor0 int
-	for cycle := 0; cycle < 20; cycle++ {
+	for cycle := range cycles {
 		if cycle == 2 { // after the first reopens: steady state
 			fds0, gor0 = openFDs(), runtime.NumGoroutine()
 		}
 		pressed := time.Now()
-		pressDisconnect(t, "/dev/video0")
+		vividtest.Set(t, "/dev/video0", vividtest.Disconnect, 1)
 		t.Logf("cycle %d: Disconnect pressed", cycle)
 		// The source notices, the supervisor serves a placeholder...
-		deadline := pressed.Add(5 * time.Second)
+		deadline := pressed.Add(vividtest.Patience(firstOpen, 12, 5*time.Second))
 		for {
 			if _, ph := out.since(pressed); ph > 0 {
 				break
@@ -332,13 +329,17 @@ func TestVividDisconnectCycles(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 		lost := time.Now()
-		// ...and reopens the camera: frames within 2 s of the reopen.
-		waitReal(lost, 3*time.Second)
+		// ...and reopens the camera.
+		waitReal(lost, limit)
+		back = append(back, time.Since(lost))
 		t.Logf("cycle %d: placeholder after %v, frames again %v later", cycle, lost.Sub(pressed).Round(time.Millisecond),
-			time.Since(lost).Round(time.Millisecond))
+			back[cycle].Round(time.Millisecond))
 	}
+	fmt.Printf("vivid-replug-source: %d cycles, camera frames again after p50 %v max %v (first open %v, limit %v)\n",
+		cycles, slices.Sorted(slices.Values(back))[len(back)/2].Round(time.Millisecond), slices.Max(back).Round(time.Millisecond),
+		firstOpen.Round(time.Millisecond), limit.Round(time.Millisecond))
 	time.Sleep(200 * time.Millisecond)
 	if fds, gor := openFDs(), runtime.NumGoroutine(); fds > fds0 || gor > gor0+2 {
-		t.Fatalf("after 20 cycles: %d fds (was %d), %d goroutines (was %d)", fds, fds0, gor, gor0)
+		t.Fatalf("after %d cycles: %d fds (was %d), %d goroutines (was %d)", cycles, fds, fds0, gor, gor0)
 	}
 }

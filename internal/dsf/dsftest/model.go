@@ -290,7 +290,7 @@ func (t *Twin) objectModel() ordered {
 			{"distributionBuildTime", nil},
 			{"dsf", ordered{{"buildDateTime", "2024-10-24T13:43:04"}, {"httpEndpoints", eps}, {"is64Bit", true},
 				{"pluginSupport", true}, {"rootPluginSupport", false}, {"userSessions", empty}, {"version", t.dsfVersion()}}},
-			{"memory", ordered{{"available", 3500000000}, {"total", 4000000000}}},
+			{"memory", ordered{{"available", int64(3500000000)}, {"total", int64(4000000000)}}},
 			{"model", "Raspberry Pi 4 Model B Rev 1.4"},
 			{"serial", "10000000abcdef01"},
 			{"uptime", 1234.5},
