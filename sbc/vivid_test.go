@@ -319,10 +319,19 @@ func TestVividDisconnectCyclesOverHTTP(t *testing.T) {
 		t.Errorf("camera frames came back after up to %v, want within %v (6 times the first open's %v; all: %v)",
 			worst, limit, firstOpen, back)
 	}
-	// Let the last reopen settle before counting.
-	time.Sleep(500 * time.Millisecond)
-	after := getStatus(t, s).Process
-	if after.OpenFiles != base.OpenFiles || after.Goroutines > base.Goroutines+2 {
+	// A leak is more of them for good. A reopen still under way holds one
+	// file fewer or more for a moment (CI once counted 11 against 12), so
+	// the count is given until the camera has settled.
+	after := base
+	settled := func() bool {
+		after = getStatus(t, s).Process
+		return after.OpenFiles <= base.OpenFiles && after.Goroutines <= base.Goroutines+2
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !settled() && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if after.OpenFiles > base.OpenFiles || after.Goroutines > base.Goroutines+2 {
 		t.Fatalf("after %d cycles: %+v, before: %+v", cycles, after, base)
 	}
 	if w.err != nil {
