@@ -336,8 +336,9 @@ func TestVividDisconnectCycles(t *testing.T) {
 			back[cycle].Round(time.Millisecond))
 	}
 	fmt.Printf("vivid-replug-source: %d cycles, camera frames again after p50 %v max %v (first open %v, limit %v)\n",
-		cycles, slices.Sorted(slices.Values(back))[len(back)/2].Round(time.Millisecond), slices.Max(back).Round(time.Millisecond),
+		cycles, vividtest.Median(back).Round(time.Millisecond), slices.Max(back).Round(time.Millisecond),
 		firstOpen.Round(time.Millisecond), limit.Round(time.Millisecond))
+	vividtest.CheckTypicalReopen(t, back, firstOpen)
 	time.Sleep(200 * time.Millisecond)
 	if fds, gor := openFDs(), runtime.NumGoroutine(); fds > fds0 || gor > gor0+2 {
 		t.Fatalf("after %d cycles: %d fds (was %d), %d goroutines (was %d)", cycles, fds, fds0, gor, gor0)

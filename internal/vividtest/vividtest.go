@@ -7,6 +7,7 @@ package vividtest
 
 import (
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -92,4 +93,24 @@ func Cycles(t testing.TB) int {
 // being stricter than one that holds on an idle host.
 func Patience(first time.Duration, factor int, floor time.Duration) time.Duration {
 	return max(floor, time.Duration(factor)*first)
+}
+
+// Median is the middle of d (the upper one of two).
+func Median(d []time.Duration) time.Duration {
+	s := slices.Sorted(slices.Values(d))
+	return s[len(s)/2]
+}
+
+// CheckTypicalReopen fails the test when the median reopen in back took
+// longer than twice the first open plus the supervisor's longest pause
+// between retries (1 s): a reopen does what the first open did (discovery,
+// open, the first frame), after at most that pause. The per-cycle limit,
+// much looser, only catches a hang; this catches a reopen that got slow
+// (a longer back-off, a retry lost) in every VM whose first open was fast.
+func CheckTypicalReopen(t testing.TB, back []time.Duration, firstOpen time.Duration) {
+	t.Helper()
+	if m, limit := Median(back), 2*firstOpen+time.Second; m > limit {
+		t.Errorf("the median reopen took %v, want at most %v (twice the first open's %v, plus 1 s between retries); all: %v",
+			m, limit, firstOpen, back)
+	}
 }

@@ -54,7 +54,7 @@ if [[ $arch == amd64 ]]; then
 	# tests can load DSF's profile for usbStream; unconfined processes (all of
 	# these tests unless they confine something) are unaffected by it. The
 	# profile is generated from plugin.json, hence USBSTREAM_MANIFEST.
-	tools/vmtest/run.sh --apparmor --bin "$out/camera.test" --bin "$out/sbc.test" --bin "$out/usbStream" \
+	tools/vmtest/run.sh --arch amd64 --apparmor --bin "$out/camera.test" --bin "$out/sbc.test" --bin "$out/usbStream" \
 		--vivid-params "n_devs=2 node_types=0x1,0x1" --env USBSTREAM_BINARY=/bin/usbStream \
 		--file plugin.json:/data/plugin.json --env USBSTREAM_MANIFEST=/data/plugin.json "${pass[@]}" \
 		-- sh -c "/bin/camera.test -test.v -test.timeout 300s $camera_run && /bin/sbc.test -test.v $sbc_run -test.timeout 400s" \
@@ -73,11 +73,13 @@ echo "camera.sh: $arch VM, usbStream from $zip (dsf/$dsfarch/usbStream)" >&2
 # The guest's busybox unzip takes the release binary out of the zip, so what
 # runs is byte for byte what users install; its checksum goes to the log.
 # Under TCG on ARM everything takes several times longer than on x86, hence
-# the longer limits.
+# the longer limits. USBSTREAM_ENCODER makes the streaming test check that
+# the binary is the release build (libjpeg-turbo), not a pure-Go one.
 tools/vmtest/run.sh --arch "$arch" --timeout 1500 --bin "$out/camera.test" --bin "$out/sbc.test" \
 	--file "$zip:/data/usbStream.zip" --vivid-params "n_devs=2 node_types=0x1,0x1" \
-	--env USBSTREAM_BINARY=/bin/usbStream --env VIVID_CYCLES=10 "${pass[@]}" \
+	--env USBSTREAM_BINARY=/bin/usbStream --env VIVID_CYCLES=10 --env USBSTREAM_ENCODER=libjpeg-turbo "${pass[@]}" \
 	-- sh -c "unzip -p /data/usbStream.zip dsf/$dsfarch/usbStream >/bin/usbStream && chmod 755 /bin/usbStream &&
+		{ [ -s /bin/usbStream ] || { echo 'the zip has no dsf/$dsfarch/usbStream'; exit 1; }; } &&
 		echo \"release binary: \$(sha256sum /bin/usbStream) \$(/bin/usbStream -version)\" &&
 		/bin/camera.test -test.v -test.timeout 600s $camera_run && /bin/sbc.test -test.v $sbc_run -test.timeout 800s" \
 	|| status=$?

@@ -196,6 +196,16 @@ for b in "${bins[@]}"; do
 	fi
 done
 
+# A foreign machine's kernel and busybox come from that architecture's
+# packages, which apt lists only once dpkg knows the architecture.
+if [[ $arch != amd64 ]] && ! dpkg --print-foreign-architectures | grep -qx "$debarch"; then
+	can_install || die "apt does not know architecture $debarch; run: sudo dpkg --add-architecture $debarch && sudo apt-get update (or, as root, rerun with VMTEST_INSTALL=1)"
+	say "dpkg --add-architecture $debarch"
+	dpkg --add-architecture "$debarch"
+	apt_updated=0
+	apt_update_once
+fi
+
 # --- kernel: resolve, download, extract (cached) ----------------------------
 
 mkdir -p "$cache"
