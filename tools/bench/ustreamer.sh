@@ -6,10 +6,12 @@
 # size), quality 80, with 1 and 10 viewers (tools/bench/mjpegstat). Per run:
 # frames per viewer per second, server CPU per distinct frame delivered
 # (utime+stime from /proc/PID/stat over the window), and each part's age at
-# receipt; see tools/bench/ustreamer-guest.sh for the clocks.
+# receipt; see tools/bench/ustreamer-guest.sh for the clocks. Three rounds
+# (ROUNDS) of ustreamer, usbStream, usbStream with capture stamps, one 10 s
+# window each after a 5 s warm-up; the summary is the median per label.
 #
 #   tools/bench/ustreamer.sh
-#   VIEWERS="1 10 50" WINDOWS=5 tools/bench/ustreamer.sh
+#   VIEWERS="1 10 50" ROUNDS=5 tools/bench/ustreamer.sh
 #
 # ustreamer runs dynamically linked: its package comes from `apt-get
 # download ustreamer`, and the shared libraries it needs (libevent, libjpeg,
@@ -44,13 +46,14 @@ while read -r lib; do
 done < <(ldd "$us" | grep -o '/[^ ]*')
 
 CGO_ENABLED=0 go build -trimpath -o "$out/mjpegstat" ./tools/bench/mjpegstat
-machine_line | tee "$out/machine.txt"
+{ machine_line; echo "# host load average before: $(cut -d' ' -f1-3 /proc/loadavg)"; } | tee "$out/machine.txt"
 envs=()
-for v in VIEWERS WINDOWS DURATION WARMUP RES FPS QUALITY; do
+for v in VIEWERS ROUNDS DURATION WARMUP RES FPS QUALITY; do
   [[ -n ${!v-} ]] && envs+=(--env "$v=${!v}")
 done
 tools/vmtest/run.sh --arch amd64 --smp "${SMP:-2}" --mem 1024 --timeout 900 \
   --bin "$bin" --bin "$out/mjpegstat" --file tools/bench/ustreamer-guest.sh "${files[@]}" "${envs[@]}" \
   -- sh /data/ustreamer-guest.sh | tee "$out/vm.txt"
+echo "# host load average after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/machine.txt"
 echo
-grep -a 'median of' "$out/vm.txt" | tee "$out/summary.txt"
+go run ./tools/bench/mjpegstat -median "$out/vm.txt" | tee "$out/summary.txt"

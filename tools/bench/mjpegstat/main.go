@@ -11,6 +11,7 @@
 //	mjpegstat -header X-UStreamer-Grab-Time -clock monotonic -pid 123 \
 //	    'http://127.0.0.1:8080/stream?extra_headers=1'
 //	mjpegstat -setctrl /dev/video0:0x00f0f018=1   # vivid: Timestamp Source = Start of Exposure
+//	mjpegstat -median vm.txt   # per label, the median of the window lines in a log
 //
 // usbStream's X-Timestamp is the capture time on the wall clock
 // (CLOCK_REALTIME, "-clock realtime"); ustreamer's X-Timestamp is its send
@@ -27,6 +28,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -278,7 +280,15 @@ func main() {
 	pid := flag.Int("pid", 0, "server process whose CPU time to report")
 	label := flag.String("label", "", "prefix for the output lines")
 	ctrl := flag.String("setctrl", "", "DEVICE:ID=VALUE: set a V4L2 control, print it and exit")
+	med := flag.String("median", "", "FILE: print, per label, the median of the window lines in FILE and exit")
 	flag.Parse()
+	if *med != "" {
+		if err := medianOfLog(*med); err != nil {
+			fmt.Fprintln(os.Stderr, "mjpegstat:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *ctrl != "" {
 		if err := setCtrl(*ctrl); err != nil {
 			fmt.Fprintln(os.Stderr, "mjpegstat:", err)
@@ -322,7 +332,14 @@ func main() {
 		rs = append(rs, r)
 		fmt.Printf("%swindow %d/%d: viewers %d, %.1f s, %s\n", *label, w+1, *windows, *n, el.Seconds(), r)
 	}
-	m := result{
+	fmt.Printf("%smedian of %d windows: viewers %d, %s\n", *label, len(rs), *n, medianResult(rs))
+	if failed {
+		os.Exit(1)
+	}
+}
+
+func medianResult(rs []result) result {
+	return result{
 		fpsMin:        median(rs, func(r result) float64 { return r.fpsMin }),
 		fpsMed:        median(rs, func(r result) float64 { return r.fpsMed }),
 		distinctFPS:   median(rs, func(r result) float64 { return r.distinctFPS }),
@@ -335,8 +352,43 @@ func main() {
 		cpuPct:        median(rs, func(r result) float64 { return r.cpuPct }),
 		cpuMsPerFrame: median(rs, func(r result) float64 { return r.cpuMsPerFrame }),
 	}
-	fmt.Printf("%smedian of %d windows: viewers %d, %s\n", *label, len(rs), *n, m)
-	if failed {
-		os.Exit(1)
+}
+
+// windowLine matches the lines main prints for each window (result.String).
+var windowLine = regexp.MustCompile(`^(.*)window \d+/\d+: viewers (\d+), [0-9.]+ s, ` +
+	`fps/viewer min ([0-9.]+) median ([0-9.]+) \| distinct frames (\d+) \(([0-9.]+)/s\) \| ` +
+	`age p50 ([-0-9.]+) ms p95 ([-0-9.]+) ms max ([-0-9.]+) ms \((\d+) parts\)` +
+	`(?: \| server CPU ([0-9.]+) s \(([0-9.]+) % of one CPU\), ([0-9.]+) ms per distinct frame)?`)
+
+// medianOfLog groups the window lines of a log (e.g. several rounds of a
+// benchmark, one window each) by label and prints each group's median.
+func medianOfLog(name string) error {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return err
 	}
+	var labels []string
+	groups := map[string][]result{}
+	viewers := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		m := windowLine.FindStringSubmatch(strings.TrimRight(line, "\r"))
+		if m == nil {
+			continue
+		}
+		f := func(i int) float64 { v, _ := strconv.ParseFloat(m[i], 64); return v }
+		r := result{fpsMin: f(3), fpsMed: f(4), distinct: int(f(5)), distinctFPS: f(6), p50: f(7), p95: f(8),
+			max: f(9), parts: int(f(10)), cpuSec: f(11), cpuPct: f(12), cpuMsPerFrame: f(13)}
+		if _, ok := groups[m[1]]; !ok {
+			labels = append(labels, m[1])
+		}
+		groups[m[1]] = append(groups[m[1]], r)
+		viewers[m[1]] = m[2]
+	}
+	if len(labels) == 0 {
+		return fmt.Errorf("%s: no window lines", name)
+	}
+	for _, l := range labels {
+		fmt.Printf("%smedian of %d windows: viewers %s, %s\n", l, len(groups[l]), viewers[l], medianResult(groups[l]))
+	}
+	return nil
 }
