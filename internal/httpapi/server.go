@@ -227,6 +227,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		list, err := s.opt.Cameras()
+		// The answer's deadline is for sending it, and starts now: listing
+		// the cameras (every format, size and rate, by ioctl) took seconds
+		// in the emulated arm64 VM, and a slow device must not turn its
+		// answer into a cut connection.
+		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.opt.ResponseTimeout))
 		if err != nil {
 			http.Error(w, "cannot list cameras: "+err.Error(), http.StatusInternalServerError)
 			return

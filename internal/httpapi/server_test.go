@@ -579,3 +579,19 @@ func (f *fixture) dial(t *testing.T) net.Conn {
 	conn.SetDeadline(time.Now().Add(5 * time.Second))
 	return conn
 }
+
+// Listing the cameras may take longer than the answer's deadline (seconds
+// of ioctls in an emulated VM, a slow USB device): the deadline bounds
+// sending the answer, so a slow listing still gets its answer, not a cut
+// connection.
+func TestSlowCameraListStillAnswers(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	f := newFixture(t, Options{ResponseTimeout: timeout, Cameras: func() (any, error) {
+		time.Sleep(2 * timeout)
+		return []string{"cam"}, nil
+	}})
+	resp, body := f.get(t, "GET", "/cameras")
+	if resp.StatusCode != 200 || !strings.Contains(body, "cam") {
+		t.Fatalf("/cameras after a listing slower than the deadline: %d %q", resp.StatusCode, body)
+	}
+}

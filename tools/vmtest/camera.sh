@@ -3,14 +3,16 @@
 # VM (two capture-only vivid instances): internal/camera's tests, then the
 # whole usbStream binary driven over HTTP (sbc's TestVivid* tests).
 #
-#   tools/vmtest/camera.sh [--arch amd64|arm64|arm] [--zip ZIP] [run.sh options...]
+#   tools/vmtest/camera.sh [--arch amd64|arm64|arm|arm-on-arm64] [--zip ZIP] [run.sh options...]
 #
 # --arch amd64 (the default): the x86_64 VM with --apparmor, and the binary
 # is a pure-Go build of this checkout. --arch arm64 / arm: the ARM VMs, and
 # the binary is the release one from a plugin zip (dsf/<arm64|arm>/usbStream,
 # static, libjpeg-turbo with NEON), taken out of the zip inside the guest;
 # --zip picks the zip (default: dist/usbStream-$(cat VERSION)-dsf3.6.zip, or
-# -dsf3.5.zip if there is no 3.6 one; ./build.sh makes them). The test
+# -dsf3.5.zip if there is no 3.6 one; ./build.sh makes them).
+# --arch arm-on-arm64: the arm binary and tests in the arm64 VM (a 32-bit
+# Raspberry Pi OS on a Pi 4/5 runs a 64-bit kernel). The test
 # binaries are cross-compiled for the guest (CGO_ENABLED=0, GOARM=7 on arm)
 # and run 10 unplug cycles instead of 20 there (VIVID_CYCLES). Extra
 # arguments go to run.sh, e.g. --timeout 1500; so does VMTEST_TESTS, a
@@ -33,11 +35,15 @@ while (($#)); do
 done
 [[ -z $zip || $zip == /* ]] || zip=$caller/$zip # as the caller meant it
 fail() { echo "camera.sh: $*" >&2; echo "vmtest: FAIL (camera.sh: $*)"; exit 125; }
+# vmarch is the machine, dsfarch the binary run on it. arm-on-arm64 is the
+# 32-bit userland on a 64-bit kernel, as Raspberry Pi OS (32-bit) boots a
+# Pi 4 or 5: the arm binary's ioctls go through the kernel's compat layer.
 case $arch in
-amd64) goenv=(GOARCH=amd64) ;;
-arm64) goenv=(GOARCH=arm64) dsfarch=arm64 ;;
-arm) goenv=(GOARCH=arm GOARM=7) dsfarch=arm ;;
-*) fail "--arch wants amd64, arm64 or arm, got '$arch'" ;;
+amd64) goenv=(GOARCH=amd64) vmarch=amd64 ;;
+arm64) goenv=(GOARCH=arm64) dsfarch=arm64 vmarch=arm64 ;;
+arm) goenv=(GOARCH=arm GOARM=7) dsfarch=arm vmarch=arm ;;
+arm-on-arm64) goenv=(GOARCH=arm GOARM=7) dsfarch=arm vmarch=arm64 ;;
+*) fail "--arch wants amd64, arm64, arm or arm-on-arm64, got '$arch'" ;;
 esac
 [[ $arch != amd64 || -z $zip ]] || fail "--zip is for --arch arm64 and arm (the amd64 VM runs a pure-Go build)"
 out=$(mktemp -d)
@@ -75,7 +81,7 @@ echo "camera.sh: $arch VM, usbStream from $zip (dsf/$dsfarch/usbStream)" >&2
 # Under TCG on ARM everything takes several times longer than on x86, hence
 # the longer limits. USBSTREAM_ENCODER makes the streaming test check that
 # the binary is the release build (libjpeg-turbo), not a pure-Go one.
-tools/vmtest/run.sh --arch "$arch" --timeout 1500 --bin "$out/camera.test" --bin "$out/sbc.test" \
+tools/vmtest/run.sh --arch "$vmarch" --timeout 1500 --bin "$out/camera.test" --bin "$out/sbc.test" \
 	--file "$zip:/data/usbStream.zip" --vivid-params "n_devs=2 node_types=0x1,0x1" \
 	--env USBSTREAM_BINARY=/bin/usbStream --env VIVID_CYCLES=10 --env USBSTREAM_ENCODER=libjpeg-turbo "${pass[@]}" \
 	-- sh -c "unzip -p /data/usbStream.zip dsf/$dsfarch/usbStream >/bin/usbStream && chmod 755 /bin/usbStream &&
