@@ -141,25 +141,8 @@ need_toolchain() {
   exit 1
 }
 
-# turbo_cflags ARCH: C flags that let the cgo code report the libjpeg-turbo
-# version it is linked with. The version is in jconfig.h, which comes with
-# libjpeg62-turbo-dev; for foreign architectures that package drags in
-# libc6-dev:<arch>, which clashes with the cross libc, so we take the version
-# from the installed libturbojpeg0-dev instead (it is the library linked).
-turbo_cflags() {
-  local t=${TRIPLET[$1]} v
-  if [[ -f /usr/include/$t/jconfig.h ]]; then
-    echo "-O2 -g -idirafter /usr/include/$t"
-    return
-  fi
-  v=$(dpkg-query -W -f='${Version}' "libturbojpeg0-dev:${DEBARCH[$1]}" 2>/dev/null || true)
-  v=${v#*:} v=${v%%-*} # 1:2.1.5-2 -> 2.1.5
-  if [[ "$v" =~ ^([0-9]+)\.([0-9]+)\.([0-9]+)$ ]]; then
-    echo "-O2 -g -DLIBJPEG_TURBO_VERSION_NUMBER=$((BASH_REMATCH[1] * 1000000 + BASH_REMATCH[2] * 1000 + BASH_REMATCH[3]))"
-  else
-    echo "-O2 -g"
-  fi
-}
+# turbo_cflags (tools/lib.sh): the C flags for the cgo code's libjpeg-turbo.
+source tools/lib.sh
 
 # verify_binary ARCH FILE: the right machine and no ELF interpreter (static).
 verify_binary() {
@@ -209,7 +192,7 @@ build_bins() {
       # and libc.a for the -lturbojpeg in internal/jpeg's cgo directive.
       # netgo/osusergo keep Go off glibc's NSS, which cannot work statically.
       CGO_ENABLED=1 GOOS=linux GOARCH=${GOARCH[$arch]} GOARM=$goarm CC="${TRIPLET[$arch]}-gcc" \
-        CGO_CFLAGS="$(turbo_cflags "$arch")" \
+        CGO_CFLAGS="$(turbo_cflags "${TRIPLET[$arch]}" "${DEBARCH[$arch]}")" \
         go build -trimpath -tags turbojpeg,netgo,osusergo \
         -ldflags "$ldflags -linkmode external -extldflags -static" -o "$tmp" ./sbc
     fi

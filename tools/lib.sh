@@ -1,4 +1,4 @@
-# Shared by the measurement scripts (tools/bench/run.sh, tools/soak/run.sh);
+# Shared by build.sh and the measurement scripts (tools/bench/*.sh, tools/soak/run.sh);
 # source it, do not run it.
 
 # Build with the Go release go.mod asks for (its standard library's security
@@ -30,4 +30,24 @@ make_720p_mjpeg() {
     ffmpeg -loglevel error -y -f lavfi -i testsrc2=size=1280x720:rate=30 -frames:v 90 -q:v 5 -f mjpeg "$src"
   fi
   echo "$src"
+}
+
+# turbo_cflags TRIPLET DEBARCH: C flags that let the cgo code report the libjpeg-turbo
+# version it is linked with. The version is in jconfig.h, which comes with
+# libjpeg62-turbo-dev; for foreign architectures that package drags in
+# libc6-dev:<arch>, which clashes with the cross libc, so we take the version
+# from the installed libturbojpeg0-dev instead (it is the library linked).
+turbo_cflags() {
+  local t=$1 debarch=$2 v
+  if [[ -f /usr/include/$t/jconfig.h ]]; then
+    echo "-O2 -g -idirafter /usr/include/$t"
+    return
+  fi
+  v=$(dpkg-query -W -f='${Version}' "libturbojpeg0-dev:$debarch" 2>/dev/null || true)
+  v=${v#*:} v=${v%%-*} # 1:2.1.5-2 -> 2.1.5
+  if [[ "$v" =~ ^([0-9]+)\.([0-9]+)\.([0-9]+)$ ]]; then
+    echo "-O2 -g -DLIBJPEG_TURBO_VERSION_NUMBER=$((BASH_REMATCH[1] * 1000000 + BASH_REMATCH[2] * 1000 + BASH_REMATCH[3]))"
+  else
+    echo "-O2 -g"
+  fi
 }

@@ -34,22 +34,6 @@ arches=("$@")
 declare -A TRIPLET=([arm]=arm-linux-gnueabihf [arm64]=aarch64-linux-gnu [amd64]=x86_64-linux-gnu)
 declare -A DEBARCH=([arm]=armhf [arm64]=arm64 [amd64]=amd64)
 
-# The same C flags as build.sh's turbo_cflags (the version the cgo code reports).
-turbo_cflags() {
-  local t=${TRIPLET[$1]} v
-  if [[ -f /usr/include/$t/jconfig.h ]]; then
-    echo "-O2 -g -idirafter /usr/include/$t"
-    return
-  fi
-  v=$(dpkg-query -W -f='${Version}' "libturbojpeg0-dev:${DEBARCH[$1]}" 2>/dev/null || true)
-  v=${v#*:} v=${v%%-*}
-  if [[ "$v" =~ ^([0-9]+)\.([0-9]+)\.([0-9]+)$ ]]; then
-    echo "-O2 -g -DLIBJPEG_TURBO_VERSION_NUMBER=$((BASH_REMATCH[1] * 1000000 + BASH_REMATCH[2] * 1000 + BASH_REMATCH[3]))"
-  else
-    echo "-O2 -g"
-  fi
-}
-
 build() {
   local arch=$1 goarm=
   [[ $arch == arm ]] && goarm=7
@@ -58,7 +42,7 @@ build() {
   CGO_ENABLED=0 GOOS=linux GOARCH=$arch GOARM=$goarm \
     go test -c -trimpath -o "$out/$arch/jpeg-go.test" ./internal/jpeg
   CGO_ENABLED=1 GOOS=linux GOARCH=$arch GOARM=$goarm CC="${TRIPLET[$arch]}-gcc" \
-    CGO_CFLAGS="$(turbo_cflags "$arch")" \
+    CGO_CFLAGS="$(turbo_cflags "${TRIPLET[$arch]}" "${DEBARCH[$arch]}")" \
     go test -c -trimpath -tags turbojpeg,netgo,osusergo \
     -ldflags "-linkmode external -extldflags -static" -o "$out/$arch/jpeg-turbo.test" ./internal/jpeg
   if LC_ALL=C readelf -l "$out/$arch/jpeg-turbo.test" | grep -q INTERP; then
