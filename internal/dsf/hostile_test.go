@@ -184,9 +184,16 @@ func TestEndpointBoundsTheBytesBufferedAtOnce(t *testing.T) {
 	}
 	refused := len(got)
 	close(release)
-	for range n - refused {
-		if r := <-results; r["statusCode"] != float64(200) {
-			t.Fatalf("a request the handler took got %.300v", r)
+	// What is still to come was taken by the handler (200), or refused
+	// late: under the race detector on a busy machine a refusal can take
+	// longer than the quiet second above.
+	for range n - len(got) {
+		switch r := <-results; {
+		case r["statusCode"] == float64(200):
+		case r["statusCode"] == float64(503) && strings.Contains(fmt.Sprint(r["response"]), "busy"):
+			refused++
+		default:
+			t.Fatalf("a request got %.300v", r)
 		}
 	}
 	if refused == 0 || refused == n {
