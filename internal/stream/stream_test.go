@@ -83,34 +83,6 @@ func (b *blockingConn) Write(p []byte) (int, error) {
 }
 func (b *blockingConn) SetWriteDeadline(time.Time) error { return nil }
 
-func TestWaitForReturnsFirstAcceptedFrame(t *testing.T) {
-	h := NewHub()
-	start := time.Now()
-	h.Publish(testFrame("old", start.Add(-time.Second)))
-	got := make(chan *frame.Frame, 1)
-	go func() {
-		f, err := h.WaitFor(context.Background(), CapturedSince(start))
-		if err != nil {
-			t.Error(err)
-		}
-		got <- f
-	}()
-	time.Sleep(20 * time.Millisecond)
-	placeholder := testFrame("placeholder", start.Add(time.Millisecond))
-	placeholder.Placeholder = true
-	h.Publish(placeholder)
-	h.Publish(testFrame("new", start.Add(2*time.Millisecond)))
-	if f := <-got; !bytes.Contains(f.JPEG, []byte("new")) {
-		t.Fatalf("WaitFor returned %q, want the first real frame after start", f.JPEG)
-	}
-
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
-	defer cancel()
-	if _, err := h.WaitFor(ctx, CapturedSince(time.Now().Add(time.Hour))); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("WaitFor with no acceptable frame = %v, want deadline exceeded", err)
-	}
-}
-
 func TestPartHeaderBytes(t *testing.T) {
 	f := testFrame("abc", time.Unix(1700000000, 123456789))
 	got := string(AppendPartHeader(nil, f, true))
