@@ -36,9 +36,6 @@ type Options struct {
 	Token string
 	// AllowOrigin, when set, is sent as Access-Control-Allow-Origin.
 	AllowOrigin string
-	// WriteTimeout and Keepalive tune stream readers (see stream.ReaderOptions).
-	WriteTimeout time.Duration
-	Keepalive    time.Duration
 	// ResponseTimeout bounds the writing of every answer but a stream;
 	// 0 means DefaultResponseTimeout.
 	ResponseTimeout time.Duration
@@ -306,9 +303,7 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	stop := context.AfterFunc(r.Context(), func() { conn.Close() })
 	defer stop()
 
-	err = s.hub.Serve(r.Context(), conn, c, stream.ReaderOptions{
-		MaxFPS: maxFPS, WriteTimeout: s.opt.WriteTimeout, Keepalive: s.opt.Keepalive,
-	})
+	err = s.hub.Serve(r.Context(), conn, c, stream.ReaderOptions{MaxFPS: maxFPS})
 	info := c.Info(time.Now())
 	fields := []zap.Field{zap.Uint64("frames", info.Frames), zap.Uint64("skipped", info.Skipped),
 		zap.Uint64("bytes", info.Bytes), zap.Duration("connected", time.Since(c.ConnectedAt).Round(time.Millisecond))}
