@@ -24,6 +24,7 @@ import (
 	"usbstream/internal/httpapi"
 	"usbstream/internal/jpeg"
 	"usbstream/internal/logging"
+	"usbstream/internal/placard"
 	"usbstream/internal/source"
 	"usbstream/internal/source/filereplay"
 	"usbstream/internal/source/testpattern"
@@ -110,7 +111,7 @@ func New(cfg *config.Config, opt Options) *App {
 	} else {
 		a.src = a.newSource(cfg)
 	}
-	a.sup = source.NewSupervisor(a.src, a.hub, jpeg.Placeholder, a.log.Named("source"))
+	a.sup = source.NewSupervisor(a.src, a.hub, placard.Placeholder, a.log.Named("source"))
 	a.sup.SizeHint = func() (int, int) { return outputSize(a.config()) }
 	a.api = httpapi.New(a.hub, a.clients, a.Status, a.placeholder, httpapi.Options{
 		User: cfg.User, Password: cfg.Password, Token: a.token, AllowOrigin: cfg.AllowOrigin, Version: opt.Version,
@@ -299,7 +300,7 @@ func (a *App) configStatus() status.Config {
 func (a *App) placeholder(reason string) *frame.Frame {
 	w, h := a.sup.PlaceholderSize()
 	now := time.Now()
-	jpg, err := jpeg.Placeholder(w, h, "NO FRESH FRAME", reason, now)
+	jpg, err := placard.Placeholder(w, h, "NO FRESH FRAME", reason, now)
 	if err != nil {
 		a.log.Error("cannot render the placeholder frame", zap.Error(err))
 		jpg = nil

@@ -24,6 +24,7 @@ import (
 
 	"usbstream/internal/frame"
 	"usbstream/internal/jpeg"
+	"usbstream/internal/placard"
 	"usbstream/internal/source"
 	"usbstream/internal/source/sourcetest"
 	"usbstream/internal/vividtest"
@@ -282,7 +283,7 @@ func TestVividDisconnectCycles(t *testing.T) {
 	out := &latestCollector{}
 	log := zaptest.NewLogger(t, zaptest.Level(zap.DebugLevel))
 	src := New(Options{Spec: "0", Request: Request{Format: "YUYV", Width: 320, Height: 240, FPS: 25}}, log)
-	sup := source.NewSupervisor(src, out, jpeg.Placeholder, log)
+	sup := source.NewSupervisor(src, out, placard.Placeholder, log)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { sup.Run(ctx); close(done) }()

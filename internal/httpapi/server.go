@@ -36,13 +36,11 @@ type Options struct {
 	Token string
 	// AllowOrigin, when set, is sent as Access-Control-Allow-Origin.
 	AllowOrigin string
-	// WriteTimeout and Keepalive tune stream readers (see stream.ReaderOptions).
-	WriteTimeout time.Duration
-	Keepalive    time.Duration
 	// ResponseTimeout bounds the writing of every answer but a stream;
 	// 0 means DefaultResponseTimeout.
 	ResponseTimeout time.Duration
-	// SnapshotWait bounds how long a snapshot waits for a fresh frame.
+	// SnapshotWait bounds how long a snapshot waits for a fresh frame;
+	// 0 means stream.DefaultSnapshotWait.
 	SnapshotWait time.Duration
 	// Version is shown in the Server header.
 	Version string
@@ -62,18 +60,6 @@ type Options struct {
 // MaxURLLength bounds a request's URL. Real clients send a few dozen
 // bytes; net/http's header limit would let a 16 KiB URL through.
 const MaxURLLength = 2048
-
-// DefaultSnapshotWait is how long a snapshot waits for a frame newer than
-// requested before answering 503: below wget's 10 s timeout in DuetLapse3.
-const DefaultSnapshotWait = 5 * time.Second
-
-// snapshotFresh is how old the latest frame may be for a plain snapshot to
-// return it at once.
-const snapshotFresh = 2 * time.Second
-
-// staleWait bounds how long a plain snapshot waits for a fresher frame
-// than a stale latest one.
-const staleWait = time.Second
 
 // minFPSCap and maxFPSCap bound ?fps. Below one frame in 100 s the
 // keep-alive repeats are all a viewer would see, and the interval of a
@@ -111,9 +97,6 @@ type Server struct {
 // renders the frame sent with a 503 when no fresh frame can be had.
 func New(hub *stream.Hub, clients *stream.Registry, status func() status.Status,
 	placeholder func(reason string) *frame.Frame, opt Options, log *zap.Logger) *Server {
-	if opt.SnapshotWait <= 0 {
-		opt.SnapshotWait = DefaultSnapshotWait
-	}
 	if opt.ResponseTimeout <= 0 {
 		opt.ResponseTimeout = DefaultResponseTimeout
 	}
@@ -320,9 +303,7 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	stop := context.AfterFunc(r.Context(), func() { conn.Close() })
 	defer stop()
 
-	err = s.hub.Serve(r.Context(), conn, c, stream.ReaderOptions{
-		MaxFPS: maxFPS, WriteTimeout: s.opt.WriteTimeout, Keepalive: s.opt.Keepalive,
-	})
+	err = s.hub.Serve(r.Context(), conn, c, stream.ReaderOptions{MaxFPS: maxFPS})
 	info := c.Info(time.Now())
 	fields := []zap.Field{zap.Uint64("frames", info.Frames), zap.Uint64("skipped", info.Skipped),
 		zap.Uint64("bytes", info.Bytes), zap.Duration("connected", time.Since(c.ConnectedAt).Round(time.Millisecond))}
@@ -406,7 +387,8 @@ func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.clients.Remove(c)
-	f, err := s.Snapshot(r.Context(), maxDelay)
+	f, err := s.hub.Snapshot(r.Context(), stream.SnapshotPolicy{
+		MaxDelay: maxDelay, Wait: s.opt.SnapshotWait, Placeholder: s.placeholder})
 	if err != nil {
 		// Client gone or shutting down: cut the connection rather than let
 		// net/http answer "200 OK" with an empty body, which wget (and so
@@ -435,44 +417,6 @@ func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request) {
 	if n, err := w.Write(f.JPEG); err == nil {
 		c.Sent(n)
 	}
-}
-
-// Snapshot returns the frame a snapshot request gets: one captured at most
-// maxDelay before now (waiting up to SnapshotWait for it), or with a
-// negative maxDelay any recent frame. It returns a placeholder frame when
-// none can be had, and an error only when ctx ends first. The caller
-// registers itself as a client while it waits, so that a source that skips
-// work while nobody watches produces a frame.
-func (s *Server) Snapshot(ctx context.Context, maxDelay time.Duration) (*frame.Frame, error) {
-	requested := time.Now()
-	// Without max_delay any recent frame will do; an older one (a source
-	// that skips encoding while nobody watches) is worth waiting for.
-	accept := func(f *frame.Frame) bool { return requested.Sub(f.Captured) <= snapshotFresh }
-	strict := maxDelay >= 0
-	wait := s.opt.SnapshotWait
-	if strict {
-		accept = stream.CapturedSince(requested.Add(-maxDelay))
-	} else {
-		// A stale frame is returned after a short wait rather than none:
-		// a source that skips work while idle resumes within a frame, and a
-		// slow camera should not make every snapshot wait.
-		wait = min(wait, staleWait)
-	}
-	wctx, cancel := context.WithTimeout(ctx, wait)
-	f, err := s.hub.WaitFor(wctx, accept)
-	cancel()
-	if err == nil {
-		return f, nil
-	}
-	if ctx.Err() != nil {
-		return nil, ctx.Err()
-	}
-	if latest, _ := s.hub.Latest(); latest != nil && !strict {
-		return latest, nil
-	}
-	f = s.placeholder(fmt.Sprintf("no fresh frame within %s", s.opt.SnapshotWait))
-	f.Placeholder = true
-	return f, nil
 }
 
 func (s *Server) serveJSON(w http.ResponseWriter, v any) {

@@ -63,11 +63,8 @@ func encodePacked(pix []byte, w, h, stride int, bgr bool, quality int) ([]byte, 
 }
 
 // transformJPEG decodes, transforms the planes and re-encodes: image/jpeg
-// cannot reach the DCT coefficients, so there is no lossless path here.
-func transformJPEG(jpg []byte, _, _ int, o orient, quality int, s strategy) ([]byte, error) {
-	if s == strategyLossless {
-		return nil, fmt.Errorf("%w: the pure-Go implementation can only decode and re-encode", errNoLossless)
-	}
+// cannot reach the DCT coefficients, so there is no other way here.
+func transformJPEG(jpg []byte, _, _ int, o orient, quality int) ([]byte, error) {
 	img, err := stdjpeg.Decode(bytes.NewReader(jpg))
 	if err != nil {
 		return nil, fmt.Errorf("decode JPEG: %w", err)

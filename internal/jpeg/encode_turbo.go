@@ -41,7 +41,7 @@ typedef struct {
 	int width, height, subsamp, colorspace;
 } usbtj;
 
-// A transformer instance can also compress and decompress, so one pool of
+// A transformer instance can both compress and decompress, so one pool of
 // them serves every operation.
 static usbtj *usbtj_new(void) {
 	usbtj *s = calloc(1, sizeof *s);
@@ -98,16 +98,6 @@ static int usbtj_decompress_rgb(usbtj *s, const unsigned char *jpg, unsigned lon
 		unsigned char *dst, int width, int height) {
 	return tjDecompress2(s->h, jpg, n, dst, width, width * 3, height, TJPF_RGB,
 		TJFLAG_STOPONWARNING);
-}
-
-static int usbtj_transform(usbtj *s, const unsigned char *jpg, unsigned long n, int op) {
-	tjtransform t = {0};
-	t.op = op;
-	// PERFECT: fail rather than leave untransformed edge strips (TRIM
-	// would crop them, which TransformJPEG promises never to do).
-	// COPYNONE: an EXIF orientation or thumbnail would be wrong afterwards.
-	t.options = TJXOPT_PERFECT | TJXOPT_COPYNONE;
-	return tjTransform(s->h, jpg, n, 1, &s->buf, &s->size, &t, TJFLAG_STOPONWARNING);
 }
 */
 import "C"
@@ -277,90 +267,16 @@ func (t *tj) compressPacked(pix []byte, w, h, stride int, format, sub C.int, qua
 	return t.output(), nil
 }
 
-// tjxop maps an orient to TurboJPEG's lossless transform operation.
-func (o orient) tjxop() C.int {
-	switch o {
-	case orient{mirrorX: true}:
-		return C.TJXOP_HFLIP
-	case orient{mirrorY: true}:
-		return C.TJXOP_VFLIP
-	case orient{mirrorX: true, mirrorY: true}:
-		return C.TJXOP_ROT180
-	case orient{swap: true}:
-		return C.TJXOP_TRANSPOSE
-	case orient{swap: true, mirrorX: true}:
-		return C.TJXOP_ROT90
-	case orient{swap: true, mirrorY: true}:
-		return C.TJXOP_ROT270
-	case orient{swap: true, mirrorX: true, mirrorY: true}:
-		return C.TJXOP_TRANSVERSE
-	}
-	return C.TJXOP_NONE
-}
-
-// mcuSize is TurboJPEG's MCU size per subsampling (tjMCUWidth and
-// tjMCUHeight, indexed by TJSAMP).
-var mcuSize = [...][2]int{{8, 8}, {16, 8}, {16, 16}, {8, 8}, {8, 16}}
-
-// perfect reports whether the lossless transform o of a w×h frame with the
-// given subsampling moves only whole MCUs. A partial MCU on the right or
-// bottom edge cannot end up on the left or top edge, where o would put it.
-// Only the subsamplings planes has (TJSAMP 0..4) qualify: a quarter turn of
-// 4:1:1 would give 1x4 subsampling, which image/jpeg and others reject.
-func (o orient) perfect(w, h int, sub int) bool {
-	if sub < int(sub444) || sub > int(sub440) {
-		return false
-	}
-	right := w%mcuSize[sub][0] == 0  // no partial MCUs on the right edge
-	bottom := h%mcuSize[sub][1] == 0 // nor on the bottom edge
-	// The right edge goes left or top when x is mirrored into the output;
-	// the bottom edge when y is.
-	if o.swap {
-		return (!o.mirrorY || right) && (!o.mirrorX || bottom)
-	}
-	return (!o.mirrorX || right) && (!o.mirrorY || bottom)
-}
-
-// autoLossless says whether TransformJPEG's auto strategy uses the lossless
-// transform where it is perfect. It does not: decode-encode was faster at
-// every size measured (BenchmarkTransformJPEG, development machine: 2-core
-// EPYC VM, libjpeg-turbo 2.1.5, 4:2:2 camera-like frames at quality 80,
-// medians of 10 runs, ms per frame):
-//
-//	                      640x480      1280x720     1920x1080
-//	                      90°   180°   90°   180°   90°    180°
-//	lossless              2.10  1.81   6.34  5.19   17.8   12.1
-//	decode-encode         1.59  1.50   4.97  4.59   12.5   11.2
-//	lossless, one arena   1.16  0.95   3.63  3.00   19.7*  6.9
-//
-// (* bimodal: 9.8 in its fast runs.)
-//
-// Lossless skips the DCTs, but libjpeg allocates the whole picture's
-// coefficients on every call (8 MB for 1080p 4:2:2, twice that when the
-// transform needs a second array), and glibc's default allocator gives the
-// memory back to the kernel after each frame, so every frame page-faults it
-// in again; its times also swing by 2x between runs. Decode-encode works in
-// pooled Go scratch planes. Only 180° at 1080p is close: a later 5-run
-// session measured lossless 10.6 against 12.1. There the tie goes to
-// decode-encode, whose times vary by a few per cent.
-//
-// With glibc.malloc.arena_max=1 (last row) or fixed mmap and trim
-// thresholds, lossless is 25-40 % faster except for quarter turns at 1080p,
-// at the cost of every malloc arena keeping that memory resident. That is a
-// process-wide choice for the application; after it, measure again on the
-// SBC and set this from the figures.
-const autoLossless = false
-
-func transformJPEG(jpg []byte, w, h int, o orient, quality int, s strategy) ([]byte, error) {
+func transformJPEG(jpg []byte, w, h int, o orient, quality int) ([]byte, error) {
 	t, err := getTJ()
 	if err != nil {
 		return nil, err
 	}
 	defer t.put()
-	return t.transform(jpg, w, h, o, quality, s)
+	return t.transform(jpg, w, h, o, quality)
 }
 
-func (t *tj) transform(jpg []byte, w, h int, o orient, quality int, s strategy) ([]byte, error) {
+func (t *tj) transform(jpg []byte, w, h int, o orient, quality int) ([]byte, error) {
 	if C.usbtj_header(t.s, cbytes(jpg), C.ulong(len(jpg))) != 0 {
 		return nil, t.err("read header")
 	}
@@ -371,25 +287,6 @@ func (t *tj) transform(jpg []byte, w, h int, o orient, quality int, s strategy) 
 		return nil, fmt.Errorf("corrupt JPEG: no image data after the %dx%d frame header", w, h)
 	}
 	sub := int(t.s.subsamp)
-	lossless := o.perfect(w, h, sub)
-	switch s {
-	case strategyLossless:
-		if !lossless {
-			return nil, fmt.Errorf("%w: a %dx%d frame has partial MCUs on an edge this transform moves", errNoLossless, w, h)
-		}
-	case strategyAuto:
-		lossless = lossless && autoLossless
-	default:
-		lossless = false
-	}
-	if lossless {
-		// Whole MCUs were checked above, so a failure is corrupt data, which
-		// decoding would reject as well.
-		if C.usbtj_transform(t.s, cbytes(jpg), C.ulong(len(jpg)), o.tjxop()) != 0 {
-			return nil, t.err("lossless transform")
-		}
-		return t.output(), nil
-	}
 	cs := int(t.s.colorspace)
 	if (cs == C.TJCS_YCbCr || cs == C.TJCS_GRAY) && (sub == int(sub444) || sub == int(sub422) ||
 		sub == int(sub420) || sub == int(subGray) || sub == int(sub440)) {

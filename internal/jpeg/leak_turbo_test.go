@@ -91,20 +91,16 @@ func TestNoCMemoryLeak(t *testing.T) {
 		for _, in := range []struct {
 			jpg     []byte
 			w, h    int
-			s       strategy
 			wantErr bool
 		}{
-			{aligned, w, h, strategyLossless, false},
-			{aligned, w, h, strategyDecodeEncode, false},
-			{ragged, 300, 230, strategyAuto, false},
-			{p411, w, h, strategyAuto, false},
-			{p411, w, h, strategyDecodeEncode, false},
-			{truncated, w, h, strategyLossless, true},
-			{truncated, w, h, strategyDecodeEncode, true},
-			{corrupt, w, h, strategyDecodeEncode, true},
-			{p411[:len(p411)/2], w, h, strategyDecodeEncode, true},
+			{aligned, w, h, false},
+			{ragged, 300, 230, false},
+			{p411, w, h, false},
+			{truncated, w, h, true},
+			{corrupt, w, h, true},
+			{p411[:len(p411)/2], w, h, true},
 		} {
-			if _, err := tj.transform(in.jpg, in.w, in.h, rot90, 80, in.s); (err != nil) != in.wantErr {
+			if _, err := tj.transform(in.jpg, in.w, in.h, rot90, 80); (err != nil) != in.wantErr {
 				t.Fatalf("transform: error %v, want error %v", err, in.wantErr)
 			}
 			if tj.failed { // as put does: a failed instance is replaced
@@ -157,7 +153,7 @@ func TestTransformRGBPath(t *testing.T) {
 	}
 	// Rotate 90 with a horizontal flip is the transverse: bottom right to
 	// top left, top left to bottom right.
-	out, err := tj.transform(jpg, w, h, orient{swap: true, mirrorX: true, mirrorY: true}, 95, strategyDecodeEncode)
+	out, err := tj.transform(jpg, w, h, orient{swap: true, mirrorX: true, mirrorY: true}, 95)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -299,7 +299,7 @@ func TestConcurrentUse(t *testing.T) {
 		func() ([]byte, error) { return jpeg.EncodeRaw(yuyv, 70, jpeg.Transform{Rotate: 90}) },
 		func() ([]byte, error) { return jpeg.EncodeRaw(rgb, 85, jpeg.Transform{Rotate: 180, FlipH: true}) },
 		func() ([]byte, error) { return jpeg.TransformJPEG(jpg, jpeg.Transform{Rotate: 270}, 80) },
-		func() ([]byte, error) { return jpeg.TransformJPEGDecodeEncode(jpg, jpeg.Transform{Rotate: 90}, 75) },
+		func() ([]byte, error) { return jpeg.TransformJPEG(jpg, jpeg.Transform{Rotate: 90}, 75) },
 		func() ([]byte, error) { return jpeg.TransformJPEG(ragged, jpeg.Transform{Rotate: 90}, 80) },
 		func() ([]byte, error) { return jpeg.Encode(testImage(33, 17), 80) },
 		func() ([]byte, error) { return jpeg.TransformJPEG(jpg[:len(jpg)/2], jpeg.Transform{Rotate: 90}, 80) },

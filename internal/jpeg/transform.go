@@ -2,7 +2,6 @@ package jpeg
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math/bits"
 )
@@ -237,20 +236,6 @@ func transpose8(r0, r1, r2, r3, r4, r5, r6, r7 uint64) (uint64, uint64, uint64, 
 	return r0, r1, r2, r3, r4, r5, r6, r7
 }
 
-// Strategies for TransformJPEG. Only the benchmarks and tests choose one;
-// TransformJPEG always asks for strategyAuto.
-type strategy int
-
-const (
-	strategyAuto         strategy = iota
-	strategyLossless              // DCT-domain transform; needs libjpeg-turbo and whole MCUs
-	strategyDecodeEncode          // decode to planes, transform them, encode at the given quality
-)
-
-// errNoLossless is returned when the lossless strategy is forced and the
-// implementation or the frame does not allow it.
-var errNoLossless = errors.New("lossless JPEG transform not possible here")
-
 // maxPixelsPerByte bounds how many pixels a Huffman-coded JPEG can hold per
 // byte of data: every 8x8 luma block costs at least one bit (a DC code), so
 // 512 pixels per byte. A header claiming more is lying, and believing it
@@ -270,13 +255,10 @@ const maxTransformPixels = 1 << 26
 //
 // Both implementations decode to planes, transform them and encode: with
 // libjpeg-turbo that measured faster than its lossless DCT-domain transform
-// (see autoLossless), and image/jpeg, several times slower, has no other
-// way (see Implementation). An identity t returns jpg itself unchecked.
+// (BENCHMARKS.md; lossless_bench.go keeps the comparison), and image/jpeg,
+// several times slower, has no other way (see Implementation). An identity
+// t returns jpg itself unchecked.
 func TransformJPEG(jpg []byte, t Transform, quality int) ([]byte, error) {
-	return transformJPEGWith(jpg, t, quality, strategyAuto)
-}
-
-func transformJPEGWith(jpg []byte, t Transform, quality int, s strategy) ([]byte, error) {
 	o, err := t.orient()
 	if err != nil {
 		return nil, err
@@ -301,7 +283,7 @@ func transformJPEGWith(jpg []byte, t Transform, quality int, s strategy) ([]byte
 	if px > int64(maxPixelsPerByte)*int64(len(jpg)) {
 		return nil, fmt.Errorf("corrupt JPEG: %d bytes cannot hold the %dx%d picture its header claims", len(jpg), w, h)
 	}
-	return transformJPEG(jpg, w, h, o, quality, s)
+	return transformJPEG(jpg, w, h, o, quality)
 }
 
 func checkQuality(q int) error {

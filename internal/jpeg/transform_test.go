@@ -2,7 +2,6 @@ package jpeg_test
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -232,89 +231,18 @@ func TestTransformJPEGOrientation(t *testing.T) {
 		}
 		inputs = append(inputs, input{fmt.Sprintf("%dx%d-grey", size.X, size.Y), size.X, size.Y, mustEncode(t, grey)})
 	}
-	strategies := []struct {
-		name string
-		fn   func([]byte, jpeg.Transform, int) ([]byte, error)
-	}{
-		{"auto", jpeg.TransformJPEG},
-		{"lossless", jpeg.TransformJPEGLossless},
-		{"decode-encode", jpeg.TransformJPEGDecodeEncode},
-	}
 	for _, in := range inputs {
-		for _, st := range strategies {
-			for _, tc := range allTransforms {
-				t.Run(in.name+"/"+st.name+"/"+tname(tc.t), func(t *testing.T) {
-					out, err := st.fn(in.jpg, tc.t, 90)
-					if errors.Is(err, jpeg.ErrNoLossless) && st.name == "lossless" {
-						// Allowed only where a lossless transform cannot
-						// be perfect; checked in TestLosslessWhenPerfect.
-						t.Skip(err)
-					}
-					if err != nil {
-						t.Fatal(err)
-					}
-					if tc.t.IsIdentity() && &out[0] != &in.jpg[0] {
-						t.Error("an identity transform copied its input")
-					}
-					checkCorners(t, out, in.w, in.h, tc.t, tc.corners)
-				})
-			}
-		}
-	}
-}
-
-// TestLosslessWhenPerfect pins down when the lossless transform is possible:
-// with libjpeg-turbo, for every transform of a frame made of whole MCUs and
-// for the transforms of other frames that move no partial MCU to the top or
-// left; never with pure Go. (TransformJPEG itself does not use it; see
-// autoLossless.)
-func TestLosslessWhenPerfect(t *testing.T) {
-	aligned := mustEncode(t, ycbcrPicture(quadrants(64, 48), 64, 48, image.YCbCrSubsampleRatio420))
-	ragged := mustEncode(t, ycbcrPicture(quadrants(72, 40), 72, 40, image.YCbCrSubsampleRatio420))
-	for _, tc := range allTransforms {
-		if tc.t.IsIdentity() {
-			continue
-		}
-		_, errAligned := jpeg.TransformJPEGLossless(aligned, tc.t, 90)
-		_, errRagged := jpeg.TransformJPEGLossless(ragged, tc.t, 90)
-		if !turbo() {
-			if !errors.Is(errAligned, jpeg.ErrNoLossless) || !errors.Is(errRagged, jpeg.ErrNoLossless) {
-				t.Errorf("%s: pure Go lossless errors %v, %v; want ErrNoLossless", tname(tc.t), errAligned, errRagged)
-			}
-			continue
-		}
-		if errAligned != nil {
-			t.Errorf("%s of a 64x48 4:2:0 frame: %v", tname(tc.t), errAligned)
-		}
-		// 72x40 in 4:2:0 has half an MCU on the right and on the bottom;
-		// only the transpose keeps both edges where they are.
-		transpose := tc.corners == "ACBD"
-		if transpose && errRagged != nil {
-			t.Errorf("%s (a transpose) of a 72x40 frame: %v", tname(tc.t), errRagged)
-		}
-		if !transpose && !errors.Is(errRagged, jpeg.ErrNoLossless) {
-			t.Errorf("%s of a 72x40 frame: error %v, want ErrNoLossless", tname(tc.t), errRagged)
-		}
-	}
-}
-
-// TestLosslessIsLossless turns a frame all the way round in quarter turns
-// and in half turns: the lossless path must give back the exact pixels.
-func TestLosslessIsLossless(t *testing.T) {
-	if !turbo() {
-		t.Skip("no lossless transform in", jpeg.Implementation())
-	}
-	orig := mustEncode(t, noiseImage(64, 48, 7))
-	for _, step := range []jpeg.Transform{{Rotate: 90}, {Rotate: 180}, {FlipH: true}, {Rotate: 270, FlipV: true}} {
-		b := orig
-		for range 4 {
-			var err error
-			if b, err = jpeg.TransformJPEGLossless(b, step, 50); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if !samePixels(t, orig, b) {
-			t.Errorf("four times %s changed the pixels", tname(step))
+		for _, tc := range allTransforms {
+			t.Run(in.name+"/"+tname(tc.t), func(t *testing.T) {
+				out, err := jpeg.TransformJPEG(in.jpg, tc.t, 90)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tc.t.IsIdentity() && &out[0] != &in.jpg[0] {
+					t.Error("an identity transform copied its input")
+				}
+				checkCorners(t, out, in.w, in.h, tc.t, tc.corners)
+			})
 		}
 	}
 }

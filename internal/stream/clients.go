@@ -72,27 +72,25 @@ func (c *Client) sentAge(age time.Duration) {
 
 // ClientInfo is a client as /status shows it.
 type ClientInfo struct {
-	ID      uint64  `json:"id"`
-	Remote  string  `json:"remote"`
-	Path    string  `json:"path"`
-	Kind    string  `json:"kind"`
-	MaxFPS  float64 `json:"maxFps,omitempty"`
-	FPS     float64 `json:"fps"`
-	Frames  uint64  `json:"frames"`
-	Skipped uint64  `json:"skipped"`
-	Bytes   uint64  `json:"bytes"`
+	ID     uint64  `json:"id"`
+	Remote string  `json:"remote"`
+	Path   string  `json:"path"`
+	Kind   string  `json:"kind"`
+	MaxFPS float64 `json:"maxFps,omitempty"`
+	FPS    float64 `json:"fps"`
+	Frames uint64  `json:"frames"`
+	// Repeats counts the keep-alive re-sends of the last frame while no new
+	// one came: rising while Frames stands still, the viewer is looking at
+	// a camera that stopped sending. Streams only.
+	Repeats uint64 `json:"repeats"`
+	Skipped uint64 `json:"skipped"`
+	Bytes   uint64 `json:"bytes"`
 	// FrameAgeMs is how old the last frame sent was when its write
 	// finished (capture to the kernel taking it); MaxFrameAgeMs the most
 	// since the client connected. Streams only.
 	FrameAgeMs    float64   `json:"frameAgeMs,omitempty"`
 	MaxFrameAgeMs float64   `json:"maxFrameAgeMs,omitempty"`
 	ConnectedAt   time.Time `json:"connectedAt"`
-}
-
-// Add registers a new client; the caller must Remove it when it leaves.
-func (r *Registry) Add(remote, path, kind string, maxFPS float64) *Client {
-	c, _ := r.Admit(remote, path, kind, maxFPS, Limits{})
-	return c
 }
 
 // Admit registers a new client unless that would pass a limit; checking and
@@ -148,13 +146,6 @@ func (r *Registry) Wanted(now time.Time, linger time.Duration) bool {
 	return len(r.clients) > 0 || (!r.lastLeft.IsZero() && now.Sub(r.lastLeft) < linger)
 }
 
-// Len returns the number of connected clients.
-func (r *Registry) Len() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.clients)
-}
-
 // List returns the connected clients, oldest first.
 func (r *Registry) List(now time.Time) []ClientInfo {
 	r.mu.Lock()
@@ -173,6 +164,7 @@ func (c *Client) Info(now time.Time) ClientInfo {
 		ID: c.ID, Remote: c.Remote, Path: c.Path, Kind: c.Kind, MaxFPS: c.MaxFPS,
 		FPS:           c.rate.PerSecond(now),
 		Frames:        c.frames.Load(),
+		Repeats:       c.repeats.Load(),
 		Skipped:       c.skipped.Load(),
 		Bytes:         c.bytes.Load(),
 		FrameAgeMs:    millis(c.lastAge.Load()),

@@ -1,14 +1,14 @@
 // Package stream fans frames out from one producer to many readers: the hub
 // holds the newest frame, each reader keeps a cursor (the last sequence it
 // sent) and skips whatever it missed, so no reader can delay the producer or
-// another reader, and no frame is copied or encoded per reader.
+// another reader, and no frame is copied or encoded per reader. A snapshot
+// takes its frame from the same hub under one policy (Hub.Snapshot), through
+// whichever door it came.
 package stream
 
 import (
-	"context"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"usbstream/internal/frame"
 )
@@ -55,27 +55,4 @@ func (h *Hub) Publish(f *frame.Frame) {
 func (h *Hub) Latest() (*frame.Frame, <-chan struct{}) {
 	s := h.current.Load()
 	return s.frame, s.newer
-}
-
-// WaitFor returns the first frame for which accept returns true, checking the
-// latest frame first and then every frame published until ctx ends. Frames
-// published and superseded while the caller was not looking are not seen:
-// the hub keeps only the newest.
-func (h *Hub) WaitFor(ctx context.Context, accept func(*frame.Frame) bool) (*frame.Frame, error) {
-	for {
-		f, newer := h.Latest()
-		if f != nil && accept(f) {
-			return f, nil
-		}
-		select {
-		case <-newer:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-}
-
-// CapturedSince accepts real (non-placeholder) frames captured at or after t.
-func CapturedSince(t time.Time) func(*frame.Frame) bool {
-	return func(f *frame.Frame) bool { return !f.Placeholder && !f.Captured.Before(t) }
 }

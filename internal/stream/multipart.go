@@ -56,7 +56,3 @@ func AppendTimestamp(dst []byte, f *frame.Frame) []byte {
 	}
 	return dst
 }
-
-// PartTrailer returns the bytes that follow every JPEG in the stream. The
-// slice is shared: callers must not modify it.
-func PartTrailer() []byte { return partTrailer }

@@ -83,34 +83,6 @@ func (b *blockingConn) Write(p []byte) (int, error) {
 }
 func (b *blockingConn) SetWriteDeadline(time.Time) error { return nil }
 
-func TestWaitForReturnsFirstAcceptedFrame(t *testing.T) {
-	h := NewHub()
-	start := time.Now()
-	h.Publish(testFrame("old", start.Add(-time.Second)))
-	got := make(chan *frame.Frame, 1)
-	go func() {
-		f, err := h.WaitFor(context.Background(), CapturedSince(start))
-		if err != nil {
-			t.Error(err)
-		}
-		got <- f
-	}()
-	time.Sleep(20 * time.Millisecond)
-	placeholder := testFrame("placeholder", start.Add(time.Millisecond))
-	placeholder.Placeholder = true
-	h.Publish(placeholder)
-	h.Publish(testFrame("new", start.Add(2*time.Millisecond)))
-	if f := <-got; !bytes.Contains(f.JPEG, []byte("new")) {
-		t.Fatalf("WaitFor returned %q, want the first real frame after start", f.JPEG)
-	}
-
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
-	defer cancel()
-	if _, err := h.WaitFor(ctx, CapturedSince(time.Now().Add(time.Hour))); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("WaitFor with no acceptable frame = %v, want deadline exceeded", err)
-	}
-}
-
 func TestPartHeaderBytes(t *testing.T) {
 	f := testFrame("abc", time.Unix(1700000000, 123456789))
 	got := string(AppendPartHeader(nil, f, true))
@@ -304,16 +276,16 @@ func TestReadersLeaveNoGoroutines(t *testing.T) {
 
 func TestRegistryListsClientsInOrder(t *testing.T) {
 	r := NewRegistry()
-	a := r.Add("127.0.0.1:1", "/stream", "stream", 0)
-	b := r.Add("127.0.0.1:2", "/stream?fps=2", "stream", 2)
+	a, _ := r.Admit("127.0.0.1:1", "/stream", "stream", 0, Limits{})
+	b, _ := r.Admit("127.0.0.1:2", "/stream?fps=2", "stream", 2, Limits{})
 	b.Sent(100)
 	list := r.List(time.Now())
 	if len(list) != 2 || list[0].ID != a.ID || list[1].ID != b.ID || list[1].Bytes != 100 || list[1].MaxFPS != 2 {
 		t.Fatalf("list = %+v", list)
 	}
 	r.Remove(a)
-	if r.Len() != 1 {
-		t.Fatalf("Len after Remove = %d, want 1", r.Len())
+	if list := r.List(time.Now()); len(list) != 1 || list[0].ID != b.ID {
+		t.Fatalf("list after Remove = %+v, want the other client", list)
 	}
 }
 
@@ -342,7 +314,7 @@ func TestRegistryWantedLingers(t *testing.T) {
 	if r.Wanted(now, time.Second) {
 		t.Fatal("wanted before any client came")
 	}
-	c := r.Add("127.0.0.1:1", "/snapshot", "snapshot", 0)
+	c, _ := r.Admit("127.0.0.1:1", "/snapshot", "snapshot", 0, Limits{})
 	if !r.Wanted(now, time.Second) {
 		t.Fatal("not wanted with a client connected")
 	}
@@ -378,8 +350,8 @@ func TestRegistryAdmitKeepsLimitsUnderABurst(t *testing.T) {
 	for _, c := range admitted {
 		perHost[c.host]++
 	}
-	if len(admitted) != 10 || r.Len() != 10 {
-		t.Fatalf("admitted %d (registry %d), want exactly the limit of 10", len(admitted), r.Len())
+	if n := len(r.List(time.Now())); len(admitted) != 10 || n != 10 {
+		t.Fatalf("admitted %d (registry %d), want exactly the limit of 10", len(admitted), n)
 	}
 	for h, n := range perHost {
 		if n > 4 {

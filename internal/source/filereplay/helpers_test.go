@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"usbstream/internal/jpeg"
+	"usbstream/internal/placard"
 	"usbstream/internal/source"
 	"usbstream/internal/source/sourcetest"
 )
@@ -24,7 +25,7 @@ func testJPEG(t testing.TB, w, h int, seed uint8) []byte {
 			img.Y[img.YOffset(x, y)] = uint8(x*7+y*3) + seed
 		}
 	}
-	jpeg.FillRect(img, image.Rect(0, 0, w/3, h/3), color.YCbCr{Y: 200, Cb: seed, Cr: 255 - seed})
+	placard.FillRect(img, image.Rect(0, 0, w/3, h/3), color.YCbCr{Y: 200, Cb: seed, Cr: 255 - seed})
 	b, err := jpeg.Encode(img, 80)
 	if err != nil {
 		t.Fatal(err)

@@ -7,33 +7,28 @@ import (
 	"strconv"
 	"time"
 
-	"usbstream/internal/jpeg"
+	"usbstream/internal/placard"
 )
-
-func rgb(r, g, b uint8) color.YCbCr {
-	y, cb, cr := color.RGBToYCbCr(r, g, b)
-	return color.YCbCr{Y: y, Cb: cb, Cr: cr}
-}
 
 // SMPTE-like 75% colour bars (full-range RGB, as JFIF expects).
 var (
 	bars = []color.YCbCr{
-		rgb(191, 191, 191), rgb(191, 191, 0), rgb(0, 191, 191), rgb(0, 191, 0),
-		rgb(191, 0, 191), rgb(191, 0, 0), rgb(0, 0, 191),
+		placard.RGB(191, 191, 191), placard.RGB(191, 191, 0), placard.RGB(0, 191, 191), placard.RGB(0, 191, 0),
+		placard.RGB(191, 0, 191), placard.RGB(191, 0, 0), placard.RGB(0, 0, 191),
 	}
 	castellations = []color.YCbCr{
-		rgb(0, 0, 191), rgb(20, 20, 20), rgb(191, 0, 191), rgb(20, 20, 20),
-		rgb(0, 191, 191), rgb(20, 20, 20), rgb(191, 191, 191),
+		placard.RGB(0, 0, 191), placard.RGB(20, 20, 20), placard.RGB(191, 0, 191), placard.RGB(20, 20, 20),
+		placard.RGB(0, 191, 191), placard.RGB(20, 20, 20), placard.RGB(191, 191, 191),
 	}
-	minusI     = rgb(0, 33, 76)
-	plusQ      = rgb(50, 0, 106)
-	white      = rgb(255, 255, 255)
-	black      = rgb(0, 0, 0)
-	barBlack   = rgb(20, 20, 20)
-	plugeDark  = rgb(10, 10, 10)
-	plugeLight = rgb(30, 30, 30)
-	yellow     = rgb(255, 235, 60)
-	grey       = rgb(190, 190, 190)
+	minusI     = placard.RGB(0, 33, 76)
+	plusQ      = placard.RGB(50, 0, 106)
+	white      = placard.RGB(255, 255, 255)
+	black      = placard.RGB(0, 0, 0)
+	barBlack   = placard.RGB(20, 20, 20)
+	plugeDark  = placard.RGB(10, 10, 10)
+	plugeLight = placard.RGB(30, 30, 30)
+	yellow     = placard.RGB(255, 235, 60)
+	grey       = placard.RGB(190, 190, 190)
 )
 
 // Text lines in the panel; the widths the panel is sized for are fixed so
@@ -73,10 +68,10 @@ func newRenderer(w, h int, fps float64) *renderer {
 	col := func(i, n int) int { return i * w / n }
 
 	for i, c := range bars {
-		jpeg.FillRect(r.bg, image.Rect(col(i, 7), 0, col(i+1, 7), barsBottom), c)
+		placard.FillRect(r.bg, image.Rect(col(i, 7), 0, col(i+1, 7), barsBottom), c)
 	}
 	for i, c := range castellations {
-		jpeg.FillRect(r.bg, image.Rect(col(i, 7), barsBottom, col(i+1, 7), castBottom), c)
+		placard.FillRect(r.bg, image.Rect(col(i, 7), barsBottom, col(i+1, 7), castBottom), c)
 	}
 	// Bottom row: -I, white, +Q and black over the first five bar widths,
 	// then the PLUGE steps and black.
@@ -85,12 +80,12 @@ func newRenderer(w, h int, fps float64) *renderer {
 		if i == 3 {
 			x1 = col(5, 7)
 		}
-		jpeg.FillRect(r.bg, image.Rect(col(5*i, 28), castBottom, x1, h), c)
+		placard.FillRect(r.bg, image.Rect(col(5*i, 28), castBottom, x1, h), c)
 	}
 	for i, c := range []color.YCbCr{plugeDark, barBlack, plugeLight} {
-		jpeg.FillRect(r.bg, image.Rect(col(15+i, 21), castBottom, col(16+i, 21), h), c)
+		placard.FillRect(r.bg, image.Rect(col(15+i, 21), castBottom, col(16+i, 21), h), c)
 	}
-	jpeg.FillRect(r.bg, image.Rect(col(6, 7), castBottom, w, h), barBlack)
+	placard.FillRect(r.bg, image.Rect(col(6, 7), castBottom, w, h), barBlack)
 
 	r.band = image.Rect(0, barsBottom, w, castBottom)
 	r.boxW = max(2, w/24&^1)
@@ -107,7 +102,7 @@ func (r *renderer) layoutText(area int) {
 	infoChars := len(dateFormat) + 2 + len(r.sizeText)
 	fits := func(big int) bool {
 		small := max(1, big/2)
-		wide := max(len(counterSample)*big, infoChars*small) * jpeg.CharWidth
+		wide := max(len(counterSample)*big, infoChars*small) * placard.CharWidth
 		return wide <= r.w*8/10 && r.blockHeight(big, small)+2*big*3 <= area*9/10
 	}
 	big := 1
@@ -122,16 +117,16 @@ func (r *renderer) layoutText(area int) {
 	blockH := r.blockHeight(r.big, r.small)
 	top := max(0, (area-blockH)/2)
 	r.lineY[0] = top
-	r.lineY[1] = r.lineY[0] + jpeg.CharHeight*r.big + r.big*2
-	r.lineY[2] = r.lineY[1] + jpeg.CharHeight*r.big + r.big*3
+	r.lineY[1] = r.lineY[0] + placard.CharHeight*r.big + r.big*2
+	r.lineY[2] = r.lineY[1] + placard.CharHeight*r.big + r.big*3
 
-	panelW := max(len(counterSample)*r.big, infoChars*r.small)*jpeg.CharWidth + 2*pad
+	panelW := max(len(counterSample)*r.big, infoChars*r.small)*placard.CharWidth + 2*pad
 	panelX := (r.w - panelW) / 2
-	jpeg.FillRect(r.bg, image.Rect(panelX, top-pad, panelX+panelW, top+blockH+pad), black)
+	placard.FillRect(r.bg, image.Rect(panelX, top-pad, panelX+panelW, top+blockH+pad), black)
 }
 
 func (r *renderer) blockHeight(big, small int) int {
-	return 2*jpeg.CharHeight*big + big*2 + big*3 + jpeg.CharHeight*small
+	return 2*placard.CharHeight*big + big*2 + big*3 + placard.CharHeight*small
 }
 
 // boxX is where the moving box starts in frame n.
@@ -150,8 +145,8 @@ func (r *renderer) render(n uint64, now time.Time) *image.YCbCr {
 	x := r.boxX(n)
 	box := image.Rect(x, r.band.Min.Y, x+r.boxW, r.band.Max.Y)
 	rim := max(1, r.boxW/8)
-	jpeg.FillRect(r.img, box, black)
-	jpeg.FillRect(r.img, box.Inset(rim), white)
+	placard.FillRect(r.img, box, black)
+	placard.FillRect(r.img, box.Inset(rim), white)
 
 	r.centred(r.lineY[0], r.big, fmt.Sprintf(counterFormat, n), yellow)
 	r.centred(r.lineY[1], r.big, now.Format(clockFormat), white)
@@ -160,6 +155,6 @@ func (r *renderer) render(n uint64, now time.Time) *image.YCbCr {
 }
 
 func (r *renderer) centred(y, scale int, s string, c color.YCbCr) {
-	w, _ := jpeg.TextSize(s, scale)
-	jpeg.DrawText(r.img, (r.w-w)/2, y, scale, s, c)
+	w, _ := placard.TextSize(s, scale)
+	placard.DrawText(r.img, (r.w-w)/2, y, scale, s, c)
 }

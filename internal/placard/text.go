@@ -1,4 +1,8 @@
-package jpeg
+// Package placard draws text on pictures and renders the placeholder
+// frame served while the camera is away. It draws straight into YCbCr
+// planes, the layout the JPEG encoder takes, so a generated picture (the
+// test pattern, a placeholder) needs no colour conversion per pixel.
+package placard
 
 import (
 	"image"
@@ -105,6 +109,12 @@ func drawGlyph(img *image.YCbCr, x, y, scale int, g *glyph, c color.YCbCr) {
 			FillRect(img, image.Rect(x+start*scale, y0, x+col*scale, y0+scale), c)
 		}
 	}
+}
+
+// RGB is the YCbCr colour of a full-range RGB one, as JFIF expects.
+func RGB(r, g, b uint8) color.YCbCr {
+	y, cb, cr := color.RGBToYCbCr(r, g, b)
+	return color.YCbCr{Y: y, Cb: cb, Cr: cr}
 }
 
 // FillRect paints r (clipped to img) in colour c, setting luma for every

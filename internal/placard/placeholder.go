@@ -1,4 +1,4 @@
-package jpeg
+package placard
 
 import (
 	"fmt"
@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"usbstream/internal/jpeg"
 )
 
 // Placeholder limits. maxPlaceholderSide keeps a bogus size from a broken
@@ -20,16 +22,11 @@ const (
 )
 
 var (
-	placeholderBackground = rgb(24, 24, 24)
-	placeholderTitle      = rgb(255, 255, 255)
-	placeholderClock      = rgb(200, 200, 200)
-	placeholderReason     = rgb(255, 196, 96)
+	placeholderBackground = RGB(24, 24, 24)
+	placeholderTitle      = RGB(255, 255, 255)
+	placeholderClock      = RGB(200, 200, 200)
+	placeholderReason     = RGB(255, 196, 96)
 )
-
-func rgb(r, g, b uint8) color.YCbCr {
-	y, cb, cr := color.RGBToYCbCr(r, g, b)
-	return color.YCbCr{Y: y, Cb: cb, Cr: cr}
-}
 
 // Placeholder renders the frame served while the source is down: title
 // ("CAMERA OFFLINE" when empty) in large letters, the wall-clock time, and
@@ -84,7 +81,7 @@ func Placeholder(width, height int, title, reason string, now time.Time) ([]byte
 		DrawText(img, (width-w)/2, y, l.scale, l.text, l.c)
 		y += h + lineGap(i, l.scale)
 	}
-	return Encode(img, placeholderQuality)
+	return jpeg.Encode(img, placeholderQuality)
 }
 
 // lineGap is the space below line i: more under the title and the clock so

@@ -1,4 +1,4 @@
-package jpeg
+package placard
 
 import (
 	"image"
@@ -9,7 +9,7 @@ import (
 
 func TestDrawText(t *testing.T) {
 	img := image.NewYCbCr(image.Rect(0, 0, 64, 40), image.YCbCrSubsampleRatio420)
-	red := rgb(255, 0, 0)
+	red := RGB(255, 0, 0)
 	const scale = 2
 	DrawText(img, 4, 6, scale, "HI", red)
 	w, h := TextSize("HI", scale)
@@ -58,10 +58,10 @@ func TestDrawTextClips(t *testing.T) {
 		// An odd size and origin exercise the chroma rounding at every edge.
 		img := image.NewYCbCr(image.Rect(3, 5, 24, 18), ratio)
 		for _, p := range []image.Point{{-30, -30}, {0, 0}, {20, 15}, {3, 5}, {23, 17}, {-5, 10}, {100, 100}} {
-			DrawText(img, p.X, p.Y, 3, "W#@\x00ü", rgb(0, 255, 0))
+			DrawText(img, p.X, p.Y, 3, "W#@\x00ü", RGB(0, 255, 0))
 		}
-		FillRect(img, image.Rect(-10, -10, 100, 100), rgb(0, 0, 255))
-		want := rgb(0, 0, 255)
+		FillRect(img, image.Rect(-10, -10, 100, 100), RGB(0, 0, 255))
+		want := RGB(0, 0, 255)
 		for y := img.Rect.Min.Y; y < img.Rect.Max.Y; y++ {
 			for x := img.Rect.Min.X; x < img.Rect.Max.X; x++ {
 				if c := img.YCbCrAt(x, y); c != want {
