@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	stdlog "log"
 	"net"
 	"path/filepath"
@@ -46,8 +47,9 @@ type Options struct {
 	Version   string
 	Log       *zap.Logger
 	LogOutput *logging.Output
-	// FileContent is the config file's content as parsed at start, so that
-	// an unchanged file is not reported as a change.
+	// FileContent is what config.Parse read from the config file at start,
+	// also when it had an error, so that an unchanged file is not reported
+	// as a change; nil when it could not be read.
 	FileContent []byte
 	// StartError is the config file's error at start, when the process was
 	// started on the built-in defaults instead of exiting (see sbc). The
@@ -249,6 +251,17 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	a.log.Info("stopped")
 	return err
+}
+
+// ListCameras writes what -list prints: every camera with its names,
+// formats, sizes, frame rates and controls.
+func ListCameras(w io.Writer) error {
+	devices, err := camera.List()
+	if err != nil {
+		return err
+	}
+	camera.WriteReport(w, devices)
+	return nil
 }
 
 // debugStdLog routes net/http's own complaints (bad requests, TLS probes

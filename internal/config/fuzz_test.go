@@ -1,9 +1,11 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"math"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -12,19 +14,27 @@ import (
 	"testing"
 )
 
-// FuzzParseFileContent feeds arbitrary file content to the parser. The seed
-// corpus is in testdata/fuzz/FuzzParseFileContent.
+// FuzzParseFileContent feeds arbitrary file content to the parser, as the
+// file read at start and as a save a reload parses. The seed corpus is in
+// testdata/fuzz/FuzzParseFileContent.
 func FuzzParseFileContent(f *testing.F) {
+	path := filepath.Join(f.TempDir(), "usbStream.config")
 	f.Fuzz(func(t *testing.T, content []byte) {
 		if len(content) > MaxFileSize {
 			return // refused before any line is read; TestReadErrors covers it
 		}
-		c, err := ParseFileContent(testFile, content)
+		if err := os.WriteFile(path, content, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, read, err := Parse([]string{"-file", path})
+		if !bytes.Equal(read, content) {
+			t.Fatalf("Parse returned %q as the content it read, want %q", read, content)
+		}
 		// The reload path must see a file exactly as the start-up path does.
-		viaArgs, argsErr := ParseWithFileContent([]string{"-file", testFile}, content)
-		if (err == nil) != (argsErr == nil) || err != nil && err.Error() != argsErr.Error() ||
-			err == nil && !reflect.DeepEqual(c, viaArgs) {
-			t.Fatalf("ParseFileContent and ParseWithFileContent differ:\n%v %+v\n%v %+v", err, c, argsErr, viaArgs)
+		viaReload, reloadErr := ParseWithFileContent([]string{"-file", path}, content)
+		if (err == nil) != (reloadErr == nil) || err != nil && err.Error() != reloadErr.Error() ||
+			err == nil && !reflect.DeepEqual(c, viaReload) {
+			t.Fatalf("Parse and ParseWithFileContent differ:\n%v %+v\n%v %+v", err, c, reloadErr, viaReload)
 		}
 		if err != nil {
 			var e *Error
@@ -34,7 +44,7 @@ func FuzzParseFileContent(f *testing.F) {
 			if n := countLines(content); e.Line < 1 || e.Line > n {
 				t.Fatalf("error %q is on line %d of a %d-line file", err, e.Line, n)
 			}
-			if e.File != testFile || e.Reason == "" || !strings.HasPrefix(err.Error(), testFile+":") {
+			if e.File != path || e.Reason == "" || !strings.HasPrefix(err.Error(), path+":") {
 				t.Fatalf("error %q does not name the file and a reason: %+v", err, e)
 			}
 			return
@@ -42,7 +52,7 @@ func FuzzParseFileContent(f *testing.F) {
 		if problem := checkRanges(c); problem != "" {
 			t.Fatalf("content %q parsed into an invalid config: %s\n%+v", content, problem, *c)
 		}
-		if c.File != testFile || c.ShowVersion || c.ListCameras {
+		if c.File != path || c.ShowVersion || c.ListCameras {
 			t.Fatalf("file-only settings wrong: File %q ShowVersion %v ListCameras %v", c.File, c.ShowVersion, c.ListCameras)
 		}
 	})
@@ -200,7 +210,7 @@ func FuzzSecretNeverInErrors(f *testing.F) {
 		}
 		// The same words on the command line.
 		if args := strings.Fields(line); len(args) > 0 {
-			if _, err := Parse(args); err != nil {
+			if _, _, err := Parse(args); err != nil {
 				check("the command-line error", err.Error())
 			}
 		}
