@@ -86,6 +86,9 @@ type App struct {
 	passwords []string    // the last few passwords and tokens in force, for setSecrets
 	http      *httpServer // nil while the port cannot be had
 	httpErr   string
+	// failed carries the failure of whichever HTTP server serves the API
+	// (see listen), for Run.
+	failed chan error
 
 	// token is the access token in force (config.AccessToken, which is
 	// slow when derived: computed once per configuration).
@@ -95,7 +98,7 @@ type App struct {
 // New builds an App from a validated config.
 func New(cfg *config.Config, opt Options) *App {
 	a := &App{opt: opt, log: opt.Log, started: time.Now(), cfg: cfg,
-		hub: stream.NewHub(), clients: stream.NewRegistry()}
+		hub: stream.NewHub(), clients: stream.NewRegistry(), failed: make(chan error, 1)}
 	a.cfgState = status.Config{File: cfg.File, LoadedAt: a.started, OK: true}
 	// A file missing or unreadable at start (nil content) set nothing, so
 	// whatever it holds when it comes is applied, even if blank.
@@ -184,19 +187,22 @@ func (e *PortInUseError) Error() string {
 
 func (e *PortInUseError) Unwrap() error { return e.Err }
 
-// Run serves until ctx ends, then stops within about ShutdownGrace (plus
-// the DSF goodbye, at most dsf.ShutdownTimeout).
+// Run serves until ctx ends, or until the HTTP server fails (its error is
+// returned), then stops within about ShutdownGrace (plus the DSF goodbye, at
+// most dsf.ShutdownTimeout).
 func (a *App) Run(ctx context.Context) error {
+	// A failed HTTP server stops the rest too: a usbStream nobody can reach
+	// must exit, so that its service starts it again.
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	cfg := a.config()
 	srv, err := a.listen(ctx, cfg.Host, cfg.Port)
-	var failed <-chan error
 	switch {
 	case err == nil:
 		a.mu.Lock()
 		a.http = srv
 		a.mu.Unlock()
 		a.logURLs(srv.host, srv.port)
-		failed = srv.failed
 	case errors.As(err, new(*PortInUseError)) && a.dsfPresent():
 		// Under DSF, exiting would only make DSF restart us into the same
 		// error every few seconds; stay, say so in DWC, and keep trying.
@@ -236,8 +242,9 @@ func (a *App) Run(ctx context.Context) error {
 
 	select {
 	case <-ctx.Done():
-	case err = <-failed:
+	case err = <-a.failed:
 		a.log.Error("HTTP server failed", zap.Error(err))
+		stop()
 	}
 	a.mu.Lock()
 	srv = a.http
