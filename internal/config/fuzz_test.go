@@ -1,7 +1,6 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"math"
 	"net/netip"
@@ -14,28 +13,16 @@ import (
 	"testing"
 )
 
-// FuzzParseFileContent feeds arbitrary file content to the parser, as the
-// file read at start and as a save a reload parses. The seed corpus is in
+// FuzzParseFileContent feeds arbitrary file content to the parser, as a
+// reload parses a save (TestStartAndReloadReadTheCorpusAlike checks that
+// the start reads a file the same way). The seed corpus is in
 // testdata/fuzz/FuzzParseFileContent.
 func FuzzParseFileContent(f *testing.F) {
-	path := filepath.Join(f.TempDir(), "usbStream.config")
 	f.Fuzz(func(t *testing.T, content []byte) {
 		if len(content) > MaxFileSize {
 			return // refused before any line is read; TestReadErrors covers it
 		}
-		if err := os.WriteFile(path, content, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		c, read, err := Parse([]string{"-file", path})
-		if !bytes.Equal(read, content) {
-			t.Fatalf("Parse returned %q as the content it read, want %q", read, content)
-		}
-		// The reload path must see a file exactly as the start-up path does.
-		viaReload, reloadErr := ParseWithFileContent([]string{"-file", path}, content)
-		if (err == nil) != (reloadErr == nil) || err != nil && err.Error() != reloadErr.Error() ||
-			err == nil && !reflect.DeepEqual(c, viaReload) {
-			t.Fatalf("Parse and ParseWithFileContent differ:\n%v %+v\n%v %+v", err, c, reloadErr, viaReload)
-		}
+		c, err := ParseWithFileContent([]string{"-file", testFile}, content)
 		if err != nil {
 			var e *Error
 			if !errors.As(err, &e) {
@@ -44,7 +31,7 @@ func FuzzParseFileContent(f *testing.F) {
 			if n := countLines(content); e.Line < 1 || e.Line > n {
 				t.Fatalf("error %q is on line %d of a %d-line file", err, e.Line, n)
 			}
-			if e.File != path || e.Reason == "" || !strings.HasPrefix(err.Error(), path+":") {
+			if e.File != testFile || e.Reason == "" || !strings.HasPrefix(err.Error(), testFile+":") {
 				t.Fatalf("error %q does not name the file and a reason: %+v", err, e)
 			}
 			return
@@ -52,10 +39,46 @@ func FuzzParseFileContent(f *testing.F) {
 		if problem := checkRanges(c); problem != "" {
 			t.Fatalf("content %q parsed into an invalid config: %s\n%+v", content, problem, *c)
 		}
-		if c.File != path || c.ShowVersion || c.ListCameras {
+		if c.File != testFile || c.ShowVersion || c.ListCameras {
 			t.Fatalf("file-only settings wrong: File %q ShowVersion %v ListCameras %v", c.File, c.ShowVersion, c.ListCameras)
 		}
 	})
+}
+
+// The start reads the config file as a reload parses a save: for each
+// file of the fuzz corpus, Parse of the real file and ParseWithFileContent
+// of its content agree, and Parse returns that content. (A real file per
+// fuzz input would slow the fuzzing to the disk's pace.)
+func TestStartAndReloadReadTheCorpusAlike(t *testing.T) {
+	seeds, err := filepath.Glob("testdata/fuzz/FuzzParseFileContent/*")
+	if err != nil || len(seeds) == 0 {
+		t.Fatalf("no corpus: %v", err)
+	}
+	path := filepath.Join(t.TempDir(), "usbStream.config")
+	for _, seed := range seeds {
+		b, err := os.ReadFile(seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, value, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+		quoted, ok := strings.CutPrefix(value, "[]byte(")
+		content, err := strconv.Unquote(strings.TrimSuffix(quoted, ")"))
+		if !ok || err != nil {
+			t.Fatalf("%s: not a []byte corpus entry: %q", seed, value)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, read, err := Parse([]string{"-file", path})
+		if string(read) != content {
+			t.Errorf("%s: Parse returned %q as the content it read", seed, read)
+		}
+		viaReload, reloadErr := ParseWithFileContent([]string{"-file", path}, []byte(content))
+		if (err == nil) != (reloadErr == nil) || err != nil && err.Error() != reloadErr.Error() ||
+			err == nil && !reflect.DeepEqual(c, viaReload) {
+			t.Errorf("%s: Parse and ParseWithFileContent differ:\n%v %+v\n%v %+v", seed, err, c, reloadErr, viaReload)
+		}
+	}
 }
 
 // checkRanges returns what in c is outside the documented ranges, or "".
