@@ -19,7 +19,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"usbstream/internal/app"
-	"usbstream/internal/camera"
 	"usbstream/internal/config"
 	"usbstream/internal/logging"
 )
@@ -40,7 +39,10 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	cfg, err := config.Parse(args)
+	// content is what the configuration, or the file's error, came from:
+	// the watcher compares saves with it, so none made after this read is
+	// missed.
+	cfg, content, err := config.Parse(args)
 	if errors.Is(err, config.ErrHelp) {
 		fmt.Fprintf(stdout, "usbStream %s: MJPEG streamer for USB cameras\n\nUsage: usbStream [options]\n\n%s\n",
 			version, strings.TrimRight(config.Usage(), "\n"))
@@ -74,28 +76,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	if cfg.ListCameras {
-		devices, err := camera.List()
-		if err != nil {
+		if err := app.ListCameras(stdout); err != nil {
 			fmt.Fprintf(stderr, "usbStream: %v\n", err)
 			return exitFailure
 		}
-		camera.WriteReport(stdout, devices)
 		return exitOK
-	}
-
-	// The watcher must know the exact content this configuration came from,
-	// or a save between parsing and watching would be missed.
-	var content []byte
-	if cfg.File != "" {
-		if c, err := config.ReadFile(cfg.File); err == nil {
-			again, perr := config.ParseWithFileContent(args, c)
-			switch {
-			case perr == nil:
-				cfg, content, startErr = again, c, nil // also a file mended meanwhile
-			case startErr != nil:
-				content, startErr = c, perr // the error of exactly this content
-			}
-		}
 	}
 
 	log, logOut, warning := logging.New(cfg.Verbose, cfg.LogFile)

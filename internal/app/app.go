@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	stdlog "log"
 	"net"
 	"path/filepath"
@@ -47,8 +48,9 @@ type Options struct {
 	Version   string
 	Log       *zap.Logger
 	LogOutput *logging.Output
-	// FileContent is the config file's content as parsed at start, so that
-	// an unchanged file is not reported as a change.
+	// FileContent is what config.Parse read from the config file at start,
+	// also when it had an error, so that an unchanged file is not reported
+	// as a change; nil when it could not be read.
 	FileContent []byte
 	// StartError is the config file's error at start, when the process was
 	// started on the built-in defaults instead of exiting (see sbc). The
@@ -85,6 +87,9 @@ type App struct {
 	passwords []string    // the last few passwords and tokens in force, for setSecrets
 	http      *httpServer // nil while the port cannot be had
 	httpErr   string
+	// failed carries the failure of whichever HTTP server serves the API
+	// (see listen), for Run.
+	failed chan error
 
 	// token is the access token in force (config.AccessToken, which is
 	// slow when derived: computed once per configuration).
@@ -94,7 +99,7 @@ type App struct {
 // New builds an App from a validated config.
 func New(cfg *config.Config, opt Options) *App {
 	a := &App{opt: opt, log: opt.Log, started: time.Now(), cfg: cfg,
-		hub: stream.NewHub(), clients: stream.NewRegistry()}
+		hub: stream.NewHub(), clients: stream.NewRegistry(), failed: make(chan error, 1)}
 	a.cfgState = status.Config{File: cfg.File, LoadedAt: a.started, OK: true}
 	// A file missing or unreadable at start (nil content) set nothing, so
 	// whatever it holds when it comes is applied, even if blank.
@@ -183,19 +188,22 @@ func (e *PortInUseError) Error() string {
 
 func (e *PortInUseError) Unwrap() error { return e.Err }
 
-// Run serves until ctx ends, then stops within about ShutdownGrace (plus
-// the DSF goodbye, at most dsf.ShutdownTimeout).
+// Run serves until ctx ends, or until the HTTP server fails (its error is
+// returned), then stops within about ShutdownGrace (plus the DSF goodbye, at
+// most dsf.ShutdownTimeout).
 func (a *App) Run(ctx context.Context) error {
+	// A failed HTTP server stops the rest too: a usbStream nobody can reach
+	// must exit, so that its service starts it again.
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	cfg := a.config()
 	srv, err := a.listen(ctx, cfg.Host, cfg.Port)
-	var failed <-chan error
 	switch {
 	case err == nil:
 		a.mu.Lock()
 		a.http = srv
 		a.mu.Unlock()
 		a.logURLs(srv.host, srv.port)
-		failed = srv.failed
 	case errors.As(err, new(*PortInUseError)) && a.dsfPresent():
 		// Under DSF, exiting would only make DSF restart us into the same
 		// error every few seconds; stay, say so in DWC, and keep trying.
@@ -235,8 +243,9 @@ func (a *App) Run(ctx context.Context) error {
 
 	select {
 	case <-ctx.Done():
-	case err = <-failed:
+	case err = <-a.failed:
 		a.log.Error("HTTP server failed", zap.Error(err))
+		stop()
 	}
 	a.mu.Lock()
 	srv = a.http
@@ -250,6 +259,17 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	a.log.Info("stopped")
 	return err
+}
+
+// ListCameras writes what -list prints: every camera with its names,
+// formats, sizes, frame rates and controls.
+func ListCameras(w io.Writer) error {
+	devices, err := camera.List()
+	if err != nil {
+		return err
+	}
+	camera.WriteReport(w, devices)
+	return nil
 }
 
 // debugStdLog routes net/http's own complaints (bad requests, TLS probes

@@ -22,13 +22,15 @@ type httpServer struct {
 	host   string
 	port   int
 	srv    *http.Server
+	ln     net.Listener       // what Serve accepts on
 	cancel context.CancelFunc // ends this server's streams
-	failed chan error         // Serve's error, if it fails on its own
 	done   chan struct{}
 }
 
 // listen opens host:port and serves the API on it. Streams on it end when
-// ctx ends or the server is shut down.
+// ctx ends or the server is shut down. Whichever server serves the API, the
+// first one or one opened by a port move or a late listen, reports a
+// failure of its own to a.failed, which Run watches.
 func (a *App) listen(ctx context.Context, host string, port int) (*httpServer, error) {
 	addr := net.JoinHostPort(host, strconv.Itoa(port))
 	ln, err := net.Listen("tcp", addr)
@@ -38,16 +40,24 @@ func (a *App) listen(ctx context.Context, host string, port int) (*httpServer, e
 	if err != nil {
 		return nil, fmt.Errorf("cannot listen on %s: %w", addr, err)
 	}
-	return a.serve(ctx, a.api.Listener(ln), host, a.api, a.api.ConnState, a.log.Named("http")), nil
+	return a.start(ctx, a.api.Listener(ln), host, a.api, a.api.ConnState, a.log.Named("http"), a.failed), nil
 }
 
 // serve answers h's requests on ln, opened for host, until shutdown (or
 // ctx ends). connState, if not nil, is told of every connection's state.
+// Nothing stops if it fails: the failure is logged.
 func (a *App) serve(ctx context.Context, ln net.Listener, host string, h http.Handler,
 	connState func(net.Conn, http.ConnState), log *zap.Logger) *httpServer {
+	return a.start(ctx, ln, host, h, connState, log, nil)
+}
+
+// start is serve, with Serve's error, if it fails on its own, sent to
+// failed (or logged when failed is nil). The send never blocks: the first
+// failure is the one Run acts on.
+func (a *App) start(ctx context.Context, ln net.Listener, host string, h http.Handler,
+	connState func(net.Conn, http.ConnState), log *zap.Logger, failed chan<- error) *httpServer {
 	sctx, cancel := context.WithCancel(ctx)
-	s := &httpServer{host: host, port: ln.Addr().(*net.TCPAddr).Port, cancel: cancel,
-		failed: make(chan error, 1), done: make(chan struct{})}
+	s := &httpServer{host: host, port: ln.Addr().(*net.TCPAddr).Port, ln: ln, cancel: cancel, done: make(chan struct{})}
 	s.srv = &http.Server{
 		Handler: h,
 		// Slowloris: a client gets 5 s to send its request headers. There is
@@ -63,8 +73,16 @@ func (a *App) serve(ctx context.Context, ln net.Listener, host string, h http.Ha
 	}
 	go func() {
 		defer close(s.done)
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.failed <- err
+		err := s.srv.Serve(ln)
+		switch {
+		case err == nil || errors.Is(err, http.ErrServerClosed):
+		case failed == nil:
+			log.Error("HTTP server failed", zap.String("address", ln.Addr().String()), zap.Error(err))
+		default:
+			select {
+			case failed <- err:
+			default:
+			}
 		}
 	}()
 	return s

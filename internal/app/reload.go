@@ -3,8 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"reflect"
-	"slices"
 	"strings"
 	"time"
 
@@ -107,22 +105,28 @@ func (a *App) notApplied(err error, what string) {
 }
 
 // apply switches from the configuration in force to next, touching only
-// what changed, and returns the options that changed.
+// what changed, and returns the options that changed. What each change
+// takes is its option's class in the config table.
 func (a *App) apply(ctx context.Context, next *config.Config) []string {
 	a.mu.Lock()
 	prev := a.cfg
 	a.mu.Unlock()
-	changed := changedOptions(prev, next)
+	changes := config.Diff(prev, next)
+	var changed []string
+	takes := map[config.Reload]bool{}
+	for _, c := range changes {
+		changed = append(changed, c.Option)
+		takes[c.Reload] = true
+	}
 
-	if next.Verbose != prev.Verbose || next.LogFile != prev.LogFile {
+	if takes[config.SwitchesLog] {
 		if err := a.opt.LogOutput.Set(next.Verbose, next.LogFile); err != nil {
 			a.log.Warn(err.Error())
 		}
 	}
-	if next.User != prev.User || next.Password != prev.Password || next.Token != prev.Token ||
-		next.AllowOrigin != prev.AllowOrigin {
+	if takes[config.SwitchesCredentials] || takes[config.AppliesToNewRequests] {
 		token := a.token
-		if next.User != prev.User || next.Password != prev.Password || next.Token != prev.Token {
+		if takes[config.SwitchesCredentials] {
 			token = next.AccessToken()
 		}
 		a.mu.Lock()
@@ -131,25 +135,21 @@ func (a *App) apply(ctx context.Context, next *config.Config) []string {
 		// The log must hide the new token before any line can show it.
 		a.setSecrets(next)
 		a.api.SetAccess(httpapi.Access{User: next.User, Password: next.Password, Token: token, AllowOrigin: next.AllowOrigin})
-	}
-	if next.MaxClients != prev.MaxClients {
 		a.api.SetMaxClients(next.MaxClients)
-	}
-	if next.MaxClientsPerIP != prev.MaxClientsPerIP {
 		a.api.SetMaxClientsPerIP(next.MaxClientsPerIP)
-	}
-	if !slices.Equal(next.AllowedHosts, prev.AllowedHosts) {
 		a.api.SetAllowedHosts(next.AllowedHosts)
 	}
-	a.applySource(prev, next)
-	if next.Host != prev.Host || next.Port != prev.Port {
+	a.applySource(next, takes[config.ReopensSource], takes[config.TunesSource], next.Framerate > prev.Framerate)
+	if takes[config.MovesListener] {
 		if err := a.move(ctx, next.Host, next.Port); err != nil {
 			// Keep serving where we are; the status says why.
 			next.Host, next.Port = prev.Host, prev.Port
 		}
 	}
-	if next.DSFSocket != prev.DSFSocket {
-		a.log.Warn("a changed -dsf applies after a restart")
+	for _, c := range changes {
+		if c.Reload == config.AppliesAfterRestart {
+			a.log.Warn("a changed " + c.Option + " applies after a restart")
+		}
 	}
 	a.mu.Lock()
 	a.cfg = next
@@ -157,9 +157,10 @@ func (a *App) apply(ctx context.Context, next *config.Config) []string {
 	return changed
 }
 
-// applySource restarts the source when what it captures changed, and
-// otherwise hands a running camera its new rotation, quality and rate cap.
-func (a *App) applySource(prev, next *config.Config) {
+// applySource restarts the source when what it captures changed (reopen),
+// and otherwise hands a running camera its new rotation, quality and rate
+// cap (tune); faster says the frame rate went up.
+func (a *App) applySource(next *config.Config, reopen, tune, faster bool) {
 	a.mu.Lock()
 	src, onDefaults := a.src, a.onDefaults
 	a.onDefaults = false
@@ -167,19 +168,18 @@ func (a *App) applySource(prev, next *config.Config) {
 	cam, isCamera := src.(*camera.Source)
 	// The stand-in for a broken file at start is replaced by whatever the
 	// first good save asks for, even if that is what the defaults say.
-	restart := onDefaults || !sameCapture(prev, next)
+	restart := onDefaults || reopen
 	if !isCamera {
 		// Generated and replayed sources are cheap to restart.
-		restart = restart || prev.Quality != next.Quality || prev.Framerate != next.Framerate ||
-			transformOf(prev) != transformOf(next)
-	} else if next.Framerate > prev.Framerate && next.Framerate > cam.OpenedFPS()+0.01 {
+		restart = restart || tune
+	} else if faster && next.Framerate > cam.OpenedFPS()+0.01 {
 		restart = true // a higher rate must be asked of the driver at open
 	}
 	if restart {
 		a.replaceSource(a.newSource(next))
 		return
 	}
-	if isCamera {
+	if isCamera && tune {
 		cam.SetLive(camera.Live{Transform: transformOf(next), Quality: next.Quality, FPS: next.Framerate})
 	}
 }
@@ -190,14 +190,6 @@ func (a *App) replaceSource(src source.Source) {
 	a.src = src
 	a.mu.Unlock()
 	a.sup.Replace(src)
-}
-
-// sameCapture reports whether two configurations capture the same way, so
-// that the source can keep running.
-func sameCapture(p, n *config.Config) bool {
-	return p.Source == n.Source && p.Camera == n.Camera && p.Size == n.Size && p.Resolution == n.Resolution &&
-		p.Format == n.Format && reflect.DeepEqual(p.ManExp, n.ManExp) && reflect.DeepEqual(p.Exposure, n.Exposure) &&
-		slices.Equal(p.Controls, n.Controls)
 }
 
 func transformOf(cfg *config.Config) jpeg.Transform {
@@ -227,41 +219,4 @@ func (a *App) move(ctx context.Context, host string, port int) error {
 	}
 	a.message(dsf.Info, fmt.Sprintf("the stream moved to port %d", srv.port))
 	return nil
-}
-
-// changedOptions names the options whose values differ, for the log and
-// /status.
-func changedOptions(p, n *config.Config) []string {
-	var out []string
-	add := func(name string, differ bool) {
-		if differ {
-			out = append(out, name)
-		}
-	}
-	add("-port", p.Port != n.Port)
-	add("-host", p.Host != n.Host)
-	add("-camera", p.Camera != n.Camera)
-	add("-rotate", p.Rotate != n.Rotate)
-	add("-flip", p.Flip != n.Flip)
-	add("-size", p.Size != n.Size)
-	add("-resolution", p.Resolution != n.Resolution)
-	add("-format", p.Format != n.Format)
-	add("-framerate", p.Framerate != n.Framerate)
-	add("-manexp", !reflect.DeepEqual(p.ManExp, n.ManExp))
-	add("-exposure", !reflect.DeepEqual(p.Exposure, n.Exposure))
-	add("-verbose", p.Verbose != n.Verbose)
-	add("-logfile", p.LogFile != n.LogFile)
-	add("-source", p.Source != n.Source)
-	add("-quality", p.Quality != n.Quality)
-	add("-user", p.User != n.User)
-	add("-password", p.Password != n.Password)
-	add("-token", p.Token != n.Token)
-	add("-auth", p.Auth != n.Auth)
-	add("-allow-origin", p.AllowOrigin != n.AllowOrigin)
-	add("-allowhost", !slices.Equal(p.AllowedHosts, n.AllowedHosts))
-	add("-control", !slices.Equal(p.Controls, n.Controls))
-	add("-dsf", p.DSFSocket != n.DSFSocket)
-	add("-maxclients", p.MaxClients != n.MaxClients)
-	add("-maxclientsperip", p.MaxClientsPerIP != n.MaxClientsPerIP)
-	return out
 }

@@ -45,7 +45,7 @@ func TestAuthOption(t *testing.T) {
 		{"-auth none\n-auth none\n", "2: -auth: given twice (first on line 1)"},
 	}
 	for _, tt := range bad {
-		_, err := ParseFileContent(testFile, []byte(tt.content))
+		_, err := parseAsFile(testFile, []byte(tt.content))
 		if err == nil || err.Error() != testFile+":"+tt.want {
 			t.Errorf("%q: got %v\nwant %s", tt.content, err, tt.want)
 		}
@@ -74,7 +74,7 @@ func TestAllowHostOption(t *testing.T) {
 		"-allowhost ''":                   want,
 		"-allowhost duet_3":               want + "; duet_3 is not a host name",
 	} {
-		_, err := ParseFileContent(testFile, []byte(content))
+		_, err := parseAsFile(testFile, []byte(content))
 		if err == nil || !strings.HasSuffix(err.Error(), reason) || !strings.HasPrefix(err.Error(), testFile+":1: -allowhost") {
 			t.Errorf("%q: got %v\nwant ...%s", content, err, reason)
 		}
@@ -182,7 +182,7 @@ func TestMentionsAuth(t *testing.T) {
 // token is for.
 func TestShippedConfigDocumentsAuthAndAllowHost(t *testing.T) {
 	path := "../../sd/sys/usbStream/usbStream.config"
-	c, err := ParseFile(path)
+	c, _, err := Parse([]string{"-file", path})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,12 +36,14 @@
 // # Reloading
 //
 // The config is a function of the command-line arguments and the file's
-// content, so a reload keeps the original arguments and parses them again:
-// Parse(args) re-reads the file, or, when the caller has already read the
-// file (ReadFile, e.g. to see whether it changed), ParseWithFileContent(args,
-// content) parses exactly that content in the file's place. The command
-// line's overrides then apply exactly as at start. A reload that fails
-// returns an error and the caller keeps its previous *Config.
+// content. Parse(args) returns the content it read with the configuration,
+// for the watcher to compare saves with; a reload keeps the original
+// arguments and parses them again with ParseWithFileContent(args, content),
+// content being the save the watcher read (ReadFile), in the file's place.
+// The command line's overrides then apply exactly as at start. A reload
+// that fails returns an error and the caller keeps its previous *Config;
+// Diff(prev, next) says which options changed and what applying each takes
+// (each option's Reload class is in the option table, options.go).
 package config
 
 import (
@@ -250,8 +252,17 @@ func showName(s string) string {
 // Parse parses the command-line arguments (without the program name),
 // reading the file named by -file at the position where -file appears.
 // Errors are *Error; -h, -help and --help give an *Error wrapping ErrHelp.
-func Parse(args []string) (*Config, error) {
-	return parseArgs(args, ReadFile, false)
+// content is what was read from the file, also when it has an error (nil
+// when there is no -file or the file could not be read), so that whoever
+// watches the file knows exactly which content the configuration, or the
+// error, came from.
+func Parse(args []string) (cfg *Config, content []byte, err error) {
+	cfg, err = parseArgs(args, func(path string) ([]byte, error) {
+		c, err := ReadFile(path)
+		content = c
+		return c, err
+	}, false)
+	return cfg, content, err
 }
 
 // ParseWithFileContent is Parse with content standing in for the file that
@@ -260,35 +271,6 @@ func Parse(args []string) (*Config, error) {
 // contain -file.
 func ParseWithFileContent(args []string, content []byte) (*Config, error) {
 	return parseArgs(args, func(string) ([]byte, error) { return content, nil }, true)
-}
-
-// ParseFile reads one config file on its own, over the defaults.
-func ParseFile(path string) (*Config, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, &Error{File: path, Reason: "cannot find the config file: " + err.Error(), Err: err}
-	}
-	content, err := ReadFile(abs)
-	if err != nil {
-		return nil, err
-	}
-	return ParseFileContent(abs, content)
-}
-
-// ParseFileContent parses content as the config file at path (which is not
-// read; it names the file in errors and anchors relative paths), over the
-// defaults.
-func ParseFileContent(path string, content []byte) (*Config, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, &Error{File: path, Reason: "cannot find the config file: " + err.Error(), Err: err}
-	}
-	p := newParser()
-	p.cfg.File = abs
-	if err := p.parseFile(abs, content); err != nil {
-		return nil, err
-	}
-	return p.finish()
 }
 
 // ReadFile reads a config file with the checks Parse applies: it must be a

@@ -16,18 +16,24 @@ import (
 // paths in it resolve against its folder.
 const testFile = "/etc/usbStream/usbStream.config"
 
+// parseAsFile parses content as the file at path, which is not read, the
+// way a reload parses a save.
+func parseAsFile(path string, content []byte) (*Config, error) {
+	return ParseWithFileContent([]string{"-file", path}, content)
+}
+
 func parseContent(t *testing.T, content string) *Config {
 	t.Helper()
-	c, err := ParseFileContent(testFile, []byte(content))
+	c, err := parseAsFile(testFile, []byte(content))
 	if err != nil {
-		t.Fatalf("ParseFileContent(%q): %v", content, err)
+		t.Fatalf("parseAsFile(%q): %v", content, err)
 	}
 	return c
 }
 
 func mustParse(t *testing.T, args ...string) *Config {
 	t.Helper()
-	c, err := Parse(args)
+	c, _, err := Parse(args)
 	if err != nil {
 		t.Fatalf("Parse(%q): %v", args, err)
 	}
@@ -250,7 +256,7 @@ func TestCommandLineOnlyOptions(t *testing.T) {
 	}
 	for _, opt := range []string{"-version", "-list", "-h", "-help", "-file x"} {
 		t.Run(opt, func(t *testing.T) {
-			_, err := ParseFileContent(testFile, []byte("-port 8090\n"+opt+"\n"))
+			_, err := parseAsFile(testFile, []byte("-port 8090\n"+opt+"\n"))
 			e := asConfigError(t, err)
 			if e.Line != 2 || !strings.Contains(e.Error(), testFile+":2: "+strings.Fields(opt)[0]+": ") {
 				t.Fatalf("got %q, want an error on line 2 naming %s", err, opt)
@@ -262,14 +268,14 @@ func TestCommandLineOnlyOptions(t *testing.T) {
 func TestHelp(t *testing.T) {
 	for _, args := range [][]string{{"-h"}, {"-help"}, {"--help"}, {"-port", "8090", "-h"},
 		{"-prot", "1", "-help"}, {"-file", "/does/not/exist", "--help"}} {
-		_, err := Parse(args)
+		_, _, err := Parse(args)
 		if !errors.Is(err, ErrHelp) {
 			t.Errorf("Parse(%q) = %v, want ErrHelp", args, err)
 			continue
 		}
 		asConfigError(t, err)
 	}
-	if _, err := Parse([]string{"-help=1"}); errors.Is(err, ErrHelp) || err == nil {
+	if _, _, err := Parse([]string{"-help=1"}); errors.Is(err, ErrHelp) || err == nil {
 		t.Errorf("-help=1 gave %v, want an error that is not ErrHelp", err)
 	}
 }
@@ -385,7 +391,7 @@ func TestFileErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := ParseFileContent(testFile, []byte(tt.content))
+			c, err := parseAsFile(testFile, []byte(tt.content))
 			if err == nil {
 				t.Fatalf("no error for %q, got %+v", tt.content, *c)
 			}
@@ -401,13 +407,13 @@ func TestFileErrors(t *testing.T) {
 }
 
 func TestErrorFields(t *testing.T) {
-	_, err := ParseFileContent(testFile, []byte("-port 8090\n-rotate 45\n"))
+	_, err := parseAsFile(testFile, []byte("-port 8090\n-rotate 45\n"))
 	e := asConfigError(t, err)
 	want := Error{File: testFile, Line: 2, Option: "-rotate", Value: "45", Reason: "must be 0, 90, 180 or 270"}
 	if *e != want {
 		t.Fatalf("got %+v, want %+v", *e, want)
 	}
-	_, err = Parse([]string{"-prot", "8090"})
+	_, _, err = Parse([]string{"-prot", "8090"})
 	e = asConfigError(t, err)
 	if e.File != "" || e.Line != 0 || e.Option != "-prot" || e.Reason != "unknown option (did you mean -port?)" {
 		t.Fatalf("got %+v", *e)
@@ -422,21 +428,21 @@ func TestPasswordNeverInErrors(t *testing.T) {
 		{"-password s3cret"},
 		{"-pass word s3cret"},
 	} {
-		_, err := Parse(args)
+		_, _, err := Parse(args)
 		if err == nil || strings.Contains(err.Error(), "s3cr") || asConfigError(t, err).Value != "" && strings.Contains(asConfigError(t, err).Value, "s3cr") {
 			t.Errorf("Parse(%q) = %v: want an error that does not show the password", args, err)
 		}
 	}
 	for _, line := range []string{"'-password s3cret'", "'-pass word s3cret'", "'-passwort s3cret'"} {
-		if _, err := ParseFileContent(testFile, []byte("-user u\n"+line+"\n")); err == nil || strings.Contains(err.Error(), "s3cret") {
+		if _, err := parseAsFile(testFile, []byte("-user u\n"+line+"\n")); err == nil || strings.Contains(err.Error(), "s3cret") {
 			t.Errorf("%s: %v: want an error that does not show the password", line, err)
 		}
 	}
-	_, err := ParseFileContent(testFile, []byte("'-password s3cret'\n"))
+	_, err := parseAsFile(testFile, []byte("'-password s3cret'\n"))
 	if want := testFile + ":1: -password: the option and its value are quoted as one word; quote only the value"; err == nil || err.Error() != want {
 		t.Errorf("got %v\nwant %s", err, want)
 	}
-	_, err = ParseFileContent(testFile, []byte("-user u\n-password my s3cret words\n"))
+	_, err = parseAsFile(testFile, []byte("-user u\n-password my s3cret words\n"))
 	if err == nil || strings.Contains(err.Error(), "s3cret") {
 		t.Fatalf("got %v: want an error that does not show the password", err)
 	}
@@ -481,7 +487,7 @@ func TestCommandLineErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := Parse(tt.args)
+			c, _, err := Parse(tt.args)
 			if err == nil {
 				t.Fatalf("no error for %q, got %+v", tt.args, *c)
 			}
@@ -671,7 +677,7 @@ func TestSeveralOptionsOnOneLine(t *testing.T) {
 	if c.Port != 8090 || c.Rotate != 180 || !c.Verbose || c.Camera != "HD Cam" {
 		t.Fatalf("got %+v", *c)
 	}
-	_, err := ParseFileContent(testFile, []byte("-port 8090 -rotate 180 -port 1"))
+	_, err := parseAsFile(testFile, []byte("-port 8090 -rotate 180 -port 1"))
 	if err == nil || err.Error() != testFile+":1: -port: given twice (first on line 1)" {
 		t.Fatalf("got %v", err)
 	}
@@ -701,11 +707,12 @@ func TestOriginalExampleConfig(t *testing.T) {
 	want.Port, want.Camera, want.Rotate, want.Size, want.Format, want.Framerate, want.Verbose, want.File =
 		8090, "0", 180, 4, "MJPG", 24, true, path
 	fromArgs := mustParse(t, "-file", path)
-	fromFile, err := ParseFile(path)
+	content, _ := os.ReadFile(path)
+	fromReload, err := ParseWithFileContent([]string{"-file", path}, content)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, got := range map[string]*Config{"Parse": fromArgs, "ParseFile": fromFile} {
+	for name, got := range map[string]*Config{"Parse": fromArgs, "ParseWithFileContent": fromReload} {
 		if !reflect.DeepEqual(*got, want) {
 			t.Errorf("%s:\n got %+v\nwant %+v", name, *got, want)
 		}
@@ -755,18 +762,18 @@ func TestPrecedence(t *testing.T) {
 		})
 	}
 
-	_, err := Parse([]string{"-port", "1", "-file", f, "-port", "2"})
+	_, _, err := Parse([]string{"-port", "1", "-file", f, "-port", "2"})
 	if err == nil || err.Error() != "command line: -port: given twice (first as argument 1)" {
 		t.Fatalf("an option twice on the command line around -file: %v", err)
 	}
 	g := writeFile(t, dir, "g.config", "-port 1\n")
-	_, err = Parse([]string{"-file", f, "-file", g})
+	_, _, err = Parse([]string{"-file", f, "-file", g})
 	if err == nil || err.Error() != "command line: -file: given twice (first as argument 1); only one config file can be read" {
 		t.Fatalf("-file twice: %v", err)
 	}
 	// The file's error is reported, not hidden by the command line's value.
 	bad := writeFile(t, dir, "bad.config", "-port 8090\n-rotate 45\n")
-	_, err = Parse([]string{"-file", bad, "-rotate", "90"})
+	_, _, err = Parse([]string{"-file", bad, "-rotate", "90"})
 	if err == nil || err.Error() != bad+":2: -rotate 45: must be 0, 90, 180 or 270" {
 		t.Fatalf("got %v", err)
 	}
@@ -807,34 +814,30 @@ func TestRelativePaths(t *testing.T) {
 	if c.LogFile != filepath.Join(cwd, "u.log") || c.Source.Path != filepath.Join(cwd, "frames") {
 		t.Errorf("command line: LogFile %q Source %v", c.LogFile, c.Source)
 	}
-	if c, err := ParseFile("sys/usbStream/usbStream.config"); err != nil || c.File != filepath.Join(cwd, "sys/usbStream/usbStream.config") {
-		t.Errorf("ParseFile with a relative path: %v, %v", c, err)
-	}
 }
 
 func TestReadErrors(t *testing.T) {
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "missing.config")
-	_, err := Parse([]string{"-file", missing})
+	_, _, err := Parse([]string{"-file", missing})
 	e := asConfigError(t, err)
 	if !errors.Is(err, fs.ErrNotExist) || err.Error() != missing+": cannot read the config file: no such file or directory" ||
 		e.File != missing || e.Line != 0 {
 		t.Fatalf("missing file: %v (%+v)", err, e)
 	}
-	if _, err := ParseFile(missing); !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("ParseFile of a missing file: %v", err)
-	}
 
-	_, err = Parse([]string{"-file", dir})
+	_, _, err = Parse([]string{"-file", dir})
 	if err == nil || err.Error() != dir+": is a folder, not a config file" {
 		t.Fatalf("folder: %v", err)
 	}
 
 	big := writeFile(t, dir, "big.config", "-port 8090\n"+strings.Repeat("-# padding\n", MaxFileSize/11+1))
 	for name, parse := range map[string]func() error{
-		"Parse":            func() error { _, err := Parse([]string{"-file", big}); return err },
-		"ParseFile":        func() error { _, err := ParseFile(big); return err },
-		"ParseFileContent": func() error { _, err := ParseFileContent(big, make([]byte, MaxFileSize+1)); return err },
+		"Parse": func() error { _, _, err := Parse([]string{"-file", big}); return err },
+		"ParseWithFileContent": func() error {
+			_, err := ParseWithFileContent([]string{"-file", big}, make([]byte, MaxFileSize+1))
+			return err
+		},
 	} {
 		err := parse()
 		if err == nil || err.Error() != big+": is larger than 1024 KiB, too large for a config file (wrong file?)" {
@@ -843,7 +846,7 @@ func TestReadErrors(t *testing.T) {
 	}
 	// Exactly the limit is fine.
 	atLimit := writeFile(t, dir, "limit.config", "-port 8090\n"+strings.Repeat("#", MaxFileSize-11))
-	if c, err := ParseFile(atLimit); err != nil || c.Port != 8090 {
+	if c, _, err := Parse([]string{"-file", atLimit}); err != nil || c.Port != 8090 {
 		t.Fatalf("file of exactly MaxFileSize: %v", err)
 	}
 
@@ -852,7 +855,7 @@ func TestReadErrors(t *testing.T) {
 		if err := os.Chmod(locked, 0); err != nil {
 			t.Fatal(err)
 		}
-		_, err = Parse([]string{"-file", locked})
+		_, _, err = Parse([]string{"-file", locked})
 		if !errors.Is(err, fs.ErrPermission) || err.Error() != locked+": cannot read the config file: permission denied" {
 			t.Fatalf("unreadable file: %v", err)
 		}
@@ -1036,7 +1039,7 @@ func TestDefaultLogFileOnlyOnDSFMachines(t *testing.T) {
 	if got, want := defaultLogFile(sys), filepath.Join(sys, "usbStream", "usbStream.log"); got != want {
 		t.Fatalf("on a DSF machine the default log file = %q, want %q", got, want)
 	}
-	c, err := Parse([]string{"-logfile", "none"})
+	c, _, err := Parse([]string{"-logfile", "none"})
 	if err != nil || c.LogFile != "" {
 		t.Fatalf("-logfile none = %q, %v; want stderr only", c.LogFile, err)
 	}
@@ -1045,7 +1048,7 @@ func TestDefaultLogFileOnlyOnDSFMachines(t *testing.T) {
 func TestControlOptionRepeats(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "usbStream.config")
 	os.WriteFile(path, []byte("-control brightness=128\n-control 'Auto Exposure=Manual Mode'\n"), 0o644)
-	c, err := Parse([]string{"-file", path, "-control", "focus_automatic_continuous=off"})
+	c, _, err := Parse([]string{"-file", path, "-control", "focus_automatic_continuous=off"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1054,7 +1057,7 @@ func TestControlOptionRepeats(t *testing.T) {
 		t.Fatalf("controls = %v, want %v", c.Controls, want)
 	}
 	for _, bad := range []string{"brightness", "=5", "brightness="} {
-		_, err := Parse([]string{"-control", bad})
+		_, _, err := Parse([]string{"-control", bad})
 		if err == nil || !strings.Contains(err.Error(), "name=value") {
 			t.Errorf("-control %q: %v, want a name=value error", bad, err)
 		}
@@ -1063,18 +1066,18 @@ func TestControlOptionRepeats(t *testing.T) {
 
 func TestOriginalCompatibility(t *testing.T) {
 	// The original's code accepted -size 9 (its list had ten entries).
-	c, err := Parse([]string{"-size", "9"})
+	c, _, err := Parse([]string{"-size", "9"})
 	if err != nil || SizeTable[c.Size] != (Resolution{320, 240}) {
 		t.Fatalf("-size 9 = %v, %v; want 320x240", c, err)
 	}
 	// argparse accepted unambiguous abbreviations; so do we, with a warning.
-	c, err = Parse([]string{"-frame", "10", "-verb"})
+	c, _, err = Parse([]string{"-frame", "10", "-verb"})
 	if err != nil || c.Framerate != 10 || !c.Verbose || len(c.Warnings) != 2 ||
 		!strings.Contains(c.Warnings[0], "-frame is read as -framerate") {
 		t.Fatalf("abbreviations: %+v, %v", c, err)
 	}
 	// An ambiguous one (-p: -port, -password) is still an error.
-	if _, err := Parse([]string{"-p", "1"}); err == nil {
+	if _, _, err := Parse([]string{"-p", "1"}); err == nil {
 		t.Fatal("-p accepted though it abbreviates -port and -password")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -12,20 +13,16 @@ import (
 	"testing"
 )
 
-// FuzzParseFileContent feeds arbitrary file content to the parser. The seed
-// corpus is in testdata/fuzz/FuzzParseFileContent.
+// FuzzParseFileContent feeds arbitrary file content to the parser, as a
+// reload parses a save (TestStartAndReloadReadTheCorpusAlike checks that
+// the start reads a file the same way). The seed corpus is in
+// testdata/fuzz/FuzzParseFileContent.
 func FuzzParseFileContent(f *testing.F) {
 	f.Fuzz(func(t *testing.T, content []byte) {
 		if len(content) > MaxFileSize {
 			return // refused before any line is read; TestReadErrors covers it
 		}
-		c, err := ParseFileContent(testFile, content)
-		// The reload path must see a file exactly as the start-up path does.
-		viaArgs, argsErr := ParseWithFileContent([]string{"-file", testFile}, content)
-		if (err == nil) != (argsErr == nil) || err != nil && err.Error() != argsErr.Error() ||
-			err == nil && !reflect.DeepEqual(c, viaArgs) {
-			t.Fatalf("ParseFileContent and ParseWithFileContent differ:\n%v %+v\n%v %+v", err, c, argsErr, viaArgs)
-		}
+		c, err := ParseWithFileContent([]string{"-file", testFile}, content)
 		if err != nil {
 			var e *Error
 			if !errors.As(err, &e) {
@@ -46,6 +43,42 @@ func FuzzParseFileContent(f *testing.F) {
 			t.Fatalf("file-only settings wrong: File %q ShowVersion %v ListCameras %v", c.File, c.ShowVersion, c.ListCameras)
 		}
 	})
+}
+
+// The start reads the config file as a reload parses a save: for each
+// file of the fuzz corpus, Parse of the real file and ParseWithFileContent
+// of its content agree, and Parse returns that content. (A real file per
+// fuzz input would slow the fuzzing to the disk's pace.)
+func TestStartAndReloadReadTheCorpusAlike(t *testing.T) {
+	seeds, err := filepath.Glob("testdata/fuzz/FuzzParseFileContent/*")
+	if err != nil || len(seeds) == 0 {
+		t.Fatalf("no corpus: %v", err)
+	}
+	path := filepath.Join(t.TempDir(), "usbStream.config")
+	for _, seed := range seeds {
+		b, err := os.ReadFile(seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, value, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+		quoted, ok := strings.CutPrefix(value, "[]byte(")
+		content, err := strconv.Unquote(strings.TrimSuffix(quoted, ")"))
+		if !ok || err != nil {
+			t.Fatalf("%s: not a []byte corpus entry: %q", seed, value)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, read, err := Parse([]string{"-file", path})
+		if string(read) != content {
+			t.Errorf("%s: Parse returned %q as the content it read", seed, read)
+		}
+		viaReload, reloadErr := ParseWithFileContent([]string{"-file", path}, []byte(content))
+		if (err == nil) != (reloadErr == nil) || err != nil && err.Error() != reloadErr.Error() ||
+			err == nil && !reflect.DeepEqual(c, viaReload) {
+			t.Errorf("%s: Parse and ParseWithFileContent differ:\n%v %+v\n%v %+v", seed, err, c, reloadErr, viaReload)
+		}
+	}
 }
 
 // checkRanges returns what in c is outside the documented ranges, or "".
@@ -200,7 +233,7 @@ func FuzzSecretNeverInErrors(f *testing.F) {
 		}
 		// The same words on the command line.
 		if args := strings.Fields(line); len(args) > 0 {
-			if _, err := Parse(args); err != nil {
+			if _, _, err := Parse(args); err != nil {
 				check("the command-line error", err.Error())
 			}
 		}

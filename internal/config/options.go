@@ -14,57 +14,152 @@ import (
 	"unicode"
 )
 
-// option describes one option. set stores v in c and returns why v is not
-// acceptable, or ""; base is the folder relative paths are resolved
+// option describes one option: how it is read, how -h describes it, and
+// what a reload that changes it takes. set stores v in c and returns why v
+// is not acceptable, or ""; base is the folder relative paths are resolved
 // against ("" for the current folder).
 type option struct {
-	name    string
-	flag    bool // no value; "-name=BOOL" (and in a file "-name BOOL") sets it explicitly
-	cmdline bool // only on the command line: in a config file it would stop or loop a plugin
-	secret  bool // never repeat the value in a message or log
-	repeat  bool // may be given many times; each use adds to a list
-	set     func(c *Config, v, base string) string
+	name     string
+	arg      string // the value's name in the help ("N", "PATH"); "" for a flag
+	help     string // the help's description; each "\n" starts an indented line
+	alias    string // an option -h shows on this one's line ("-h, -help")
+	original bool   // an option of the original usbStream: the help lists those first
+	flag     bool   // no value; "-name=BOOL" (and in a file "-name BOOL") sets it explicitly
+	cmdline  bool   // only on the command line: in a config file it would stop or loop a plugin
+	secret   bool   // never repeat the value in a message or log
+	repeat   bool   // may be given many times; each use adds to a list
+	reload   Reload // what applying a changed value takes
+	// same reports whether two configurations have the same value of this
+	// option; nil exactly for NotInFile options, which a reload never changes.
+	same func(a, b *Config) bool
+	set  func(c *Config, v, base string) string
 }
 
-// The help and comment options are handled by the parsers, not by set.
+// options is the one list of options: the parsers, -h, and the reload's
+// Diff all read it. The help and comment options are handled by the
+// parsers, not by set. The order is the help's.
 var options = []*option{
-	{name: "port", set: wholeIn(1, 65535, "", func(c *Config) *int { return &c.Port })},
-	{name: "host", set: setHost},
-	{name: "camera", set: setCamera},
-	{name: "rotate", set: setRotate},
-	{name: "size", set: setSize},
-	{name: "format", set: setFormat},
-	{name: "framerate", set: setFramerate},
-	{name: "manexp", set: func(c *Config, v, _ string) string { return setFloatPtr(&c.ManExp, v) }},
-	{name: "exposure", set: func(c *Config, v, _ string) string { return setFloatPtr(&c.Exposure, v) }},
-	{name: "verbose", flag: true, set: func(c *Config, v, _ string) string { return setBool(&c.Verbose, v) }},
-	{name: "logfile", set: setLogFile},
-	{name: "file", cmdline: true},
-	{name: "#"},
-	{name: "source", set: setSource},
-	{name: "resolution", set: setResolution},
-	{name: "flip", set: setFlip},
-	{name: "quality", set: wholeIn(1, 100, "", func(c *Config) *int { return &c.Quality })},
+	{name: "port", arg: "N", original: true, help: "HTTP port, 1-65535 (default 8085)",
+		reload: MovesListener, same: sameValue(func(c *Config) int { return c.Port }),
+		set: wholeIn(1, 65535, "", func(c *Config) *int { return &c.Port })},
+	{name: "host", arg: "ADDR", original: true,
+		help: "address to listen on, an IP address or host name: 0.0.0.0 all IPv4\n" +
+			"interfaces, :: all interfaces, 127.0.0.1 this machine only (default 0.0.0.0)",
+		reload: MovesListener, same: sameValue(func(c *Config) string { return c.Host }), set: setHost},
+	{name: "camera", arg: "X", original: true,
+		help: "camera: a 0-based index (0-63), a device path (/dev/video0,\n" +
+			"/dev/v4l/by-id/...) or part of its name, any case; -1 = automatic: the only\n" +
+			"camera there is (default automatic)",
+		reload: ReopensSource, same: sameValue(func(c *Config) string { return c.Camera }), set: setCamera},
+	{name: "rotate", arg: "D", original: true, help: "rotate by 0, 90, 180 or 270 degrees (default 0)",
+		reload: TunesSource, same: sameValue(func(c *Config) int { return c.Rotate }), set: setRotate},
+	{name: "size", arg: "N", original: true,
+		help: "frame size, an index into the size table below; a size the camera does not\n" +
+			"have falls back to the next lower one (default: the camera's largest;\n" +
+			"1280x720 for -source test)",
+		reload: ReopensSource, same: sameValue(func(c *Config) int { return c.Size }), set: setSize},
+	{name: "format", arg: "F", original: true,
+		help: "preferred camera format: MJPG (or MJPEG), JPEG, YUYV (or YUY2), BGR3,\n" +
+			"RGB3 (or RGB24), NV12, YU12 (or I420), GREY (or GRAY), H264; falls back to\n" +
+			"one the camera has (default MJPG)",
+		reload: ReopensSource, same: sameValue(func(c *Config) string { return c.Format }), set: setFormat},
+	{name: "framerate", arg: "N", original: true,
+		help:   "frames per second, above 0 and at most 240, e.g. 7.5 (default 24)",
+		reload: TunesSource, same: sameValue(func(c *Config) float64 { return c.Framerate }), set: setFramerate},
+	{name: "manexp", arg: "X", original: true,
+		help: "auto-exposure mode value, as in the original: 0.25 or 1 manual, 0.75 or 3\n" +
+			"automatic (default: the camera's setting)",
+		reload: ReopensSource, same: sameNumber(func(c *Config) *float64 { return c.ManExp }),
+		set: func(c *Config, v, _ string) string { return setFloatPtr(&c.ManExp, v) }},
+	{name: "exposure", arg: "X", original: true,
+		help:   "exposure level; used only together with -manexp (default: the camera's)",
+		reload: ReopensSource, same: sameNumber(func(c *Config) *float64 { return c.Exposure }),
+		set: func(c *Config, v, _ string) string { return setFloatPtr(&c.Exposure, v) }},
+	{name: "verbose", flag: true, original: true, help: "debug logging; -verbose=false turns it off (default off)",
+		reload: SwitchesLog, same: sameValue(func(c *Config) bool { return c.Verbose }),
+		set: func(c *Config, v, _ string) string { return setBool(&c.Verbose, v) }},
+	{name: "logfile", arg: "PATH", original: true,
+		help: "also log to this file, appending; none: stderr only (default:\n" +
+			"/opt/dsf/sd/sys/usbStream/usbStream.log if /opt/dsf/sd/sys exists, else none)",
+		reload: SwitchesLog, same: sameValue(func(c *Config) string { return c.LogFile }), set: setLogFile},
+	{name: "file", arg: "PATH", original: true, cmdline: true,
+		help: "read options from this config file (command line only)", reload: NotInFile},
+	{name: "#", arg: "TEXT", original: true, help: "comment, ignored", reload: NotInFile},
+
+	{name: "source", arg: "S",
+		help: "where frames come from: camera, test (a moving test pattern) or file:PATH\n" +
+			"(replay a folder of JPEGs or an MJPEG file) (default camera)",
+		reload: ReopensSource, same: sameValue(func(c *Config) Source { return c.Source }), set: setSource},
+	{name: "resolution", arg: "WxH",
+		help: "exact frame size, e.g. 1280x720, same fallback as -size; not together\n" +
+			"with -size in the same place (default: see -size)",
+		reload: ReopensSource, same: sameValue(func(c *Config) Resolution { return c.Resolution }), set: setResolution},
+	{name: "flip", arg: "F",
+		help: "mirror the image: h (horizontal), v (vertical), hv (both) or none\n" +
+			"(default none)",
+		reload: TunesSource, same: sameValue(func(c *Config) string { return c.Flip }), set: setFlip},
+	{name: "quality", arg: "N", help: "JPEG quality 1-100 for frames usbStream encodes itself (default 85)",
+		reload: TunesSource, same: sameValue(func(c *Config) int { return c.Quality }),
+		set: wholeIn(1, 100, "", func(c *Config) *int { return &c.Quality })},
 	// The user name is half of the credentials, and "-user admin:pw" is a
 	// common way to write both.
-	{name: "user", secret: true, set: setUser},
-	{name: "password", secret: true, set: func(c *Config, v, _ string) string { c.Password = v; return "" }},
-	{name: "token", secret: true, set: setToken},
-	{name: "auth", set: setAuth},
-	{name: "allow-origin", set: setAllowOrigin},
-	{name: "allowhost", repeat: true, set: addAllowedHosts},
-	{name: "control", repeat: true, set: addControl},
-	{name: "dsf", set: setDSF},
-	{name: "maxclients", set: wholeIn(1, 10000, "", func(c *Config) *int { return &c.MaxClients })},
+	{name: "user", arg: "NAME", secret: true, help: "require HTTP basic auth with this user name; needs -password",
+		reload: SwitchesCredentials, same: sameValue(func(c *Config) string { return c.User }), set: setUser},
+	{name: "password", arg: "PW", secret: true, help: "the basic auth password; needs -user",
+		reload: SwitchesCredentials, same: sameValue(func(c *Config) string { return c.Password }),
+		set: func(c *Config, v, _ string) string { c.Password = v; return "" }},
+	{name: "token", arg: "T", secret: true,
+		help: "access token for URLs: ?token=T opens the stream, snapshot and viewer page\n" +
+			"(not /status) where a browser sends no user and password (DWC's webcam\n" +
+			"panel, httpViewer); at least 16 of A-Z a-z 0-9 - . _ ~; alone, it protects\n" +
+			"the port (default: with -user/-password, one derived from them, shown in\n" +
+			"/status and the DWC tab; without, none)",
+		reload: SwitchesCredentials, same: sameValue(func(c *Config) string { return c.Token }), set: setToken},
+	{name: "auth", arg: "A",
+		help: "none: no user name, password or token, on purpose (a reload that loses\n" +
+			"-user and -password, or a lone -token, is refused unless the file says\n" +
+			"-auth none); basic: -user and -password are required (default: basic auth\n" +
+			"exactly when they are given)",
+		reload: SwitchesCredentials, same: sameValue(func(c *Config) string { return c.Auth }), set: setAuth},
+	{name: "allow-origin", arg: "O",
+		help: "let web pages from origin O read usbStream's URLs (CORS): * or an origin\n" +
+			"such as http://duet.local:8080; none: no page (default: * for the stream\n" +
+			"and snapshot when no -user/-password or -token is set, else not allowed)",
+		reload: AppliesToNewRequests, same: sameValue(func(c *Config) string { return c.AllowOrigin }),
+		set: setAllowOrigin},
+	{name: "allowhost", arg: "NAMES", repeat: true,
+		help: "host names (comma-separated, repeatable) that requests may be addressed\n" +
+			"to, against DNS rebinding: printer.local,duet3; addresses and localhost\n" +
+			"are always allowed (default: any name)",
+		reload: AppliesToNewRequests, same: sameList(func(c *Config) []string { return c.AllowedHosts }),
+		set: addAllowedHosts},
+	{name: "control", arg: "N=V", repeat: true,
+		help: "set a camera control, e.g. brightness=128 or auto_exposure=manual_mode;\n" +
+			"names as v4l2-ctl prints them or as the camera names them; repeatable",
+		reload: ReopensSource, same: sameList(func(c *Config) []Control { return c.Controls }), set: addControl},
+	{name: "maxclients", arg: "N",
+		help: "most streams and snapshots served at once; more get \"503 too many\n" +
+			"clients\" (default 100)",
+		reload: AppliesToNewRequests, same: sameValue(func(c *Config) int { return c.MaxClients }),
+		set: wholeIn(1, 10000, "", func(c *Config) *int { return &c.MaxClients })},
 	// 0 is no limit per address: behind a reverse proxy every viewer comes
 	// from the proxy's address.
-	{name: "maxclientsperip", set: wholeIn(0, 10000, "no limit", func(c *Config) *int { return &c.MaxClientsPerIP })},
-	{name: "version", flag: true, cmdline: true,
-		set: func(c *Config, v, _ string) string { return setBool(&c.ShowVersion, v) }},
-	{name: "list", flag: true, cmdline: true,
-		set: func(c *Config, v, _ string) string { return setBool(&c.ListCameras, v) }},
-	{name: "help", flag: true, cmdline: true},
-	{name: "h", flag: true, cmdline: true},
+	{name: "maxclientsperip", arg: "N",
+		help: "the same for one client address (default 0: no limit; keep 0 behind a\n" +
+			"reverse proxy, where every viewer has the proxy's address)",
+		reload: AppliesToNewRequests, same: sameValue(func(c *Config) int { return c.MaxClientsPerIP }),
+		set: wholeIn(0, 10000, "no limit", func(c *Config) *int { return &c.MaxClientsPerIP })},
+	{name: "dsf", arg: "PATH",
+		help: "DSF's control socket; usbStream registers its DWC endpoints and status\n" +
+			"there when DSF runs, and runs standalone otherwise; none: never\n" +
+			"(default /run/dsf/dcs.sock)",
+		reload: AppliesAfterRestart, same: sameValue(func(c *Config) string { return c.DSFSocket }), set: setDSF},
+	{name: "version", flag: true, cmdline: true, help: "print the version and exit (command line only)",
+		reload: NotInFile, set: func(c *Config, v, _ string) string { return setBool(&c.ShowVersion, v) }},
+	{name: "list", flag: true, cmdline: true, help: "list the cameras and exit (command line only)",
+		reload: NotInFile, set: func(c *Config, v, _ string) string { return setBool(&c.ListCameras, v) }},
+	{name: "h", alias: "help", flag: true, cmdline: true, help: "print this help and exit", reload: NotInFile},
+	{name: "help", flag: true, cmdline: true, reload: NotInFile},
 }
 
 func lookup(name string) *option {

@@ -69,7 +69,7 @@ func TestSecretNeverInFileErrors(t *testing.T) {
 			"-user admin\n" + line + "\n",
 			"-port 8090\n" + line + "\n-source test\n",
 		} {
-			c, err := ParseFileContent(testFile, []byte(content))
+			c, err := parseAsFile(testFile, []byte(content))
 			if err != nil && strings.Contains(err.Error(), "S3cr") {
 				t.Errorf("%q: the error shows the password: %v", content, err)
 			}
@@ -99,7 +99,7 @@ func TestSecretNeverInCommandLineErrors(t *testing.T) {
 		{"-token", "with space " + secret},
 		{"-tokn", secret},
 	} {
-		if _, err := Parse(args); err != nil && strings.Contains(err.Error(), "S3cr") {
+		if _, _, err := Parse(args); err != nil && strings.Contains(err.Error(), "S3cr") {
 			t.Errorf("%q: the error shows the password: %v", args, err)
 		}
 	}
@@ -118,7 +118,7 @@ func TestOtherFilesContentIsNotShown(t *testing.T) {
 		"export API_KEY=Zq7S3cr3t\n",
 		"-----Zq7S3cr3t\n",
 	} {
-		_, err := ParseFileContent(testFile, []byte(content))
+		_, err := parseAsFile(testFile, []byte(content))
 		if err == nil {
 			t.Errorf("%q parsed as a config", content)
 			continue
@@ -217,7 +217,7 @@ func TestParseFIFOConfigDoesNotBlock(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { _, err := Parse([]string{"-file", fifo}); done <- err }()
+	go func() { _, _, err := Parse([]string{"-file", fifo}); done <- err }()
 	select {
 	case err := <-done:
 		if err == nil || !strings.Contains(err.Error(), "named pipe") {
@@ -282,7 +282,7 @@ func TestLogFileThatIsTheConfigIsRefused(t *testing.T) {
 		t.Errorf("-logfile a dangling symlink to the config: %v", err)
 	}
 	// On the command line it is the same mistake, and exit status 2.
-	if _, err := Parse([]string{"-file", cfg, "-logfile", hard}); err == nil ||
+	if _, _, err := Parse([]string{"-file", cfg, "-logfile", hard}); err == nil ||
 		!strings.Contains(err.Error(), "command line: -logfile: is the config file itself") {
 		t.Errorf("command line: %v", err)
 	}

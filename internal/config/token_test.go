@@ -28,7 +28,7 @@ func TestTokenOption(t *testing.T) {
 		"-token 0123456789abcdéf\n":                 "has another character",
 		"-token " + strings.Repeat("a", 257) + "\n": "is longer than 256 characters",
 	} {
-		_, err := ParseFileContent(testFile, []byte(content))
+		_, err := parseAsFile(testFile, []byte(content))
 		prefix := ""
 		if strings.HasPrefix(why, "is shorter") && strings.Contains(content, "''") {
 			prefix = "empty value; "
@@ -37,12 +37,12 @@ func TestTokenOption(t *testing.T) {
 			t.Errorf("%q: got %v\nwant %s", content, err, testFile+":1: -token: "+prefix+want+why)
 		}
 	}
-	if _, err := ParseFileContent(testFile, []byte("-token "+goodToken+"\n-token "+goodToken+"\n")); err == nil ||
+	if _, err := parseAsFile(testFile, []byte("-token "+goodToken+"\n-token "+goodToken+"\n")); err == nil ||
 		err.Error() != testFile+":2: -token: given twice (first on line 1)" {
 		t.Errorf("twice: %v", err)
 	}
 	// On the command line too, naming the argument.
-	if _, err := Parse([]string{"-token", "short"}); err == nil || !strings.Contains(err.Error(), "-token: must be at least 16") {
+	if _, _, err := Parse([]string{"-token", "short"}); err == nil || !strings.Contains(err.Error(), "-token: must be at least 16") {
 		t.Errorf("command line: %v", err)
 	}
 	if !strings.Contains(Usage(), "-token T") {
@@ -57,7 +57,7 @@ func TestTokenAndAuthNone(t *testing.T) {
 		"-auth none\n-token " + goodToken + "\n": "2: -token: cannot be used together with -auth none (line 1), which switches the token off",
 		"-token " + goodToken + "\n-auth none\n": "2: -auth none: cannot be used together with -token (line 1): -auth none switches the token off",
 	} {
-		_, err := ParseFileContent(testFile, []byte(content))
+		_, err := parseAsFile(testFile, []byte(content))
 		if err == nil || err.Error() != testFile+":"+want {
 			t.Errorf("%q: got %v\nwant %s", content, err, want)
 		}

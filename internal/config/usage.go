@@ -5,7 +5,8 @@ import (
 	"strings"
 )
 
-// usageText is kept under 100 columns so it reads in a terminal and in the
+// usageText starts the help; the options' lines follow, from the table.
+// Every line is kept under 100 columns so it reads in a terminal and in the
 // DWC log view without wrapping.
 const usageText = `Options come from the command line and from the config file named by -file, which holds the same
 options, normally one per line ("-port 8090"). In a file, "-# text" and anything after a # that
@@ -18,74 +19,17 @@ after -file overrides the file (usbStream -file usbStream.config -port 9000) and
 is overridden by it. An option may be given once in the file and once on the command line.
 Relative paths in the file are relative to the file's folder.
 
-Options of the original usbStream:
-  -port N            HTTP port, 1-65535 (default 8085)
-  -host ADDR         address to listen on, an IP address or host name: 0.0.0.0 all IPv4
-                     interfaces, :: all interfaces, 127.0.0.1 this machine only (default 0.0.0.0)
-  -camera X          camera: a 0-based index (0-63), a device path (/dev/video0,
-                     /dev/v4l/by-id/...) or part of its name, any case; -1 = automatic: the only
-                     camera there is (default automatic)
-  -rotate D          rotate by 0, 90, 180 or 270 degrees (default 0)
-  -size N            frame size, an index into the size table below; a size the camera does not
-                     have falls back to the next lower one (default: the camera's largest;
-                     1280x720 for -source test)
-  -format F          preferred camera format: MJPG (or MJPEG), JPEG, YUYV (or YUY2), BGR3,
-                     RGB3 (or RGB24), NV12, YU12 (or I420), GREY (or GRAY), H264; falls back to
-                     one the camera has (default MJPG)
-  -framerate N       frames per second, above 0 and at most 240, e.g. 7.5 (default 24)
-  -manexp X          auto-exposure mode value, as in the original: 0.25 or 1 manual, 0.75 or 3
-                     automatic (default: the camera's setting)
-  -exposure X        exposure level; used only together with -manexp (default: the camera's)
-  -verbose           debug logging; -verbose=false turns it off (default off)
-  -logfile PATH      also log to this file, appending; none: stderr only (default:
-                     /opt/dsf/sd/sys/usbStream/usbStream.log if /opt/dsf/sd/sys exists, else none)
-  -file PATH         read options from this config file (command line only)
-  -# TEXT            comment, ignored
-
-New options:
-  -source S          where frames come from: camera, test (a moving test pattern) or file:PATH
-                     (replay a folder of JPEGs or an MJPEG file) (default camera)
-  -resolution WxH    exact frame size, e.g. 1280x720, same fallback as -size; not together
-                     with -size in the same place (default: see -size)
-  -flip F            mirror the image: h (horizontal), v (vertical), hv (both) or none
-                     (default none)
-  -quality N         JPEG quality 1-100 for frames usbStream encodes itself (default 85)
-  -user NAME         require HTTP basic auth with this user name; needs -password
-  -password PW       the basic auth password; needs -user
-  -token T           access token for URLs: ?token=T opens the stream, snapshot and viewer page
-                     (not /status) where a browser sends no user and password (DWC's webcam
-                     panel, httpViewer); at least 16 of A-Z a-z 0-9 - . _ ~; alone, it protects
-                     the port (default: with -user/-password, one derived from them, shown in
-                     /status and the DWC tab; without, none)
-  -auth A            none: no user name, password or token, on purpose (a reload that loses
-                     -user and -password, or a lone -token, is refused unless the file says
-                     -auth none); basic: -user and -password are required (default: basic auth
-                     exactly when they are given)
-  -allow-origin O    let web pages from origin O read usbStream's URLs (CORS): * or an origin
-                     such as http://duet.local:8080; none: no page (default: * for the stream
-                     and snapshot when no -user/-password or -token is set, else not allowed)
-  -allowhost NAMES   host names (comma-separated, repeatable) that requests may be addressed
-                     to, against DNS rebinding: printer.local,duet3; addresses and localhost
-                     are always allowed (default: any name)
-  -control N=V       set a camera control, e.g. brightness=128 or auto_exposure=manual_mode;
-                     names as v4l2-ctl prints them or as the camera names them; repeatable
-  -maxclients N      most streams and snapshots served at once; more get "503 too many
-                     clients" (default 100)
-  -maxclientsperip N the same for one client address (default 0: no limit; keep 0 behind a
-                     reverse proxy, where every viewer has the proxy's address)
-  -dsf PATH          DSF's control socket; usbStream registers its DWC endpoints and status
-                     there when DSF runs, and runs standalone otherwise; none: never
-                     (default /run/dsf/dcs.sock)
-  -version           print the version and exit (command line only)
-  -list              list the cameras and exit (command line only)
-  -h, -help          print this help and exit
-
 `
 
 // Usage returns the option reference that -h prints.
 func Usage() string {
 	var b strings.Builder
 	b.WriteString(usageText)
+	b.WriteString("Options of the original usbStream:\n")
+	writeOptions(&b, true)
+	b.WriteString("\nNew options:\n")
+	writeOptions(&b, false)
+	b.WriteString("\n")
 	b.WriteString("Size table for -size:")
 	for i, r := range SizeTable {
 		sep := ","
@@ -99,4 +43,36 @@ func Usage() string {
 	}
 	b.WriteString("\n(2 = 1920x1800 exists on no camera, so it gives 1920x1080 on real ones.)\n")
 	return b.String()
+}
+
+// helpColumn is where the options' descriptions start.
+const helpColumn = 21
+
+// writeOptions writes the help lines of the original's options, or of the
+// new ones, in the table's order.
+func writeOptions(b *strings.Builder, original bool) {
+	for _, o := range options {
+		if o.original != original || aliased(o) {
+			continue
+		}
+		names := "-" + o.name
+		if o.alias != "" {
+			names += ", -" + o.alias
+		}
+		if o.arg != "" {
+			names += " " + o.arg
+		}
+		indent := strings.Repeat(" ", helpColumn)
+		fmt.Fprintf(b, "  %-*s %s\n", helpColumn-3, names, strings.ReplaceAll(o.help, "\n", "\n"+indent))
+	}
+}
+
+// aliased reports whether another option's help line names o.
+func aliased(o *option) bool {
+	for _, other := range options {
+		if other.alias == o.name {
+			return true
+		}
+	}
+	return false
 }
