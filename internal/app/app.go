@@ -188,12 +188,12 @@ func (e *PortInUseError) Error() string {
 
 func (e *PortInUseError) Unwrap() error { return e.Err }
 
-// Run serves until ctx ends, or until the HTTP server fails (its error is
-// returned), then stops within about ShutdownGrace (plus the DSF goodbye, at
+// Run serves until ctx ends, or, standalone, until the HTTP server fails
+// (its error is returned; see waitForEnd), then stops within about ShutdownGrace (plus the DSF goodbye, at
 // most dsf.ShutdownTimeout).
 func (a *App) Run(ctx context.Context) error {
-	// A failed HTTP server stops the rest too: a usbStream nobody can reach
-	// must exit, so that its service starts it again.
+	// A failed HTTP server stops the rest too when standalone: a usbStream
+	// nobody can reach must exit, so that its service starts it again.
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	cfg := a.config()
@@ -241,12 +241,8 @@ func (a *App) Run(ctx context.Context) error {
 		wg.Go(func() { a.watchConfig(ctx) })
 	}
 
-	select {
-	case <-ctx.Done():
-	case err = <-a.failed:
-		a.log.Error("HTTP server failed", zap.Error(err))
-		stop()
-	}
+	err = a.waitForEnd(ctx, &wg)
+	stop()
 	a.mu.Lock()
 	srv = a.http
 	a.mu.Unlock()
@@ -259,6 +255,36 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	a.log.Info("stopped")
 	return err
+}
+
+// waitForEnd waits for ctx to end, or for the HTTP server to fail on its
+// own. Standalone, a failed server ends Run (its error is returned, so the
+// service or the person restarts usbStream). Under DSF, whose restart loop
+// would hide the cause, the failure becomes a state: /status's http.error
+// and DWC's console say it, and the address is retried every 5 s as at a
+// start on a busy port.
+func (a *App) waitForEnd(ctx context.Context, wg *sync.WaitGroup) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-a.failed:
+			if !a.dsfPresent() {
+				a.log.Error("HTTP server failed", zap.Error(err))
+				return err
+			}
+			a.mu.Lock()
+			srv := a.http
+			a.http, a.httpErr = nil, "the HTTP server failed: "+err.Error()
+			a.mu.Unlock()
+			if srv != nil {
+				srv.shutdown()
+			}
+			a.log.Error("HTTP server failed; listening again every 5 s", zap.Error(err))
+			a.message(dsf.Failure, "the stream's HTTP server failed ("+err.Error()+"); retrying every 5 s")
+			wg.Go(func() { a.listenLater(ctx) })
+		}
+	}
 }
 
 // ListCameras writes what -list prints: every camera with its names,

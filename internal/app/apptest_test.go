@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -55,7 +56,11 @@ func startApp(t *testing.T, content string, args ...string) *testApp {
 		t.Fatal(err)
 	}
 	logPath := filepath.Join(dir, "usbStream.log")
-	args = append([]string{"-dsf", "none", "-logfile", logPath, "-file", file}, args...)
+	front := []string{"-logfile", logPath, "-file", file}
+	if !slices.Contains(args, "-dsf") {
+		front = append([]string{"-dsf", "none"}, front...)
+	}
+	args = append(front, args...)
 	cfg, read, startErr := config.Parse(args)
 	if startErr != nil {
 		var err error

@@ -3,15 +3,19 @@ package app
 import (
 	"errors"
 	"net"
+	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"usbstream/internal/dsf/dsftest"
 )
 
-// A failure of the HTTP server that serves the API ends Run with its
-// error, whichever server it is: the first one, or the one a port move
-// opened. (sbc then exits 1, and the service starts usbStream again,
+// Standalone, a failure of the HTTP server that serves the API ends Run
+// with its error, whichever server it is: the first one, or the one a port
+// move opened. (sbc then exits 1, and the service starts usbStream again,
 // instead of it running on with nothing listening.)
 func TestRunEndsWhenTheHTTPServerFails(t *testing.T) {
 	for _, tt := range []struct {
@@ -42,5 +46,52 @@ func TestRunEndsWhenTheHTTPServerFails(t *testing.T) {
 				t.Fatalf("Run returned %v, want the server's error", ta.err)
 			}
 		})
+	}
+}
+
+// Under DSF the same failure is a state, not an exit (DSF's restart loop
+// would only hide it): DWC's console says it, and the address is listened
+// on again, as after a start on a busy port.
+func TestUnderDSFAFailedHTTPServerListensAgain(t *testing.T) {
+	manifest, err := os.ReadFile("../../plugin.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	twin, err := dsftest.Start(dsftest.Options{Dir: t.TempDir(), Manifest: manifest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer twin.Close()
+	port := freePort(t)
+	ta := startApp(t, strings.Replace(testPattern, "{port}", strconv.Itoa(port), 1), "-dsf", twin.SocketPath())
+	ta.mu.Lock()
+	first := ta.http
+	ta.mu.Unlock()
+	first.ln.Close()
+	told := func() bool {
+		for _, m := range twin.Messages() {
+			if strings.Contains(m.Content, "HTTP server failed") {
+				return true
+			}
+		}
+		return false
+	}
+	ta.waitFor("DWC's console to hear of the failure", told)
+	if ta.wait(0) {
+		t.Fatalf("Run ended (%v); under DSF it must go on", ta.err)
+	}
+	// listenLater tries every 5 s.
+	deadline := time.Now().Add(8 * time.Second)
+	for {
+		ta.mu.Lock()
+		srv := ta.http
+		ta.mu.Unlock()
+		if srv != nil && srv != first && ta.get(port, "/status", nil) == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the port was not listened on again")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
