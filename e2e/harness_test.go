@@ -218,7 +218,7 @@ func (s *server) waitExit(d time.Duration) (bool, error) {
 	}
 }
 
-func (s *server) addr() string { return s.addr() }
+func (s *server) addr() string { return strings.TrimPrefix(s.base, "http://") }
 
 // port is the port the server was started on.
 func (s *server) port() int {
@@ -236,10 +236,13 @@ func (s *server) stop(t *testing.T) {
 	}
 }
 
-// terminate sends SIGTERM and requires exit status 0 within 5 s (DSF kills
-// a plugin after 4 s); it returns how long the exit took.
+// terminate sends SIGTERM and requires exit status 0 within 5 s; it
+// returns how long the exit took.
 func (s *server) terminate(t *testing.T) time.Duration {
 	t.Helper()
+	if s.done == nil {
+		t.Fatal("the DSF twin runs this process: stop it with the twin's Process.Stop")
+	}
 	began := time.Now()
 	s.cmd.Process.Signal(syscall.SIGTERM)
 	exited, err := s.waitExit(5 * time.Second)
