@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs go2rtc, the relay README's "Many viewers: a relay in front" sets
-# up and sbc/relay_test.go drives, as $(go env GOPATH)/bin/go2rtc. A binary
+# up and e2e/relay_test.go drives, as $(go env GOPATH)/bin/go2rtc. A binary
 # of the same version already there is kept, so a second run costs nothing.
 #
 #   tools/relay/install.sh

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the camera tests against the real vivid V4L2 driver inside the qemu
 # VM (two capture-only vivid instances): internal/camera's tests, then the
-# whole usbStream binary driven over HTTP (sbc's TestVivid* tests).
+# whole usbStream binary driven over HTTP (e2e's TestVivid* tests, which
+# build only with -tags vm).
 #
 #   tools/vmtest/camera.sh [--arch amd64|arm64|arm|arm-on-arm64] [--zip ZIP] [run.sh options...]
 #
@@ -17,7 +18,7 @@
 # and run 10 unplug cycles instead of 20 there (VIVID_CYCLES). Extra
 # arguments go to run.sh, e.g. --timeout 1500; so does VMTEST_TESTS, a
 # -test.run pattern for both test binaries (default: all of internal/camera's
-# tests, sbc's Vivid ones). The last line is "vmtest: PASS (...)" or
+# tests, e2e's Vivid ones). The last line is "vmtest: PASS (...)" or
 # "vmtest: FAIL (...)"; the exit status says the same.
 set -euo pipefail
 caller=$PWD
@@ -50,9 +51,9 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 export CGO_ENABLED=0
 env "${goenv[@]}" go test -c -o "$out/camera.test" ./internal/camera || fail "building internal/camera's tests for $arch failed"
-env "${goenv[@]}" go test -c -o "$out/sbc.test" ./sbc || fail "building sbc's tests for $arch failed"
+env "${goenv[@]}" go test -c -tags vm -o "$out/e2e.test" ./e2e || fail "building e2e's vm tests for $arch failed"
 tests=${VMTEST_TESTS:-}
-camera_run="${tests:+-test.run '$tests'}" sbc_run="-test.run '${tests:-Vivid}'"
+camera_run="${tests:+-test.run '$tests'}" e2e_run="-test.run '${tests:-Vivid}'"
 status=0
 if [[ $arch == amd64 ]]; then
 	go build -o "$out/usbStream" ./sbc || fail "building usbStream failed"
@@ -60,10 +61,10 @@ if [[ $arch == amd64 ]]; then
 	# tests can load DSF's profile for usbStream; unconfined processes (all of
 	# these tests unless they confine something) are unaffected by it. The
 	# profile is generated from plugin.json, hence USBSTREAM_MANIFEST.
-	tools/vmtest/run.sh --arch amd64 --apparmor --bin "$out/camera.test" --bin "$out/sbc.test" --bin "$out/usbStream" \
+	tools/vmtest/run.sh --arch amd64 --apparmor --bin "$out/camera.test" --bin "$out/e2e.test" --bin "$out/usbStream" \
 		--vivid-params "n_devs=2 node_types=0x1,0x1" --env USBSTREAM_BINARY=/bin/usbStream \
 		--file plugin.json:/data/plugin.json --env USBSTREAM_MANIFEST=/data/plugin.json "${pass[@]}" \
-		-- sh -c "/bin/camera.test -test.v -test.timeout 300s $camera_run && /bin/sbc.test -test.v $sbc_run -test.timeout 400s" \
+		-- sh -c "/bin/camera.test -test.v -test.timeout 300s $camera_run && /bin/e2e.test -test.v $e2e_run -test.timeout 400s" \
 		|| status=$?
 	exit "$status"
 fi
@@ -81,12 +82,12 @@ echo "camera.sh: $arch VM, usbStream from $zip (dsf/$dsfarch/usbStream)" >&2
 # Under TCG on ARM everything takes several times longer than on x86, hence
 # the longer limits. USBSTREAM_ENCODER makes the streaming test check that
 # the binary is the release build (libjpeg-turbo), not a pure-Go one.
-tools/vmtest/run.sh --arch "$vmarch" --timeout 1500 --bin "$out/camera.test" --bin "$out/sbc.test" \
+tools/vmtest/run.sh --arch "$vmarch" --timeout 1500 --bin "$out/camera.test" --bin "$out/e2e.test" \
 	--file "$zip:/data/usbStream.zip" --vivid-params "n_devs=2 node_types=0x1,0x1" \
 	--env USBSTREAM_BINARY=/bin/usbStream --env VIVID_CYCLES=10 --env USBSTREAM_ENCODER=libjpeg-turbo "${pass[@]}" \
 	-- sh -c "unzip -p /data/usbStream.zip dsf/$dsfarch/usbStream >/bin/usbStream && chmod 755 /bin/usbStream &&
 		{ [ -s /bin/usbStream ] || { echo 'the zip has no dsf/$dsfarch/usbStream'; exit 1; }; } &&
 		echo \"release binary: \$(sha256sum /bin/usbStream) \$(/bin/usbStream -version)\" &&
-		/bin/camera.test -test.v -test.timeout 600s $camera_run && /bin/sbc.test -test.v $sbc_run -test.timeout 800s" \
+		/bin/camera.test -test.v -test.timeout 600s $camera_run && /bin/e2e.test -test.v $e2e_run -test.timeout 800s" \
 	|| status=$?
 exit "$status"

@@ -1,9 +1,7 @@
-package main
+package e2e
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,21 +11,11 @@ import (
 	"usbstream/internal/dsf/dsftest"
 )
 
-// getToken GETs url (a stream only until its head) and returns the status.
-func getToken(t *testing.T, url string) int {
+// codeOf GETs url without credentials and returns the status.
+func codeOf(t *testing.T, url string) int {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if strings.Contains(url, "/stream") && resp.StatusCode == 200 {
-		buf := make([]byte, 512)
-		io.ReadAtLeast(resp.Body, buf, 100)
-		return resp.StatusCode
-	}
-	io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode
+	code, _ := getAuth(t, url, "", "")
+	return code
 }
 
 // The token follows the configuration while usbStream runs: derived from
@@ -45,11 +33,11 @@ func TestTokenFollowsReloadsAndIsNeverLogged(t *testing.T) {
 
 	derived1, _ := tokenOf(t, s, "lapse", "pw1")
 	for _, path := range []string{"/snapshot?token=", "/stream?token=", "/?action=snapshot&token=", "/?token="} {
-		if code := getToken(t, s.base+path+derived1); code != 200 {
+		if code := codeOf(t, s.base+path+derived1); code != 200 {
 			t.Errorf("%s with the derived token: %d", path, code)
 		}
 	}
-	if code := getToken(t, s.base+"/snapshot?token="+derived1[:31]); code != 401 {
+	if code := codeOf(t, s.base+"/snapshot?token="+derived1[:31]); code != 401 {
 		t.Errorf("a wrong token: %d", code)
 	}
 
@@ -63,20 +51,20 @@ func TestTokenFollowsReloadsAndIsNeverLogged(t *testing.T) {
 	if derived2 == derived1 {
 		t.Fatal("the derived token did not change with the password")
 	}
-	if code := getToken(t, s.base+"/snapshot?token="+derived1); code != 401 {
+	if code := codeOf(t, s.base+"/snapshot?token="+derived1); code != 401 {
 		t.Errorf("the old derived token after the password changed: %d", code)
 	}
-	if code := getToken(t, s.base+"/stream?token="+derived2); code != 200 {
+	if code := codeOf(t, s.base+"/stream?token="+derived2); code != 200 {
 		t.Errorf("the new derived token: %d", code)
 	}
 
 	const explicit = "Zq7-explicit-token-0123"
 	saveLikeDWC(t, cfg, base+"-password pw2\n-token "+explicit+"\n")
-	eventually(t, 10*time.Second, "-token in force", func() bool { return getToken(t, s.base+"/snapshot?token="+explicit) == 200 })
+	eventually(t, 10*time.Second, "-token in force", func() bool { return codeOf(t, s.base+"/snapshot?token="+explicit) == 200 })
 	if got, _ := tokenOf(t, s, "lapse", "pw2"); got != explicit {
 		t.Errorf("/status token %q, want the -token", got)
 	}
-	if code := getToken(t, s.base+"/snapshot?token="+derived2); code != 401 {
+	if code := codeOf(t, s.base+"/snapshot?token="+derived2); code != 401 {
 		t.Errorf("the derived token beside a -token: %d", code)
 	}
 	if code, _ := getAuth(t, s.base+"/snapshot", "lapse", "pw2"); code != 200 {
@@ -90,11 +78,11 @@ func TestTokenFollowsReloadsAndIsNeverLogged(t *testing.T) {
 		return code == 401
 	})
 	for _, path := range []string{"/snapshot", "/stream", "/", "/status"} {
-		if code := getToken(t, s.base+path); code != 401 {
+		if code := codeOf(t, s.base+path); code != 401 {
 			t.Errorf("%s without the token, -token alone: %d", path, code)
 		}
 	}
-	if code := getToken(t, s.base+"/stream?token="+explicit); code != 200 {
+	if code := codeOf(t, s.base+"/stream?token="+explicit); code != 200 {
 		t.Errorf("the stream with the token alone: %d", code)
 	}
 	// And a save that loses it is refused, as one that loses -user/-password.
@@ -104,7 +92,7 @@ func TestTokenFollowsReloadsAndIsNeverLogged(t *testing.T) {
 	eventually(t, 5*time.Second, "the save refused", func() bool {
 		return strings.Contains(s.output.String(), "has no -token")
 	})
-	if code := getToken(t, s.base+"/snapshot"); code != 401 {
+	if code := codeOf(t, s.base+"/snapshot"); code != 401 {
 		t.Errorf("a save without -token opened the port: %d", code)
 	}
 
@@ -133,17 +121,9 @@ func TestDSFStatusGivesTheTokenToDWCSessionsOnly(t *testing.T) {
 	_, s := l.startPlugin(t)
 	token, _ := tokenOf(t, s, "lapse", "pw")
 
-	type doc struct {
-		HTTP struct {
-			Auth       bool
-			Token      string
-			TokenPaths map[string]string
-		}
-	}
 	eventually(t, 10*time.Second, "the token in the plugin data", func() bool {
-		raw, ok := l.twin.PluginData("status")
-		var d doc
-		return ok && json.Unmarshal(raw, &d) == nil && d.HTTP.Token == token && d.HTTP.TokenPaths["stream"] == "/stream?token="+token
+		d, ok := pluginData(t, l.twin)
+		return ok && d.HTTP.Token == token && d.HTTP.TokenPaths["stream"] == "/stream?token="+token
 	})
 
 	var code int
@@ -152,28 +132,14 @@ func TestDSFStatusGivesTheTokenToDWCSessionsOnly(t *testing.T) {
 		code, _, body = viaDWS(t, l.twin, "/machine/usbStream/status")
 		return code == 200
 	})
-	var d doc
+	var d statusDoc
 	if code != 200 || json.Unmarshal(body, &d) != nil || !d.HTTP.Auth || d.HTTP.Token != "" || d.HTTP.TokenPaths != nil ||
 		strings.Contains(string(body), token) {
 		t.Errorf("status without a DWC session: %d %s", code, body)
 	}
 
-	resp, err := http.Get(l.twin.HTTPURL() + "/machine/connect?password=")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var key struct{ SessionKey string }
-	json.NewDecoder(resp.Body).Decode(&key)
-	resp.Body.Close()
-	req, _ := http.NewRequest("GET", l.twin.HTTPURL()+"/machine/usbStream/status", nil)
-	req.Header.Set("X-Session-Key", key.SessionKey)
-	resp, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ = io.ReadAll(resp.Body)
-	resp.Body.Close()
-	d = doc{}
+	resp, body := dwsGetter(t, l.twin)("/machine/usbStream/status", true)
+	d = statusDoc{}
 	if resp.StatusCode != 200 || json.Unmarshal(body, &d) != nil || d.HTTP.Token != token {
 		t.Errorf("status with a DWC session: %d %s", resp.StatusCode, body)
 	}

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // A relay in front of usbStream for more viewers than the SBC's link
 // carries: go2rtc, set up with the configuration README gives, pulls
@@ -38,10 +38,7 @@ func needRelay(t *testing.T) string {
 			return path
 		}
 	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("go2rtc is not installed (CI installs it in .ci/run with tools/relay/install.sh)")
-	}
-	t.Skip("go2rtc is not installed: tools/relay/install.sh")
+	missing(t, "go2rtc", "tools/relay/install.sh")
 	return ""
 }
 
@@ -49,11 +46,7 @@ func needRelay(t *testing.T) string {
 // the printer's and the relay's addresses replaced by test ones.
 func readmeRelayConfig(t *testing.T, printer, relay string) string {
 	t.Helper()
-	b, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, section, ok := strings.Cut(string(b), "\n### Many viewers: a relay in front\n")
+	_, section, ok := strings.Cut(string(repoFile(t, "README.md")), "\n### Many viewers: a relay in front\n")
 	if !ok {
 		t.Fatal("README.md has no section \"Many viewers: a relay in front\"")
 	}
@@ -75,7 +68,7 @@ func readmeRelayConfig(t *testing.T, printer, relay string) string {
 func streamClients(t *testing.T, s *server) []string {
 	t.Helper()
 	var out []string
-	for _, c := range getClients(t, s).Clients {
+	for _, c := range getStatus(t, s).Clients {
 		if c.Kind == "stream" {
 			out = append(out, c.Remote+" "+c.Path)
 		}
@@ -131,7 +124,7 @@ func TestRelayServesManyViewersFromOneStream(t *testing.T) {
 	s := start(t, "-source", "file:"+dir, "-framerate", "10", "-maxclientsperip", "2")
 	relayAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	dir = t.TempDir()
-	config := readmeRelayConfig(t, hostPort(s), relayAddr)
+	config := readmeRelayConfig(t, s.addr(), relayAddr)
 	if err := os.WriteFile(filepath.Join(dir, "go2rtc.yaml"), []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}

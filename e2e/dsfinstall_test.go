@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // How usbStream behaves inside a DSF installation, beyond the wire
 // protocol: started by the twin's plugin service (which restarts an exited
@@ -6,14 +6,10 @@ package main
 // in the SD card's sys folder.
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -22,74 +18,6 @@ import (
 
 	"usbstream/internal/dsf/dsftest"
 )
-
-// dsfLayout is a twin with usbStream's config folder on its SD card.
-type dsfLayout struct {
-	twin   *dsftest.Twin
-	config string // <sd>/sys/usbStream/usbStream.config
-	log    string // <sd>/sys/usbStream/usbStream.log
-}
-
-func newDSFLayout(t *testing.T, profile dsftest.Profile, config string) dsfLayout {
-	t.Helper()
-	twin := startTwin(t, profile, true)
-	dir := filepath.Join(twin.SDRoot(), "sys", "usbStream")
-	if err := os.MkdirAll(dir, 0o775); err != nil {
-		t.Fatal(err)
-	}
-	l := dsfLayout{twin: twin, config: filepath.Join(dir, "usbStream.config"), log: filepath.Join(dir, "usbStream.log")}
-	if err := os.WriteFile(l.config, []byte(config), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
-
-// startPlugin starts the binary as DPS does (no terminal, the pid known to
-// DCS half a second late) with the manifest's -file and the test's own
-// address and socket, and waits for /status. The twin owns the process:
-// the server's base and output are for the test, not its stop.
-func (l dsfLayout) startPlugin(t *testing.T, extra ...string) (*dsftest.Process, *server) {
-	t.Helper()
-	port := freePort(t)
-	args := append([]string{"-host", "127.0.0.1", "-port", fmt.Sprint(port), "-dsf", l.twin.SocketPath()}, extra...)
-	args = append(args, "-file", l.config)
-	s := &server{cmd: exec.Command(binary, args...), base: fmt.Sprintf("http://127.0.0.1:%d", port),
-		output: &syncBuffer{}, exited: make(chan error, 1)}
-	s.cmd.Stdout, s.cmd.Stderr = s.output, s.output
-	proc, err := l.twin.StartPlugin(s.cmd, 500*time.Millisecond)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := l.twin.Plugin().Stop(); err != nil {
-			t.Errorf("stop: %v\n%s", err, s.output)
-		}
-	})
-	eventually(t, 10*time.Second, "/status answers", func() bool {
-		resp, err := http.Get(s.base + "/status")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil
-	})
-	return proc, s
-}
-
-// saveThroughDWC saves the config as DWC's editor does: PUT
-// /machine/file/0:/sys/usbStream/usbStream.config on DWS.
-func (l dsfLayout) saveThroughDWC(t *testing.T, content string) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodPut, l.twin.HTTPURL()+"/machine/file/"+
-		url.PathEscape("0:/sys/usbStream/usbStream.config"), strings.NewReader(content))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("PUT /machine/file: %s", resp.Status)
-	}
-}
 
 // A broken config at start under DSF: no exit (DSF would restart it every
 // 2 s forever), one DWC message naming the line, the error in plugin data
@@ -225,36 +153,6 @@ func listeningPorts(t *testing.T, pid int) []int {
 	return ports
 }
 
-// dwsGetter logs in to DWS as DWC does and returns a GET through DWS, with
-// that session or with a made-up key (which is no session).
-func dwsGetter(t *testing.T, l dsfLayout) func(path string, session bool) (*http.Response, []byte) {
-	t.Helper()
-	// DWC's login: a key DWS issued (made-up keys are no session).
-	_, _, connect := viaDWS(t, l.twin, "/machine/connect?password=")
-	var login struct{ SessionKey string }
-	if err := json.Unmarshal(connect, &login); err != nil || login.SessionKey == "" {
-		t.Fatalf("connect: %s %v", connect, err)
-	}
-	return func(path string, session bool) (*http.Response, []byte) {
-		t.Helper()
-		req, _ := http.NewRequest(http.MethodGet, l.twin.HTTPURL()+path, nil)
-		req.Header.Set("X-Session-Key", "made-up")
-		if session {
-			req.Header.Set("X-Session-Key", login.SessionKey)
-		}
-		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp, body
-	}
-}
-
 // With only -token protecting the stream port, DWC's snapshot endpoint is
 // protected too: a request without a DWC session must not get the picture
 // the port refuses without the token.
@@ -265,7 +163,7 @@ func TestDSFSnapshotNeedsASessionWithATokenAlone(t *testing.T) {
 		code, _, _ := viaDWS(t, l.twin, "/machine/usbStream/status")
 		return code == 200
 	})
-	get := dwsGetter(t, l)
+	get := dwsGetter(t, l.twin)
 	if resp, _ := get("/machine/usbStream/snapshot", false); resp.StatusCode != 403 {
 		t.Fatalf("no session, -token alone: %s, want 403", resp.Status)
 	}
@@ -290,7 +188,7 @@ func TestDSFSnapshotIsAJPEG(t *testing.T) {
 				code, _, _ := viaDWS(t, l.twin, "/machine/usbStream/status")
 				return code == 200
 			})
-			get := dwsGetter(t, l)
+			get := dwsGetter(t, l.twin)
 			resp, body := get("/machine/usbStream/snapshot", true)
 			if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/jpeg" ||
 				resp.ContentLength != int64(len(body)) || resp.Header.Get("X-Placeholder") != "" {
@@ -314,7 +212,7 @@ func TestDSFSnapshotIsAJPEG(t *testing.T) {
 			}()
 			var status string
 			eventually(t, 5*time.Second, "the waiting DWC snapshot in /status", func() bool {
-				status = mustGetJSONAuth(t, s.base+"/status", "lapse", "s3cret")
+				status = getText(t, s.base+"/status", "lapse", "s3cret")
 				return strings.Contains(status, `"path": "/machine/usbStream/snapshot?max_delay=0"`)
 			})
 			data, _ := l.twin.PluginData("status")
@@ -376,20 +274,4 @@ func TestDSFSnapshotIsAJPEG(t *testing.T) {
 			}
 		})
 	}
-}
-
-func mustGetJSONAuth(t *testing.T, url, user, pass string) string {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
-	req.SetBasicAuth(user, pass)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		t.Fatalf("%s: %s", url, resp.Status)
-	}
-	return string(b)
 }

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Hostile and unlucky conditions against the real binary: password
 // guessing, path tricks, a full disk under the log file.
@@ -28,9 +28,7 @@ func TestFailedLoginBurstDoesNotSlowOthers(t *testing.T) {
 	if _, ok := w.waitFor(time.Now().Add(-time.Hour), 5*time.Second, isCamera); !ok {
 		t.Fatal("no frames for the logged-in viewer")
 	}
-	var st statusDoc
-	getJSON(t, authed+"/status", &st)
-	before, from := st.Source.FramesCaptured, time.Now()
+	before, from := statusOf(t, s.base, "lapse", "right-pw").Source.FramesCaptured, time.Now()
 
 	// 20 guessers for 3 s, at most 200000 tries in all.
 	var tries, wrong atomic.Int64
@@ -55,8 +53,7 @@ func TestFailedLoginBurstDoesNotSlowOthers(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	getJSON(t, authed+"/status", &st)
-	captured := st.Source.FramesCaptured - before
+	captured := statusOf(t, s.base, "lapse", "right-pw").Source.FramesCaptured - before
 	received := uint64(len(w.since(from)))
 	t.Logf("%d wrong logins answered 401; viewer got %d of %d frames meanwhile", wrong.Load(), received, captured)
 	if wrong.Load() < 500 || captured < 30 {
@@ -74,7 +71,7 @@ func TestFailedLoginBurstDoesNotSlowOthers(t *testing.T) {
 // refused, and nothing that looks like /etc/passwd comes back.
 func TestNoPathReadsFiles(t *testing.T) {
 	s := start(t, "-source", "test", "-resolution", "160x120")
-	addr := strings.TrimPrefix(s.base, "http://")
+	addr := s.addr()
 	for _, path := range []string{
 		"/../../../../etc/passwd", "/%2e%2e/%2e%2e/%2e%2e/etc/passwd", "/..%2f..%2f..%2fetc%2fpasswd",
 		"//etc/passwd", "/stream/../../etc/passwd", "/snapshot/..%2f..%2fetc/passwd", "/./etc/passwd",

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Connections that ask and never read, against the real binary: they must
 // not pile up outside -maxclients, and a viewer must still get in.
@@ -17,7 +17,7 @@ import (
 
 func TestNonReadingConnectionsAreBounded(t *testing.T) {
 	s := start(t, "-source", "test", "-framerate", "5", "-maxclients", "5")
-	addr := strings.TrimPrefix(s.base, "http://")
+	addr := s.addr()
 	base := getStatus(t, s).Process.OpenFiles
 	const n = 400
 	limit := httpapi.ConnectionLimit(5)
@@ -62,7 +62,7 @@ func TestMemoryIsReturnedAfterViewersLeave(t *testing.T) {
 		t.Skip("500 viewers and 12 s")
 	}
 	s := start(t, "-source", "test", "-resolution", "1280x720", "-framerate", "10", "-maxclients", "1000")
-	addr := strings.TrimPrefix(s.base, "http://")
+	addr := s.addr()
 	base := getStatus(t, s).Process.RSSBytes
 	const viewers = 500
 	var conns []net.Conn

@@ -1,9 +1,10 @@
-package main
+package e2e
 
-// Auth and cross-origin reads in a real browser: what DWC's webcam panel
-// (an <img>), httpViewer (an <iframe>) and another page (a dashboard's
-// fetch() and canvas) get from usbStream, each page served from another
-// loopback origin than usbStream's, as DWC's page is.
+// usbStream in a real browser: the viewer page; auth and cross-origin
+// reads, as DWC's webcam panel (an <img>), httpViewer (an <iframe>) and
+// another page (a dashboard's fetch() and canvas) get them from usbStream,
+// each page served from another loopback origin than usbStream's, as DWC's
+// page is.
 
 import (
 	"context"
@@ -53,26 +54,6 @@ func runChromium(t *testing.T, chromium, url string, extra ...string) string {
 		t.Fatalf("chromium: %v\n%s", err, out)
 	}
 	return string(out)
-}
-
-// tokenOf reads the access token from /status, as a user copies it.
-func tokenOf(t *testing.T, s *server, user, pass string) (token string, paths map[string]string) {
-	t.Helper()
-	code, body := getAuth(t, s.base+"/status", user, pass)
-	var st struct {
-		HTTP struct {
-			Auth, Basic bool
-			Token       string
-			TokenPaths  map[string]string
-		}
-	}
-	if code != 200 || json.Unmarshal(body, &st) != nil {
-		t.Fatalf("/status: %d %s", code, body)
-	}
-	if !st.HTTP.Auth || st.HTTP.Basic != (user != "") || st.HTTP.Token == "" {
-		t.Fatalf("/status http: %+v", st.HTTP)
-	}
-	return st.HTTP.Token, st.HTTP.TokenPaths
 }
 
 // With -user/-password, Chromium shows the stream in an <img> and the
@@ -219,5 +200,37 @@ func TestCrossOriginReadInChromium(t *testing.T) {
 	}
 	if canvas != "error loading" {
 		t.Errorf("with auth: the stream with crossorigin from another origin: %s, want a CORS error", canvas)
+	}
+}
+
+// The viewer page in a real browser: a 4:3 red stream in a 16:9 window is
+// fitted to the height, centred, with black bars left and right.
+func TestViewerPageInChromium(t *testing.T) {
+	chromium := need(t, "chromium")
+	dir := t.TempDir()
+	writeJPEGs(t, dir, 640, 480, color.RGBA{220, 20, 20, 255})
+	s := start(t, "-source", "file:"+dir, "-framerate", "10")
+
+	shot := filepath.Join(t.TempDir(), "viewer.png")
+	runChromium(t, chromium, s.base+"/", "--window-size=800,450", "--virtual-time-budget=3000", "--screenshot="+shot)
+	img := decodePNG(t, shot)
+	isRed := func(x, y int) bool {
+		r, g, b, _ := img.At(x, y).RGBA()
+		return r>>8 > 180 && g>>8 < 60 && b>>8 < 60
+	}
+	isBlack := func(x, y int) bool {
+		r, g, b, _ := img.At(x, y).RGBA()
+		return r>>8 < 16 && g>>8 < 16 && b>>8 < 16
+	}
+	// 640x480 fitted into 800x450 is 600x450, from x=100 to x=700.
+	for _, p := range [][2]int{{400, 225}, {110, 10}, {690, 440}} {
+		if !isRed(p[0], p[1]) {
+			t.Fatalf("pixel %v is %v, want the red stream image", p, img.At(p[0], p[1]))
+		}
+	}
+	for _, p := range [][2]int{{20, 225}, {780, 225}, {50, 10}} {
+		if !isBlack(p[0], p[1]) {
+			t.Fatalf("pixel %v is %v, want the black background beside the image", p, img.At(p[0], p[1]))
+		}
 	}
 }

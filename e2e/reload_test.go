@@ -1,11 +1,10 @@
-package main
+package e2e
 
 // Live config reload, end to end: the real binary watches a real file that
 // the test saves the ways DWC and other tools do, while a real stream
 // client stays connected.
 
 import (
-	"encoding/json"
 	"fmt"
 	"image"
 	"io"
@@ -17,65 +16,6 @@ import (
 	"testing"
 	"time"
 )
-
-type configDoc struct {
-	Config struct {
-		OK       bool
-		Error    string
-		LoadedAt time.Time
-		Changed  []string
-	}
-	HTTP struct {
-		Port  int
-		Error string
-	}
-}
-
-func getConfigStatus(t *testing.T, base string) configDoc {
-	t.Helper()
-	var d configDoc
-	getJSON(t, base+"/status", &d)
-	return d
-}
-
-// saveLikeDWC writes the file the way DWC's editor does (through DWS): the
-// whole text to "<name>.part", then a rename over the original.
-func saveLikeDWC(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path+".part", []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(path+".part", path); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// waitConfig polls /status until ok holds. The bound catches hangs; the
-// promised 500 ms is measured by internal/configwatch, not timed here.
-func waitConfig(t *testing.T, base, what string, ok func(configDoc) bool) configDoc {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		d := getConfigStatus(t, base)
-		if ok(d) {
-			return d
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not seen within 10 s of the save; status %+v", what, d)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// latestSize decodes the newest part the watcher received after t.
-func latestSize(t *testing.T, w *watcher, after time.Time) image.Point {
-	t.Helper()
-	p, ok := w.waitFor(after, 10*time.Second, isCamera)
-	if !ok {
-		t.Fatalf("no frame after %v (stream error %v)", after, w.err)
-	}
-	return decodedSize(t, p)
-}
 
 func TestReloadAppliesSavesWhileClientsStay(t *testing.T) {
 	dir := t.TempDir()
@@ -91,7 +31,7 @@ func TestReloadAppliesSavesWhileClientsStay(t *testing.T) {
 	// DWC's way: .part then rename. A quarter turn turns the test pattern.
 	saved := time.Now()
 	saveLikeDWC(t, cfgPath, base+"-rotate 90\n")
-	d := waitConfig(t, s.base, "rotate 90 applied", func(d configDoc) bool { return d.Config.OK && d.Config.LoadedAt.After(saved) })
+	d := waitStatus(t, s.base, "", "", "rotate 90 applied", func(d statusDoc) bool { return d.Config.OK && d.Config.LoadedAt.After(saved) })
 	if strings.Join(d.Config.Changed, " ") != "-rotate" {
 		t.Fatalf("changed %v, want -rotate", d.Config.Changed)
 	}
@@ -102,14 +42,14 @@ func TestReloadAppliesSavesWhileClientsStay(t *testing.T) {
 	// In place, as rr_upload and text editors write.
 	saved = time.Now()
 	os.WriteFile(cfgPath, []byte(base+"-rotate 90\n-quality 40\n"), 0o644)
-	waitConfig(t, s.base, "quality applied", func(d configDoc) bool {
+	waitStatus(t, s.base, "", "", "quality applied", func(d statusDoc) bool {
 		return d.Config.LoadedAt.After(saved) && strings.Join(d.Config.Changed, " ") == "-quality"
 	})
 
 	// A mistake: nothing changes, the status says where.
 	saved = time.Now()
 	saveLikeDWC(t, cfgPath, base+"-rotate 45\n")
-	d = waitConfig(t, s.base, "the error", func(d configDoc) bool { return !d.Config.OK })
+	d = waitStatus(t, s.base, "", "", "the error", func(d statusDoc) bool { return !d.Config.OK })
 	if !strings.Contains(d.Config.Error, "usbStream.config:4: -rotate 45") {
 		t.Fatalf("error %q does not name file:line and the option", d.Config.Error)
 	}
@@ -123,19 +63,19 @@ func TestReloadAppliesSavesWhileClientsStay(t *testing.T) {
 	// Deleted: keep going. Recreated: applied.
 	os.Remove(cfgPath)
 	time.Sleep(400 * time.Millisecond)
-	if getConfigStatus(t, s.base).Config.Error == "" {
+	if statusOf(t, s.base, "", "").Config.Error == "" {
 		t.Fatal("deleting the file cleared the previous error without a new config")
 	}
 	saved = time.Now()
 	os.WriteFile(cfgPath, []byte(base), 0o644)
-	waitConfig(t, s.base, "recreated file applied", func(d configDoc) bool { return d.Config.OK && d.Config.LoadedAt.After(saved) })
+	waitStatus(t, s.base, "", "", "recreated file applied", func(d statusDoc) bool { return d.Config.OK && d.Config.LoadedAt.After(saved) })
 	if sz := latestSize(t, w, time.Now().Add(300*time.Millisecond)); sz != image.Pt(320, 240) {
 		t.Fatalf("after the file came back frames are %v", sz)
 	}
 
 	// The client saw every change on the same connection.
-	if w.err != nil {
-		t.Fatalf("the stream client was disconnected: %v", w.err)
+	if err := w.broken(); err != nil {
+		t.Fatalf("the stream client was disconnected: %v", err)
 	}
 }
 
@@ -159,17 +99,10 @@ func TestReloadManySaves(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	saveLikeDWC(t, cfgPath, "-source test\n-resolution 160x120\n-framerate 5\n")
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		st := getStatus(t, s)
-		d := getConfigStatus(t, s.base)
-		if d.Config.OK && st.Source.TargetFPS == 5 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the last save did not win: %+v %+v", d.Config, st.Source)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if st, won := pollStatus(t, s.base, "", "", 3*time.Second, func(st statusDoc) bool {
+		return st.Config.OK && st.Source.TargetFPS == 5
+	}); !won {
+		t.Fatalf("the last save did not win: %+v %+v", st.Config, st.Source)
 	}
 }
 
@@ -189,7 +122,7 @@ func TestReloadMovesThePort(t *testing.T) {
 	defer taken.Close()
 	takenPort := taken.Addr().(*net.TCPAddr).Port
 	saveLikeDWC(t, cfgPath, base+fmt.Sprintf("-port %d\n", takenPort))
-	d := waitConfig(t, s.base, "port-in-use error", func(d configDoc) bool { return d.HTTP.Error != "" })
+	d := waitStatus(t, s.base, "", "", "port-in-use error", func(d statusDoc) bool { return d.HTTP.Error != "" })
 	if !strings.Contains(d.HTTP.Error, "already in use") {
 		t.Fatalf("error %q", d.HTTP.Error)
 	}
@@ -212,25 +145,13 @@ func TestReloadMovesThePort(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if d := getConfigStatus(t, newBase); d.HTTP.Port != newPort || d.HTTP.Error != "" {
+	if d := statusOf(t, newBase, "", ""); d.HTTP.Port != newPort || d.HTTP.Error != "" {
 		t.Fatalf("status after the move: %+v", d.HTTP)
 	}
 	if _, err := http.Get(s.base + "/status"); err == nil {
 		t.Fatal("the old port still answers")
 	}
 	s.base = newBase // so that the cleanup's checks use the live port
-}
-
-func getJSON(t *testing.T, url string, v any) {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-		t.Fatalf("%s: %v", url, err)
-	}
 }
 
 // The client limits apply to the next request after a save; streams already
@@ -260,7 +181,7 @@ func TestReloadChangesClientLimits(t *testing.T) {
 	}
 
 	saveLikeDWC(t, cfgPath, "-source test\n-resolution 160x120\n-maxclientsperip 0\n-maxclients 1\n")
-	d := waitConfig(t, s.base, "-maxclients 1", func(d configDoc) bool {
+	d := waitStatus(t, s.base, "", "", "-maxclients 1", func(d statusDoc) bool {
 		return d.Config.OK && strings.Contains(strings.Join(d.Config.Changed, " "), "-maxclients")
 	})
 	if code, body := second(); code != 503 || !strings.Contains(body, "-maxclients)") {
@@ -273,7 +194,7 @@ func TestReloadChangesClientLimits(t *testing.T) {
 	}
 
 	saveLikeDWC(t, cfgPath, "-source test\n-resolution 160x120\n")
-	waitConfig(t, s.base, "defaults", func(next configDoc) bool {
+	waitStatus(t, s.base, "", "", "defaults", func(next statusDoc) bool {
 		return next.Config.OK && next.Config.LoadedAt.After(d.Config.LoadedAt)
 	})
 	if code, body := second(); code != 200 {

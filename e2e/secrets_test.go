@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // No secret in any error, log line, status or DWC message: the password
 // (whatever the config file's lines do to it), and the content of a file
@@ -57,7 +57,7 @@ func TestPasswordNeverInLogOrStatus(t *testing.T) {
 			content = "-source test\n-resolution 160x120\n-framerate 10\n-password " + secretPW2 + "\n" + line + "\n"
 		}
 		saveLikeDWC(t, cfg, content)
-		st := waitAuthStatus(t, s.base, "lapse", secretPW2, line, func(st authStatus) bool { return !st.Config.OK })
+		st := waitStatus(t, s.base, "lapse", secretPW2, line, func(st statusDoc) bool { return !st.Config.OK })
 		if strings.Contains(st.Config.Error, "Zq7") {
 			t.Errorf("%q: config.error shows the password: %s", line, st.Config.Error)
 		}
@@ -65,7 +65,7 @@ func TestPasswordNeverInLogOrStatus(t *testing.T) {
 			t.Errorf("%q: config.error does not name the file and line: %s", line, st.Config.Error)
 		}
 		saveLikeDWC(t, cfg, base+"-password "+secretPW2+"\n")
-		waitAuthStatus(t, s.base, "lapse", secretPW2, "the good file", func(st authStatus) bool { return st.Config.OK })
+		waitStatus(t, s.base, "lapse", secretPW2, "the good file", func(st statusDoc) bool { return st.Config.OK })
 	}
 	if _, body := getAuth(t, s.base+"/status", "lapse", secretPW2); strings.Contains(string(body), "Zq7") {
 		t.Errorf("/status shows the password:\n%s", body)
@@ -92,17 +92,17 @@ func TestSymlinkedConfigContentNotShown(t *testing.T) {
 	cfg := filepath.Join(dir, "usbStream.config")
 	os.Symlink(shadow, cfg)
 	s := start(t, "-dsf", "none", "-file", cfg)
-	d := getConfigStatus(t, s.base)
+	d := statusOf(t, s.base, "", "")
 	if d.Config.OK || d.Config.Error != cfg+":1: value without an option before it (options start with -)" {
 		t.Errorf("config status %+v", d.Config)
 	}
 	// And at a reload: a good file, then the symlink put back.
 	os.Remove(cfg)
 	saveLikeDWC(t, cfg, "-source test\n-resolution 160x120\n")
-	waitConfig(t, s.base, "the good file", func(d configDoc) bool { return d.Config.OK })
+	waitStatus(t, s.base, "", "", "the good file", func(d statusDoc) bool { return d.Config.OK })
 	os.Symlink(shadow, cfg+".lnk")
 	os.Rename(cfg+".lnk", cfg)
-	d = waitConfig(t, s.base, "the symlink refused", func(d configDoc) bool { return !d.Config.OK })
+	d = waitStatus(t, s.base, "", "", "the symlink refused", func(d statusDoc) bool { return !d.Config.OK })
 	st := getStatus(t, s)
 	for _, text := range []string{d.Config.Error, st.Source.Error, s.output.String()} {
 		if strings.Contains(text, "Zq7") || strings.Contains(text, "root:") || strings.Contains(text, "19000") {
@@ -125,12 +125,7 @@ func TestDSFPasswordNeverInMessagesOrLog(t *testing.T) {
 	viaDWS(t, l.twin, "/machine/usbStream/snapshot")
 	l.saveThroughDWC(t, base+"-password"+secretPW2+"\n")
 	eventually(t, 10*time.Second, "the DWC message about the broken line", func() bool {
-		for _, m := range l.twin.Messages() {
-			if strings.Contains(m.Content, "usbStream.config:6:") {
-				return true
-			}
-		}
-		return false
+		return hasMessage(l.twin, anyType, "usbStream.config:6:")
 	})
 	l.saveThroughDWC(t, base+"-password "+secretPW2+"\n")
 	eventually(t, 10*time.Second, "the new password in force", func() bool {

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // -rotate and -flip work for every source, as a user sees them in a
 // snapshot: a replayed file is turned like a camera's MJPEG frames, the
@@ -10,28 +10,12 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 )
-
-func snapshotImage(t *testing.T, s *server) image.Image {
-	t.Helper()
-	resp, err := http.Get(s.base + "/snapshot")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 || resp.Header.Get("X-Placeholder") != "" {
-		t.Fatalf("snapshot: %d (placeholder %q) %s", resp.StatusCode, resp.Header.Get("X-Placeholder"), body)
-	}
-	return decodeJPEG(t, body)
-}
 
 func bright(c color.Color) bool {
 	r, g, b, _ := c.RGBA()

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // The real binary against the DSF twin (internal/dsf/dsftest), which
 // follows DSF's wire protocol: endpoints reached through the twin's DWS
@@ -8,7 +8,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -16,88 +15,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"usbstream/internal/dsf/dsftest"
 )
-
-func startTwin(t *testing.T, profile dsftest.Profile, reject bool) *dsftest.Twin {
-	t.Helper()
-	manifest, err := os.ReadFile("../plugin.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// UNIX socket paths are limited to 108 bytes: keep the root short.
-	dir, err := os.MkdirTemp("", "dsf")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	twin, err := dsftest.Start(dsftest.Options{Dir: dir, Profile: profile, Manifest: manifest, RejectUnregistered: reject})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { twin.Close() })
-	return twin
-}
-
-// eventually polls cond for up to d.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// viaDWS makes a real HTTP request to the twin's web server, as a browser
-// running DWC does.
-func viaDWS(t *testing.T, twin *dsftest.Twin, path string) (int, http.Header, []byte) {
-	t.Helper()
-	client := http.Client{Timeout: 10 * time.Second}
-	resp, err := client.Get(twin.HTTPURL() + path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header, body
-}
-
-type pluginStatus struct {
-	State   string
-	Waiting bool
-	Device  string
-	Width   int
-	Clients int
-	PID     int
-	HTTP    struct{ Port int }
-	Error   string
-	Config  struct {
-		OK       bool
-		Error    string
-		Defaults bool
-	}
-}
-
-func pluginData(t *testing.T, twin *dsftest.Twin) (pluginStatus, bool) {
-	raw, ok := twin.PluginData("status")
-	if !ok || string(raw) == "null" {
-		return pluginStatus{}, false
-	}
-	var st pluginStatus
-	if err := json.Unmarshal(raw, &st); err != nil {
-		t.Fatalf("plugin data %s: %v", raw, err)
-	}
-	return st, true
-}
-
-func endpointCount(twin *dsftest.Twin) int { return len(twin.Endpoints()) }
 
 // Started as DSF's plugin service starts it: refused until DSF registers
 // its PID (the startup race), then endpoints, data and messages work.
@@ -110,7 +32,7 @@ func TestDSFPlugin(t *testing.T) {
 			os.WriteFile(cfg, []byte("-source test\n-resolution 320x240\n-framerate 10\n"), 0o644)
 			s := start(t, "-dsf", twin.SocketPath(), "-file", cfg)
 			time.Sleep(700 * time.Millisecond) // DPS tells DCS the PID only after the start
-			twin.SetPluginPID(s.cmd.Process.Pid)
+			twin.SetPluginPID(s.pid())
 
 			eventually(t, 5*time.Second, "3 endpoints registered", func() bool { return endpointCount(twin) == 3 })
 			for _, e := range twin.Endpoints() {
@@ -154,7 +76,7 @@ func TestDSFPlugin(t *testing.T) {
 			// Plugin data follows the status.
 			eventually(t, 10*time.Second, "plugin data says streaming", func() bool {
 				d, ok := pluginData(t, twin)
-				return ok && d.State == "streaming" && d.Width == 320 && d.PID == s.cmd.Process.Pid
+				return ok && d.State == "streaming" && d.Width == 320 && d.PID == s.pid()
 			})
 			w := watch(t, s.base+"/stream")
 			eventually(t, 10*time.Second, "plugin data counts the stream client", func() bool {
@@ -165,12 +87,7 @@ func TestDSFPlugin(t *testing.T) {
 			// A config error reaches DWC's console with file and line.
 			os.WriteFile(cfg, []byte("-source test\n-rotate 45\n"), 0o644)
 			eventually(t, 10*time.Second, "config error message", func() bool {
-				for _, m := range twin.Messages() {
-					if m.Type == 2 && strings.Contains(m.Content, "usbStream.config:2: -rotate 45") {
-						return true
-					}
-				}
-				return false
+				return hasMessage(twin, 2, "usbStream.config:2: -rotate 45")
 			})
 			eventually(t, 10*time.Second, "plugin data shows the config error", func() bool {
 				d, _ := pluginData(t, twin)
@@ -235,8 +152,8 @@ func TestDSFRestarts(t *testing.T) {
 		})
 		t.Logf("cycle %d: back after %v", cycle, time.Since(began).Round(time.Millisecond))
 	}
-	if _, ok := w.waitFor(time.Now(), 2*time.Second, isCamera); !ok || w.err != nil {
-		t.Fatalf("the stream stopped during the DCS restarts: %v", w.err)
+	if _, ok := w.waitFor(time.Now(), 2*time.Second, isCamera); !ok || w.broken() != nil {
+		t.Fatalf("the stream stopped during the DCS restarts: %v", w.broken())
 	}
 }
 
@@ -257,8 +174,7 @@ func TestDSFAbsentThenStarted(t *testing.T) {
 	if out := s.output.String(); strings.Contains(out, "WARN") || strings.Count(out, "DSF is not running") != 1 {
 		t.Fatalf("standalone should say once, at info, that DSF is absent:\n%s", out)
 	}
-	manifest, _ := os.ReadFile("../plugin.json")
-	twin, err := dsftest.Start(dsftest.Options{Dir: dir, Manifest: manifest})
+	twin, err := dsftest.Start(dsftest.Options{Dir: dir, Manifest: repoFile(t, "plugin.json")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,19 +198,9 @@ func TestDSFMessagesForLostAndBack(t *testing.T) {
 	})
 	hidden := dir + ".away"
 	os.Rename(dir, hidden)
-	has := func(typ int, text string) func() bool {
-		return func() bool {
-			for _, m := range twin.Messages() {
-				if m.Type == typ && strings.Contains(m.Content, text) {
-					return true
-				}
-			}
-			return false
-		}
-	}
-	eventually(t, 5*time.Second, "a warning that the source is lost", has(1, "lost"))
+	eventually(t, 5*time.Second, "a warning that the source is lost", func() bool { return hasMessage(twin, 1, "lost") })
 	os.Rename(hidden, dir)
-	eventually(t, 5*time.Second, "a note that it is back", has(0, "is back"))
+	eventually(t, 5*time.Second, "a note that it is back", func() bool { return hasMessage(twin, 0, "is back") })
 	if n := len(twin.Messages()); n != 2 {
 		t.Fatalf("%d messages, want 2: %+v", n, twin.Messages())
 	}
@@ -310,51 +216,24 @@ func TestDSFPortInUseWaitsForThePort(t *testing.T) {
 		t.Fatal(err)
 	}
 	port := taken.Addr().(*net.TCPAddr).Port
-	cmd := exec.Command(binary, "-host", "127.0.0.1", "-port", strconv.Itoa(port), "-source", "test",
-		"-resolution", "160x120", "-dsf", twin.SocketPath())
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			t.Error("no exit after SIGTERM")
-		}
-	}()
-	hasMessage := func(text string) func() bool {
-		return func() bool {
-			for _, m := range twin.Messages() {
-				if strings.Contains(m.Content, text) {
-					return true
-				}
-			}
-			return false
-		}
-	}
-	eventually(t, 5*time.Second, "a DWC message about the port", hasMessage("already in use"))
+	// Spawned, not started: it cannot serve /status while the port is taken.
+	s := spawn(t, exec.Command(binary, "-host", "127.0.0.1", "-port", strconv.Itoa(port), "-source", "test",
+		"-resolution", "160x120", "-dsf", twin.SocketPath()), port)
+	eventually(t, 5*time.Second, "a DWC message about the port", func() bool { return hasMessage(twin, anyType, "already in use") })
 	eventually(t, 5*time.Second, "the error in the status via DWS", func() bool {
 		code, _, body := viaDWS(t, twin, "/machine/usbStream/status")
 		return code == 200 && strings.Contains(string(body), "already in use")
 	})
-	select {
-	case err := <-exited:
-		t.Fatalf("exited with the port taken: %v\n%s", err, out.String())
-	default:
+	if exited, err := s.waitExit(0); exited {
+		t.Fatalf("exited with the port taken: %v\n%s", err, s.output)
 	}
 	taken.Close()
 	eventually(t, 8*time.Second, "serving once the port is free", func() bool {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/status", port))
+		resp, err := http.Get(s.base + "/status")
 		if err == nil {
 			resp.Body.Close()
 		}
 		return err == nil
 	})
-	eventually(t, 10*time.Second, "a DWC message that it serves now", hasMessage("now serving on port"))
+	eventually(t, 10*time.Second, "a DWC message that it serves now", func() bool { return hasMessage(twin, anyType, "now serving on port") })
 }

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Odd files where the config or the log should be: a FIFO, a device, a
 // huge or unreadable file, the log pointed at the config itself. Each is a
@@ -15,30 +15,6 @@ import (
 	"testing"
 	"time"
 )
-
-// stopWithin sends SIGTERM and fails unless the process exits 0 within a
-// second; it returns how long the exit took.
-func stopWithin(t *testing.T, s *server) time.Duration {
-	t.Helper()
-	began := time.Now()
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-s.exited:
-		took := time.Since(began)
-		s.exited <- err // for the cleanup's stop
-		if err != nil {
-			t.Errorf("exit %v after SIGTERM\n%s", err, s.output)
-		}
-		if took > time.Second {
-			t.Errorf("exit took %v after SIGTERM, want < 1 s", took)
-		}
-		return took
-	case <-time.After(3 * time.Second):
-		s.cmd.Process.Kill()
-		t.Fatalf("no exit within 3 s of SIGTERM\n%s", s.output)
-	}
-	return 0
-}
 
 // fifoInPlace puts a FIFO where path is, in one rename, as a hostile or
 // confused writer could.
@@ -61,17 +37,17 @@ func TestFIFOConfigDoesNotBlockTheWatcher(t *testing.T) {
 	os.WriteFile(cfg, []byte("-source test\n-resolution 160x120\n-framerate 10\n"), 0o644)
 	s := start(t, "-dsf", "none", "-file", cfg)
 	fifoInPlace(t, cfg)
-	d := waitConfig(t, s.base, "the FIFO refused", func(d configDoc) bool { return !d.Config.OK })
+	d := waitStatus(t, s.base, "", "", "the FIFO refused", func(d statusDoc) bool { return !d.Config.OK })
 	if d.Config.Error != cfg+": is a named pipe (FIFO), not a config file" {
 		t.Errorf("config.error %q", d.Config.Error)
 	}
 	saveLikeDWC(t, cfg, "-source test\n-resolution 320x240\n-framerate 10\n")
-	waitConfig(t, s.base, "the save after the FIFO", func(d configDoc) bool {
+	waitStatus(t, s.base, "", "", "the save after the FIFO", func(d statusDoc) bool {
 		return d.Config.OK && strings.Contains(strings.Join(d.Config.Changed, " "), "-resolution")
 	})
 	fifoInPlace(t, cfg)
-	waitConfig(t, s.base, "the second FIFO refused", func(d configDoc) bool { return !d.Config.OK })
-	t.Logf("SIGTERM with a FIFO as the config: exit after %v", stopWithin(t, s).Round(time.Millisecond))
+	waitStatus(t, s.base, "", "", "the second FIFO refused", func(d statusDoc) bool { return !d.Config.OK })
+	t.Logf("SIGTERM with a FIFO as the config: exit after %v", s.stopWithin(t, time.Second).Round(time.Millisecond))
 }
 
 // A FIFO as the config file at start: a service runs on the defaults and
@@ -82,10 +58,10 @@ func TestFIFOConfigAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := start(t, "-dsf", "none", "-file", cfg)
-	if d := getConfigStatus(t, s.base); d.Config.OK || !strings.Contains(d.Config.Error, "named pipe") {
+	if d := statusOf(t, s.base, "", ""); d.Config.OK || !strings.Contains(d.Config.Error, "named pipe") {
 		t.Errorf("config status %+v", d.Config)
 	}
-	t.Logf("SIGTERM: exit after %v", stopWithin(t, s).Round(time.Millisecond))
+	t.Logf("SIGTERM: exit after %v", s.stopWithin(t, time.Second).Round(time.Millisecond))
 }
 
 // -logfile naming a FIFO: on the command line a mistake (exit 2, at once),
@@ -96,40 +72,30 @@ func TestFIFOLogFile(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(binary, "-source", "test", "-dsf", "none", "-host", "127.0.0.1",
-		"-port", strconv.Itoa(freePort(t)), "-logfile", fifo)
-	done := make(chan error, 1)
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 ||
-			!strings.Contains(out.String(), "-logfile: is a named pipe (FIFO)") {
-			t.Errorf("exit %v, want 2 naming the FIFO\n%s", err, out.String())
-		}
-	case <-time.After(3 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("-logfile FIFO on the command line: still running after 3 s\n%s", out.String())
+	port := freePort(t)
+	first := spawn(t, exec.Command(binary, "-source", "test", "-dsf", "none", "-host", "127.0.0.1",
+		"-port", strconv.Itoa(port), "-logfile", fifo), port)
+	if exited, err := first.waitExit(3 * time.Second); !exited {
+		t.Fatalf("-logfile FIFO on the command line: still running after 3 s\n%s", first.output)
+	} else if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 ||
+		!strings.Contains(first.output.String(), "-logfile: is a named pipe (FIFO)") {
+		t.Errorf("exit %v, want 2 naming the FIFO\n%s", err, first.output)
 	}
 
 	cfg := filepath.Join(dir, "usbStream.config")
 	os.WriteFile(cfg, []byte("-source test\n-logfile usbStream.log\n"), 0o644)
 	s := start(t, "-dsf", "none", "-file", cfg)
-	if d := getConfigStatus(t, s.base); d.Config.OK || !strings.HasPrefix(d.Config.Error, cfg+":2: -logfile: is a named pipe (FIFO): "+
+	if d := statusOf(t, s.base, "", ""); d.Config.OK || !strings.HasPrefix(d.Config.Error, cfg+":2: -logfile: is a named pipe (FIFO): "+
 		"the log is only written to a regular file") {
 		t.Errorf("config status %+v", d.Config)
 	}
 	saveLikeDWC(t, cfg, "-source test\n-resolution 160x120\n")
-	waitConfig(t, s.base, "a good save", func(d configDoc) bool { return d.Config.OK })
+	waitStatus(t, s.base, "", "", "a good save", func(d statusDoc) bool { return d.Config.OK })
 	saveLikeDWC(t, cfg, "-source test\n-resolution 160x120\n-logfile usbStream.log\n")
-	waitConfig(t, s.base, "the FIFO log refused at a reload", func(d configDoc) bool {
+	waitStatus(t, s.base, "", "", "the FIFO log refused at a reload", func(d statusDoc) bool {
 		return !d.Config.OK && strings.Contains(d.Config.Error, "named pipe")
 	})
-	stopWithin(t, s)
+	s.stopWithin(t, time.Second)
 }
 
 // A 100 MB file and an unreadable one in the config's place are config
@@ -147,12 +113,12 @@ func TestHugeConfigIsAnError(t *testing.T) {
 	f.Truncate(100 << 20)
 	f.Close()
 	os.Rename(huge, cfg)
-	d := waitConfig(t, s.base, "the huge file refused", func(d configDoc) bool { return !d.Config.OK })
+	d := waitStatus(t, s.base, "", "", "the huge file refused", func(d statusDoc) bool { return !d.Config.OK })
 	if !strings.Contains(d.Config.Error, "is larger than 1024 KiB") {
 		t.Errorf("config.error %q", d.Config.Error)
 	}
 	saveLikeDWC(t, cfg, "-source test\n-resolution 160x120\n")
-	waitConfig(t, s.base, "the file back", func(d configDoc) bool { return d.Config.OK })
+	waitStatus(t, s.base, "", "", "the file back", func(d statusDoc) bool { return d.Config.OK })
 	if st := getStatus(t, s); st.Process.RSSBytes > 80<<20 {
 		t.Errorf("RSS %d MiB after a 100 MB config", st.Process.RSSBytes>>20)
 	}
@@ -176,19 +142,19 @@ func TestUnreadableConfigAtReloadIsAnError(t *testing.T) {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	}
 	s := launch(t, cmd, port)
-	waitConfig(t, s.base, "the file applied", func(d configDoc) bool { return d.Config.OK })
+	waitStatus(t, s.base, "", "", "the file applied", func(d statusDoc) bool { return d.Config.OK })
 	// The same content, saved as DWC saves, but unreadable.
 	if err := os.WriteFile(cfg+".part", []byte(good), 0); err != nil {
 		t.Fatal(err)
 	}
 	os.Chmod(cfg+".part", 0)
 	os.Rename(cfg+".part", cfg)
-	d := waitConfig(t, s.base, "the unreadable file refused", func(d configDoc) bool { return !d.Config.OK })
+	d := waitStatus(t, s.base, "", "", "the unreadable file refused", func(d statusDoc) bool { return !d.Config.OK })
 	if !strings.Contains(d.Config.Error, "permission denied") {
 		t.Errorf("config.error %q", d.Config.Error)
 	}
 	os.Chmod(cfg, 0o644)
-	waitConfig(t, s.base, "readable again, same content", func(d configDoc) bool { return d.Config.OK })
+	waitStatus(t, s.base, "", "", "readable again, same content", func(d statusDoc) bool { return d.Config.OK })
 }
 
 // -logfile naming the config file, directly or through a hard link or a
@@ -208,7 +174,7 @@ func TestLogFileThatIsTheConfig(t *testing.T) {
 		// DWC's save is a new inode: the links are made again to it.
 		os.Remove(filepath.Join(dir, "hard.log"))
 		os.Link(cfg, filepath.Join(dir, "hard.log"))
-		d := waitConfig(t, s.base, "-logfile "+name+" refused", func(d configDoc) bool { return !d.Config.OK })
+		d := waitStatus(t, s.base, "", "", "-logfile "+name+" refused", func(d statusDoc) bool { return !d.Config.OK })
 		if !strings.Contains(d.Config.Error, cfg+":4: -logfile: is the config file itself") {
 			t.Errorf("-logfile %s: config.error %q", name, d.Config.Error)
 		}
@@ -217,13 +183,13 @@ func TestLogFileThatIsTheConfig(t *testing.T) {
 			t.Errorf("-logfile %s: the config file grew by %d bytes in 3 s", name, len(b)-len(content))
 		}
 		saveLikeDWC(t, cfg, good)
-		waitConfig(t, s.base, "the good file", func(d configDoc) bool { return d.Config.OK })
+		waitStatus(t, s.base, "", "", "the good file", func(d statusDoc) bool { return d.Config.OK })
 	}
 	reloads := strings.Count(s.output.String(), "config file changed")
 	if reloads > 10 {
 		t.Errorf("%d reloads for 6 saves", reloads)
 	}
-	stopWithin(t, s)
+	s.stopWithin(t, time.Second)
 }
 
 // The same at start, in a file that names itself as the log.
@@ -232,7 +198,7 @@ func TestLogFileThatIsTheConfigAtStart(t *testing.T) {
 	content := "-source test\n-verbose\n-logfile usbStream.config\n"
 	os.WriteFile(cfg, []byte(content), 0o644)
 	s := start(t, "-dsf", "none", "-file", cfg)
-	if d := getConfigStatus(t, s.base); d.Config.OK || !strings.Contains(d.Config.Error, "is the config file itself") {
+	if d := statusOf(t, s.base, "", ""); d.Config.OK || !strings.Contains(d.Config.Error, "is the config file itself") {
 		t.Errorf("config status %+v", d.Config)
 	}
 	time.Sleep(3 * time.Second)
@@ -243,5 +209,5 @@ func TestLogFileThatIsTheConfigAtStart(t *testing.T) {
 	if n := strings.Count(s.output.String(), "\n"); n > 20 {
 		t.Errorf("%d log lines in 3 s:\n%s", n, s.output)
 	}
-	stopWithin(t, s)
+	s.stopWithin(t, time.Second)
 }

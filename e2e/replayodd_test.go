@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -77,7 +77,7 @@ func TestReplayFolderWithOddEntries(t *testing.T) {
 			t.Fatalf("the log does not say %q:\n%s", why, log)
 		}
 	}
-	took := stopWithin(t, s)
+	took := s.stopWithin(t, time.Second)
 	t.Logf("exited %v after SIGTERM", took)
 }
 
@@ -93,19 +93,9 @@ func TestReplayOnlyOddEntriesIsAnError(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := start(t, "-source", "file:"+c.path, "-framerate", "10")
-			deadline := time.Now().Add(5 * time.Second)
-			for {
-				st := getStatus(t, s)
-				if st.Source.State == "lost" && strings.Contains(st.Source.Error, c.want) {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("status %+v, want lost with %q\n%s", st.Source, c.want, s.output)
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
+			waitState(t, s, "lost", c.want, 5*time.Second)
 			placeholderSnapshot(t, s, "snapshot")
-			took := stopWithin(t, s)
+			took := s.stopWithin(t, time.Second)
 			t.Logf("exited %v after SIGTERM", took)
 		})
 	}

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Clients that come and go in every way a network allows, against the real
 // binary: afterwards its goroutines, file descriptors and memory are back
@@ -14,20 +14,6 @@ import (
 	"testing"
 	"time"
 )
-
-type processDoc struct {
-	Process struct {
-		Goroutines, OpenFiles int
-		RSSBytes              int64
-	}
-}
-
-func processStats(t *testing.T, base string) processDoc {
-	t.Helper()
-	var d processDoc
-	getJSON(t, base+"/status", &d)
-	return d
-}
 
 // churnClient is one client's visit, by kind:
 // 0 reads a few stream parts and closes cleanly, 1 resets the connection
@@ -86,34 +72,31 @@ func churnClient(addr string, kind int) error {
 
 func TestChurnLeavesNoTrace(t *testing.T) {
 	s := start(t, "-source", "test", "-resolution", "320x240", "-framerate", "20", "-maxclients", "1000")
-	addr := strings.TrimPrefix(s.base, "http://")
+	addr := s.addr()
 	// Warm up every path once, so that lazily made things count as baseline.
 	for kind := range 5 {
 		churnClient(addr, kind)
 	}
 	time.Sleep(500 * time.Millisecond)
-	base := processStats(t, s.base).Process
+	base := getStatus(t, s).Process
 
 	// Three rounds: the first grows the heap to its working size; later ones
 	// show whether anything keeps growing. RSS moves by a few MiB with the
 	// garbage collector's timing, so the bound is on the level, not the step.
 	for round := range 3 {
-		after := churnRound(t, s.base, addr, base)
-		if growth := float64(after.Process.RSSBytes-base.RSSBytes) / (1 << 20); growth > 16 {
+		after := churnRound(t, s, base)
+		if growth := float64(after.RSSBytes-base.RSSBytes) / (1 << 20); growth > 16 {
 			t.Fatalf("round %d: RSS %.1f MiB above the baseline", round+1, growth)
 		}
 		fmt.Printf("churn round %d: 1000 clients (5 kinds); goroutines %d→%d, open files %d→%d, RSS %.1f→%.1f MiB\n",
-			round+1, base.Goroutines, after.Process.Goroutines, base.OpenFiles, after.Process.OpenFiles,
-			float64(base.RSSBytes)/(1<<20), float64(after.Process.RSSBytes)/(1<<20))
+			round+1, base.Goroutines, after.Goroutines, base.OpenFiles, after.OpenFiles,
+			float64(base.RSSBytes)/(1<<20), float64(after.RSSBytes)/(1<<20))
 	}
 }
 
 // churnRound runs 1000 clients, 50 at a time, and waits until the
 // server's goroutines and descriptors are back at base.
-func churnRound(t *testing.T, statusBase, addr string, base struct {
-	Goroutines, OpenFiles int
-	RSSBytes              int64
-}) processDoc {
+func churnRound(t *testing.T, s *server, base processStats) processStats {
 	const clients, concurrent = 1000, 50
 	began := time.Now()
 	var wg sync.WaitGroup
@@ -124,7 +107,7 @@ func churnRound(t *testing.T, statusBase, addr string, base struct {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			if err := churnClient(addr, i%5); err != nil {
+			if err := churnClient(s.addr(), i%5); err != nil {
 				mu.Lock()
 				failures[i%5]++
 				mu.Unlock()
@@ -142,17 +125,14 @@ func churnRound(t *testing.T, statusBase, addr string, base struct {
 	// Connections left hanging (half requests, unread streams) are cut by
 	// the header timeout and the stream write deadline: 5 s each.
 	deadline := time.Now().Add(15 * time.Second)
-	var after processDoc
 	for {
-		after = processStats(t, statusBase)
-		p := after.Process
+		p := getStatus(t, s).Process
 		if p.Goroutines <= base.Goroutines+3 && p.OpenFiles <= base.OpenFiles+2 {
-			break
+			return p
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("after %d clients: %+v, baseline %+v", clients, p, base)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	return after
 }

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // The test pattern is what a newcomer runs first: unwatched, it must not
 // keep a core busy rendering frames nobody sees.
@@ -30,7 +30,7 @@ func cpuTicks(t *testing.T, pid int) int64 {
 
 func TestTestPatternIdlesWithoutViewers(t *testing.T) {
 	s := start(t, "-source", "test", "-resolution", "1280x720", "-framerate", "24")
-	pid := s.cmd.Process.Pid
+	pid := s.pid()
 	cpuOver := func(d time.Duration) int64 {
 		before := cpuTicks(t, pid)
 		time.Sleep(d)

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Hostile input from the DSF side against the real binary and the DSF
 // twin: oversized requests on the endpoint sockets (what DWS forwards from
@@ -93,7 +93,7 @@ func endpointRequest(socket string, size int, body string) (int, string) {
 // on.
 func TestDSFOversizedEndpointRequests(t *testing.T) {
 	twin, s, socket := startWithTwin(t)
-	pid := s.cmd.Process.Pid
+	pid := s.pid()
 	base := procKiB(t, pid, "VmHWM")
 	t.Logf("before: VmRSS %d KiB, peak %d KiB", procKiB(t, pid, "VmRSS"), base)
 	const size = 16<<20 - 4<<10

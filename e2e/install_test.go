@@ -1,13 +1,17 @@
-package main
+//go:build zip
+
+package e2e
 
 // The released zip, installed and started the way DSF does it: files put
 // where DSF's installer puts them, the executable for this machine started
 // by the twin's plugin service with the manifest's arguments, stopped with
-// SIGTERM and a 4 s SIGKILL deadline. CI sets USBSTREAM_ZIP after build.sh.
+// SIGTERM and a 4 s SIGKILL deadline. .ci/run runs it after ./build.sh for
+// each zip: go test -tags zip -run TestInstalledZipRunsUnderDSF ./e2e -zip ZIP
 
 import (
 	"archive/zip"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -21,7 +25,10 @@ import (
 	"usbstream/internal/dsf/dsftest"
 )
 
-// dsfArch is the folder DSF picks the executable from (§9.1).
+var zipPath = flag.String("zip", "", "the plugin zip to install (built by ./build.sh)")
+
+// dsfArch is the folder DSF picks the executable from
+// (DuetPluginService/Commands/InstallPlugin.cs).
 func dsfArch() string {
 	switch runtime.GOARCH {
 	case "amd64":
@@ -76,9 +83,8 @@ func installZip(t *testing.T, zipPath, pluginDir, sdRoot string) []byte {
 }
 
 func TestInstalledZipRunsUnderDSF(t *testing.T) {
-	zipPath := os.Getenv("USBSTREAM_ZIP")
-	if zipPath == "" {
-		t.Skip("set USBSTREAM_ZIP to a zip built by ./build.sh (CI does)")
+	if *zipPath == "" {
+		t.Fatal("the zip tag's test needs -zip PATH, a zip ./build.sh built")
 	}
 	root, err := os.MkdirTemp("", "dsf")
 	if err != nil {
@@ -87,7 +93,7 @@ func TestInstalledZipRunsUnderDSF(t *testing.T) {
 	defer os.RemoveAll(root)
 	pluginDir := filepath.Join(root, "plugins", "usbStream")
 	sdRoot := filepath.Join(root, "sd")
-	manifest := installZip(t, zipPath, pluginDir, sdRoot)
+	manifest := installZip(t, *zipPath, pluginDir, sdRoot)
 	var m struct {
 		Version                string
 		SbcExecutable          string
@@ -97,7 +103,8 @@ func TestInstalledZipRunsUnderDSF(t *testing.T) {
 		t.Fatal(err)
 	}
 	exe := filepath.Join(pluginDir, "dsf", dsfArch(), m.SbcExecutable)
-	// The installer chmods the executables (§11.2).
+	// The installer makes the executables mode 770
+	// (DuetPluginService/Commands/InstallPlugin.cs).
 	if err := os.Chmod(exe, 0o770); err != nil {
 		t.Fatalf("no executable for %s in the zip: %v", dsfArch(), err)
 	}
@@ -113,10 +120,8 @@ func TestInstalledZipRunsUnderDSF(t *testing.T) {
 	args := strings.Fields(strings.ReplaceAll(m.SbcExecutableArguments, "/opt/dsf/sd", sdRoot))
 	port := freePort(t)
 	args = append(args, "-host", "127.0.0.1", "-port", fmt.Sprint(port), "-source", "test", "-dsf", twin.SocketPath())
-	cmd := exec.Command(exe, args...)
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	proc, err := twin.StartPlugin(cmd, 500*time.Millisecond)
+	s := serverFor(exec.Command(exe, args...), port)
+	proc, err := twin.StartPlugin(s.cmd, 500*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,20 +135,17 @@ func TestInstalledZipRunsUnderDSF(t *testing.T) {
 		code, _, body = viaDWS(t, twin, "/machine/usbStream/status")
 		return code == 200
 	})
-	var st struct {
-		Version string
-		HTTP    struct{ Port int }
-	}
+	var st statusDoc
 	json.Unmarshal(body, &st)
 	if st.Version != m.Version || st.HTTP.Port != port {
 		t.Fatalf("installed binary reports version %q port %d, manifest %q, port %d", st.Version, st.HTTP.Port, m.Version, port)
 	}
 	if _, err := os.Stat(filepath.Join(sdRoot, "sys", "usbStream", "usbStream.log")); err != nil {
-		t.Fatalf("no log on the SD card: %v\n%s", err, out.String())
+		t.Fatalf("no log on the SD card: %v\n%s", err, s.output.String())
 	}
 	began := time.Now()
 	if err := proc.Stop(); err != nil {
-		t.Fatalf("stop: %v\n%s", err, out.String())
+		t.Fatalf("stop: %v\n%s", err, s.output.String())
 	}
 	if took := time.Since(began); took > 3*time.Second {
 		t.Fatalf("stopping took %v; DSF kills after 4 s", took)

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Basic auth never switches off because the config file lost its lines:
 // every way a save, an upload or a person can leave the file without its
@@ -7,9 +7,7 @@ package main
 // on purpose, switches auth off.
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,75 +18,6 @@ import (
 
 	"usbstream/internal/dsf/dsftest"
 )
-
-// authStatus is what these tests read from /status, with credentials.
-type authStatus struct {
-	Config struct {
-		OK       bool
-		Error    string
-		LoadedAt time.Time
-		Changed  []string
-	}
-	HTTP struct {
-		Host  string
-		Port  int
-		Auth  bool
-		Error string
-	}
-	Source struct{ Kind, State string }
-}
-
-// getAuth fetches url with basic auth (none when user is "") and returns
-// the status code and body.
-func getAuth(t *testing.T, url, user, pass string) (int, []byte) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
-	if user != "" {
-		req.SetBasicAuth(user, pass)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if strings.HasSuffix(url, "/stream") {
-		// A stream never ends: its head and a little of it is enough.
-		b := make([]byte, 256)
-		n, _ := io.ReadAtLeast(resp.Body, b, 1)
-		return resp.StatusCode, b[:n]
-	}
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
-}
-
-func authStatusOf(t *testing.T, base, user, pass string) authStatus {
-	t.Helper()
-	code, b := getAuth(t, base+"/status", user, pass)
-	if code != 200 {
-		t.Fatalf("/status with credentials: %d %s", code, b)
-	}
-	var st authStatus
-	if err := json.Unmarshal(b, &st); err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
-
-// waitAuthStatus polls /status (with credentials) until ok holds.
-func waitAuthStatus(t *testing.T, base, user, pass, what string, ok func(authStatus) bool) authStatus {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		st := authStatusOf(t, base, user, pass)
-		if ok(st) {
-			return st
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not seen within 10 s; status %+v", what, st)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 // requireAuth checks that every route still asks for the credentials and
 // gives what it gives with them.
@@ -171,9 +100,9 @@ func TestReloadNeverSwitchesAuthOff(t *testing.T) {
 		{"-host line deleted", dwc(without("-host")), "has no -host, which would open the stream to every network"},
 	} {
 		t.Run(l.name, func(t *testing.T) {
-			before := authStatusOf(t, s.base, user, pass)
+			before := statusOf(t, s.base, user, pass)
 			l.do()
-			st := waitAuthStatus(t, s.base, user, pass, "the refusal", func(st authStatus) bool { return !st.Config.OK })
+			st := waitStatus(t, s.base, user, pass, "the refusal", func(st statusDoc) bool { return !st.Config.OK })
 			if !strings.Contains(st.Config.Error, l.want) || !strings.HasPrefix(st.Config.Error, cfg) {
 				t.Errorf("config.error %q, want it to name the file and say %q", st.Config.Error, l.want)
 			}
@@ -187,7 +116,7 @@ func TestReloadNeverSwitchesAuthOff(t *testing.T) {
 			// The good file back: applied, the error gone.
 			os.Remove(cfg)
 			saveLikeDWC(t, cfg, good)
-			waitAuthStatus(t, s.base, user, pass, "the good file again", func(st authStatus) bool {
+			waitStatus(t, s.base, user, pass, "the good file again", func(st statusDoc) bool {
 				return st.Config.OK && st.Config.LoadedAt.After(before.Config.LoadedAt)
 			})
 		})
@@ -202,7 +131,7 @@ func TestReloadNeverSwitchesAuthOff(t *testing.T) {
 		code, _ := getAuth(t, s.base+"/snapshot", "", "")
 		return code == 200
 	})
-	if st := getConfigStatus(t, s.base); !st.Config.OK || !strings.Contains(strings.Join(st.Config.Changed, " "), "-user") {
+	if st := statusOf(t, s.base, "", ""); !st.Config.OK || !strings.Contains(strings.Join(st.Config.Changed, " "), "-user") {
 		t.Errorf("after -auth none: %+v", st.Config)
 	}
 }
@@ -216,14 +145,14 @@ func TestCommandLineCredentialsSurviveTheFile(t *testing.T) {
 	os.WriteFile(cfg, []byte("-source test\n-resolution 160x120\n-framerate 10\n"), 0o644)
 	s := start(t, "-dsf", "none", "-file", cfg, "-user", "cli", "-password", "cli-pw-77")
 	requireAuth(t, s.base, "cli", "cli-pw-77", "at start")
-	before := authStatusOf(t, s.base, "cli", "cli-pw-77")
+	before := statusOf(t, s.base, "cli", "cli-pw-77")
 	saveLikeDWC(t, cfg, "")
-	st := waitAuthStatus(t, s.base, "cli", "cli-pw-77", "the blank file refused", func(st authStatus) bool { return !st.Config.OK })
+	st := waitStatus(t, s.base, "cli", "cli-pw-77", "the blank file refused", func(st statusDoc) bool { return !st.Config.OK })
 	if !strings.Contains(st.Config.Error, "has no options") {
 		t.Errorf("config.error %q", st.Config.Error)
 	}
 	saveLikeDWC(t, cfg, "-source test\n-resolution 320x240\n")
-	waitAuthStatus(t, s.base, "cli", "cli-pw-77", "a file without credentials applied", func(st authStatus) bool {
+	waitStatus(t, s.base, "cli", "cli-pw-77", "a file without credentials applied", func(st statusDoc) bool {
 		return st.Config.OK && st.Config.LoadedAt.After(before.Config.LoadedAt)
 	})
 	requireAuth(t, s.base, "cli", "cli-pw-77", "after a file without credentials")
@@ -238,13 +167,7 @@ func TestDSFEmptiedConfigIsRefused(t *testing.T) {
 	requireAuth(t, s.base, "lapse", "pw-9f3k", "at start")
 	l.saveThroughDWC(t, "")
 	eventually(t, 10*time.Second, "a DWC message about the blank file", func() bool {
-		for _, m := range l.twin.Messages() {
-			if m.Type == 2 && strings.Contains(m.Content, "usbStream.config: has no options") &&
-				strings.Contains(m.Content, "still running with the last good configuration") {
-				return true
-			}
-		}
-		return false
+		return hasMessage(l.twin, 2, "usbStream.config: has no options", "still running with the last good configuration")
 	})
 	eventually(t, 5*time.Second, "plugin data with the refusal", func() bool {
 		d, ok := pluginData(t, l.twin)
@@ -283,19 +206,19 @@ func TestAllowHostAppliesAndReloads(t *testing.T) {
 		}
 	}
 	saveLikeDWC(t, cfg, base+"-allowhost rebind.example.com\n")
-	waitConfig(t, s.base, "the new list", func(d configDoc) bool {
+	waitStatus(t, s.base, "", "", "the new list", func(d statusDoc) bool {
 		return d.Config.OK && strings.Join(d.Config.Changed, " ") == "-allowhost"
 	})
 	if code("rebind.example.com") != 200 || code("printer.local") != http.StatusMisdirectedRequest {
 		t.Errorf("after the reload: rebind %d, printer.local %d", code("rebind.example.com"), code("printer.local"))
 	}
 	saveLikeDWC(t, cfg, base+"-allowhost http://printer.local\n")
-	d := waitConfig(t, s.base, "a bad name refused", func(d configDoc) bool { return !d.Config.OK })
+	d := waitStatus(t, s.base, "", "", "a bad name refused", func(d statusDoc) bool { return !d.Config.OK })
 	if !strings.Contains(d.Config.Error, ":4: -allowhost http://printer.local: must be host names") {
 		t.Errorf("config.error %q", d.Config.Error)
 	}
 	saveLikeDWC(t, cfg, base)
-	waitConfig(t, s.base, "no list", func(d configDoc) bool { return d.Config.OK })
+	waitStatus(t, s.base, "", "", "no list", func(d statusDoc) bool { return d.Config.OK })
 	if code("anything.example") != 200 {
 		t.Error("without -allowhost a name is refused")
 	}
@@ -315,7 +238,7 @@ func TestBrokenFileWithCredentialsAtStartKeepsAskingForThem(t *testing.T) {
 		"-# -user lapse\n": "has no options",
 	} {
 		saveLikeDWC(t, cfg, content)
-		d := waitConfig(t, s.base, "the refusal", func(d configDoc) bool {
+		d := waitStatus(t, s.base, "", "", "the refusal", func(d statusDoc) bool {
 			return !d.Config.OK && strings.Contains(d.Config.Error, want)
 		})
 		if st := getStatus(t, s); !strings.Contains(st.Source.Error, want) || st.Source.Kind == "test" {
@@ -323,5 +246,5 @@ func TestBrokenFileWithCredentialsAtStartKeepsAskingForThem(t *testing.T) {
 		}
 	}
 	saveLikeDWC(t, cfg, "-source test\n-auth none\n")
-	waitConfig(t, s.base, "-auth none applied", func(d configDoc) bool { return d.Config.OK })
+	waitStatus(t, s.base, "", "", "-auth none applied", func(d statusDoc) bool { return d.Config.OK })
 }

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Consumers that connect before the camera and keep the first part's size
 // for good: OpenCV (its FFmpeg backend) and an ffmpeg recording. The source
@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -50,10 +49,7 @@ func opencvPython(t *testing.T) string {
 			return py
 		}
 	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("no python3 with OpenCV (CI installs python3-opencv in .ci/run)")
-	}
-	t.Skip("OpenCV is not installed: apt-get install python3-opencv")
+	missing(t, "python3 with OpenCV", "apt-get install python3-opencv")
 	return ""
 }
 
@@ -211,20 +207,6 @@ func TestFFmpegRecordingStartedBeforeTheCamera(t *testing.T) {
 				name, b.Size(), img.At(640, 360))
 		}
 	}
-}
-
-func decodePNG(t *testing.T, path string) image.Image {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return img
 }
 
 // With -rotate 90 the stream will be the asked size turned, and so is the

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // README's command lines for ffmpeg and wget, run as written against the
 // real binary: a recipe that is wrong in the README is wrong for everyone
@@ -14,7 +14,6 @@ import (
 	"image/jpeg"
 	"io"
 	"math"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,11 +30,7 @@ import (
 // breaks turned into spaces (a backtick span may wrap).
 func readmeSection(t *testing.T, heading string) string {
 	t.Helper()
-	b, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(string(b), "\n")
+	lines := strings.Split(string(repoFile(t, "README.md")), "\n")
 	level := strings.IndexByte(heading, ' ')
 	for i, l := range lines {
 		if !strings.HasPrefix(l, heading) {
@@ -77,8 +72,6 @@ func readmeCommands(t *testing.T, section, tool, hostPort string) [][]string {
 	return out
 }
 
-func hostPort(s *server) string { return strings.TrimPrefix(s.base, "http://") }
-
 // without returns args less the option opt and its value.
 func without(args []string, opt string) []string {
 	var out []string
@@ -115,7 +108,7 @@ func TestReadmeFFmpegGrabRecipe(t *testing.T) {
 	}
 	s := start(t, "-source", "file:"+dir, "-framerate", "10")
 	var grabs [][]string
-	for _, args := range readmeCommands(t, readmeSection(t, consumerSection), "ffmpeg", hostPort(s)) {
+	for _, args := range readmeCommands(t, readmeSection(t, consumerSection), "ffmpeg", s.addr()) {
 		if hasArg(args, "-frames:v", "1") {
 			grabs = append(grabs, args)
 		}
@@ -161,32 +154,6 @@ func TestReadmeFFmpegGrabRecipe(t *testing.T) {
 	}
 }
 
-// clientsDoc is the part of /status that names each client and when it
-// connected.
-type clientsDoc struct {
-	Clients []struct {
-		Remote      string
-		Path        string
-		Kind        string
-		Frames      uint64
-		ConnectedAt time.Time `json:"connectedAt"`
-	} `json:"clients"`
-}
-
-func getClients(t *testing.T, s *server) clientsDoc {
-	t.Helper()
-	resp, err := http.Get(s.base + "/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var d clientsDoc
-	if err := json.NewDecoder(resp.Body).Decode(&d); err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
 // probe returns a recording's duration and number of video packets as
 // ffprobe reads them.
 func probe(t *testing.T, path string) (time.Duration, int) {
@@ -226,7 +193,7 @@ func TestReadmeFFmpegRecordRecipe(t *testing.T) {
 	const fps = 24
 	s := start(t, "-source", "test", "-resolution", "320x240", "-framerate", strconv.Itoa(fps))
 	var recipe []string
-	for _, args := range readmeCommands(t, readmeSection(t, consumerSection), "ffmpeg", hostPort(s)) {
+	for _, args := range readmeCommands(t, readmeSection(t, consumerSection), "ffmpeg", s.addr()) {
 		if !hasArg(args, "-frames:v", "1") {
 			if recipe != nil {
 				t.Fatalf("two ffmpeg recording recipes in README (%q, %q): the test knows one", recipe, args)
@@ -276,10 +243,10 @@ func TestReadmeFFmpegRecordRecipe(t *testing.T) {
 		deadline := time.Now().Add(15 * time.Second)
 		for r.connected.IsZero() {
 			if time.Now().After(deadline) {
-				t.Fatalf("%s did not connect within 15 s: %+v\n%s", strings.Join(args, " "), getClients(t, s), r.err.String())
+				t.Fatalf("%s did not connect within 15 s: %+v\n%s", strings.Join(args, " "), getStatus(t, s), r.err.String())
 			}
 			time.Sleep(20 * time.Millisecond)
-			for _, c := range getClients(t, s).Clients {
+			for _, c := range getStatus(t, s).Clients {
 				if c.Kind == "stream" && c.Frames > 0 && !known[c.ConnectedAt] {
 					r.connected = c.ConnectedAt
 					known[c.ConnectedAt] = true
@@ -344,7 +311,7 @@ func TestReadmeFFmpegRecordRecipe(t *testing.T) {
 func TestReadmeWgetRecipe(t *testing.T) {
 	wget := need(t, "wget")
 	s := start(t, "-source", "test", "-resolution", "320x240")
-	recipes := readmeCommands(t, readmeSection(t, consumerSection), "wget", hostPort(s))
+	recipes := readmeCommands(t, readmeSection(t, consumerSection), "wget", s.addr())
 	if len(recipes) == 0 {
 		t.Fatal("README's consumer section has no wget recipe")
 	}
@@ -431,11 +398,7 @@ func TestDuetLapse3WebModeOverStreamMode(t *testing.T) {
 	// The camera away: web mode fails (DuetLapse3 then skips the picture),
 	// stream mode succeeds with the placeholder.
 	s = start(t, "-source", "file:"+filepath.Join(t.TempDir(), "not-there"))
-	for deadline := time.Now().Add(5 * time.Second); getStatus(t, s).Source.State != "lost"; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("a missing source is not lost after 5 s: %+v", getStatus(t, s).Source)
-		}
-	}
+	waitState(t, s, "lost", "", 5*time.Second)
 	placeholderSnapshot(t, s, "the camera away")
 	if err := webMode(s.base+"/snapshot", web); err == nil {
 		t.Error("web mode succeeded while the camera was away: DuetLapse3 would put the placeholder into the timelapse")

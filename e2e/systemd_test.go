@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // contrib/usbStream.service, the unit for a standalone install: systemd
 // accepts it, and its restart rules and the binary's exit statuses fit
@@ -6,6 +6,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,16 +18,10 @@ import (
 
 // unitSettings reads the [Service] section's Key=Value lines (the last one
 // of a key wins, as in systemd; "Key=" resets).
-func unitSettings(t *testing.T, path string) map[string]string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+func unitSettings(unit []byte) map[string]string {
 	out := map[string]string{}
 	section := ""
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(unit))
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		switch {
@@ -43,8 +38,8 @@ func unitSettings(t *testing.T, path string) map[string]string {
 
 func TestSystemdUnit(t *testing.T) {
 	analyze := need(t, "systemd-analyze")
-	unit := filepath.Join("..", "contrib", "usbStream.service")
-	svc := unitSettings(t, unit)
+	text := repoFile(t, "contrib/usbStream.service")
+	svc := unitSettings(text)
 	const installed = "/usr/local/bin/usbStream"
 	exec0 := strings.Fields(svc["ExecStart"])
 	if len(exec0) < 3 || exec0[0] != installed || exec0[1] != "-file" {
@@ -54,10 +49,6 @@ func TestSystemdUnit(t *testing.T) {
 	// systemd's own parser, with ExecStart pointing at this build (verify
 	// checks that the program exists). Any remark is a failure: a
 	// misspelt key is only a warning to systemd, and then ignored.
-	text, err := os.ReadFile(unit)
-	if err != nil {
-		t.Fatal(err)
-	}
 	copyPath := filepath.Join(t.TempDir(), "usbStream.service")
 	os.WriteFile(copyPath, []byte(strings.ReplaceAll(string(text), installed, binary)), 0o644)
 	out, err := exec.Command(analyze, "verify", "--man=no", copyPath).CombinedOutput()
@@ -74,23 +65,14 @@ func TestSystemdUnit(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "usbStream.config")
 	os.WriteFile(cfg, []byte("-rotate 45\n"), 0o644)
 	port := freePort(t)
-	cmd := exec.Command(binary, "-file", cfg, "-host", "127.0.0.1", "-port", strconv.Itoa(port), "-dsf", "none")
-	var log syncBuffer
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	select {
-	case err := <-exited:
+	s := spawn(t, exec.Command(binary, "-file", cfg, "-host", "127.0.0.1", "-port", strconv.Itoa(port), "-dsf", "none"), port)
+	if exited, err := s.waitExit(2 * time.Second); exited {
 		t.Fatalf("exited with a broken config file, which systemd would restart every %ss: %v\n%s",
-			svc["RestartSec"], err, log.String())
-	case <-time.After(2 * time.Second):
+			svc["RestartSec"], err, s.output)
 	}
-	cmd.Process.Signal(os.Interrupt)
-	if err := <-exited; err != nil {
-		t.Fatalf("exit after SIGINT: %v", err)
+	s.cmd.Process.Signal(os.Interrupt)
+	if exited, err := s.waitExit(5 * time.Second); !exited || err != nil {
+		t.Fatalf("exit after SIGINT: exited %v, %v", exited, err)
 	}
 	// ...and a broken command line exits with the status the unit does
 	// not restart on.

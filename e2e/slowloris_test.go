@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Slowloris and friends against the real binary: 500 connections that
 // send half a request and stall, 200 that ask for a stream and never read.
@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,7 +23,7 @@ func TestSlowlorisDoesNotHurtViewers(t *testing.T) {
 	dir := t.TempDir()
 	writeJPEGs(t, dir, 640, 480, color.RGBA{200, 30, 30, 255}, color.RGBA{30, 200, 30, 255}, color.RGBA{30, 30, 200, 255})
 	s := start(t, "-source", "file:"+dir, "-framerate", "30", "-maxclients", "1000")
-	addr := strings.TrimPrefix(s.base, "http://")
+	addr := s.addr()
 
 	var conns []net.Conn
 	defer func() {
