@@ -217,18 +217,13 @@ func TestServeCapDoesNotChangeKeepalive(t *testing.T) {
 	} {
 		synctest.Test(t, func(t *testing.T) {
 			h := NewHub()
-			rec := &recordingConn{}
-			c := &Client{}
-			ctx, cancel := context.WithCancel(t.Context())
-			served := make(chan struct{})
-			go func() { h.Serve(ctx, rec, c, ReaderOptions{MaxFPS: tc.maxFPS}); close(served) }()
+			rec, c, stop := serve(t, h, ReaderOptions{MaxFPS: tc.maxFPS})
 			for i := range 10 { // 10 fps for one second
 				h.Publish(testFrame(fmt.Sprintf("%03d", i), time.Now()))
 				time.Sleep(100 * time.Millisecond)
 			}
 			time.Sleep(1600 * time.Millisecond) // then silence: a keep-alive or two
-			cancel()
-			<-served
+			stop()
 			if got := fmt.Sprint(rec.offsets()); got != tc.parts || c.frames.Load() != tc.frames {
 				t.Errorf("fps=%v: parts at %s, %d of them new; want %s, %d new", tc.maxFPS, got, c.frames.Load(), tc.parts, tc.frames)
 			}
@@ -239,14 +234,7 @@ func TestServeCapDoesNotChangeKeepalive(t *testing.T) {
 func TestServeCapsFPSAndSkipsToNewest(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := NewHub()
-		rec := &recordingConn{}
-		c := &Client{}
-		ctx, cancel := context.WithCancel(t.Context())
-		served := make(chan struct{})
-		go func() {
-			h.Serve(ctx, rec, c, ReaderOptions{MaxFPS: 10, Keepalive: time.Hour})
-			close(served)
-		}()
+		rec, c, stop := serve(t, h, ReaderOptions{MaxFPS: 10, Keepalive: time.Hour})
 		// Publish 100 fps for one second; a 10 fps client gets a frame
 		// every 100 ms, always the newest, and counts the rest as skipped.
 		for i := range 100 {
@@ -254,8 +242,7 @@ func TestServeCapsFPSAndSkipsToNewest(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 		time.Sleep(150 * time.Millisecond)
-		cancel()
-		<-served
+		stop()
 		if got := fmt.Sprint(rec.offsets()); got != "[0s 100ms 200ms 300ms 400ms 500ms 600ms 700ms 800ms 900ms 1s]" {
 			t.Fatalf("a 10 fps client got parts at %s, want one every 100 ms", got)
 		}
@@ -351,6 +338,16 @@ func TestRegistryListsClientsInOrder(t *testing.T) {
 	if r.Len() != 1 {
 		t.Fatalf("Len after Remove = %d, want 1", r.Len())
 	}
+}
+
+// serve runs h.Serve in the bubble to a new recordingConn; stop cancels it
+// and waits for it to return.
+func serve(t *testing.T, h *Hub, opt ReaderOptions) (rec *recordingConn, c *Client, stop func()) {
+	rec, c = &recordingConn{}, &Client{}
+	ctx, cancel := context.WithCancel(t.Context())
+	served := make(chan struct{})
+	go func() { h.Serve(ctx, rec, c, opt); close(served) }()
+	return rec, c, func() { cancel(); <-served }
 }
 
 // recordingConn collects what is written to it, and when each part's
@@ -484,15 +481,11 @@ func TestKeepaliveCadenceIsThePeriod(t *testing.T) {
 		phase := time.Duration(2*i+1) * (period / 2) / (2 * phases)
 		synctest.Test(t, func(t *testing.T) {
 			h := NewHub()
-			rec := &recordingConn{}
-			ctx, cancel := context.WithCancel(t.Context())
-			served := make(chan struct{})
-			go func() { h.Serve(ctx, rec, &Client{}, ReaderOptions{Keepalive: period}); close(served) }()
+			rec, _, stop := serve(t, h, ReaderOptions{Keepalive: period})
 			time.Sleep(phase)
 			h.Publish(testFrame("still", time.Now()))
 			time.Sleep(5 * period)
-			cancel()
-			<-served
+			stop()
 			parts := rec.offsets()
 			if len(parts) < 5 || parts[0] != phase {
 				t.Fatalf("parts at %v, want the frame at %v and at least four repeats", parts, phase)
