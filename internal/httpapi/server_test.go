@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/zap"
@@ -31,6 +32,14 @@ type fixture struct {
 
 func newFixture(t *testing.T, opt Options) *fixture {
 	t.Helper()
+	f := newAPI(opt)
+	f.srv = httptest.NewServer(f.api)
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// newAPI is a fixture without a server.
+func newAPI(opt Options) *fixture {
 	hub := stream.NewHub()
 	clients := stream.NewRegistry()
 	opt.Version = "test"
@@ -41,9 +50,7 @@ func newFixture(t *testing.T, opt Options) *fixture {
 		return &frame.Frame{JPEG: []byte("\xff\xd8placeholder:" + reason + "\xff\xd9"), Captured: time.Now(), Placeholder: true}
 	}
 	api := New(hub, clients, statusFn, placeholder, opt, zap.NewNop())
-	srv := httptest.NewServer(api)
-	t.Cleanup(srv.Close)
-	return &fixture{hub: hub, srv: srv, api: api}
+	return &fixture{hub: hub, api: api}
 }
 
 func (f *fixture) publish(body []byte, captured time.Time) {
@@ -52,14 +59,20 @@ func (f *fixture) publish(body []byte, captured time.Time) {
 
 func (f *fixture) get(t *testing.T, method, path string, hdr ...string) (*http.Response, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, f.srv.URL+path, nil)
+	return do(t, http.DefaultClient, method, f.srv.URL+path, hdr...)
+}
+
+// do sends a request with c and returns the answer with its whole body.
+func do(t *testing.T, c *http.Client, method, url string, hdr ...string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,40 +326,49 @@ func TestBasicAuth(t *testing.T) {
 // asking again needs the password. The same credentials with another
 // origin keep them.
 func TestNewCredentialsEndOpenStreams(t *testing.T) {
-	f := newFixture(t, Options{})
-	f.publish(jpegBody, time.Now())
-	open := func(path string) (*bufio.Reader, net.Conn) {
-		t.Helper()
-		conn := f.dial(t)
-		io.WriteString(conn, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n")
-		return bufio.NewReader(conn), conn
-	}
-	stream, _ := open("/stream")
-	if resp, err := http.ReadResponse(stream, nil); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("stream: %v %v", resp, err)
-	}
-	if _, err := stream.ReadString('\n'); err != nil {
-		t.Fatal(err)
-	}
-	waiting, _ := open("/snapshot?max_delay=0")
-	eventually(t, func() bool { return len(f.api.clients.List(time.Now())) == 2 })
+	synctest.Test(t, func(t *testing.T) {
+		f, n := newMemFixture(t, Options{})
+		f.publish(jpegBody, time.Now())
+		open := func(path string) *bufio.Reader {
+			t.Helper()
+			conn := n.open(t, "127.0.0.1")
+			io.WriteString(conn, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n")
+			return bufio.NewReader(conn)
+		}
+		stream := open("/stream")
+		if resp, err := http.ReadResponse(stream, nil); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("stream: %v %v", resp, err)
+		}
+		if _, err := stream.ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Millisecond) // the frame is older than what the snapshot asks for
+		waiting := open("/snapshot?max_delay=0")
+		synctest.Wait()
+		if n := len(f.api.clients.List(time.Now())); n != 2 {
+			t.Fatalf("%d clients, want the stream and the waiting snapshot", n)
+		}
 
-	f.api.SetAccess(Access{AllowOrigin: "*"}) // only the origin: nothing ends
-	time.Sleep(100 * time.Millisecond)
-	if n := len(f.api.clients.List(time.Now())); n != 2 {
-		t.Fatalf("%d clients after an origin change, want 2", n)
-	}
-	f.api.SetAccess(Access{User: "printer", Password: "pw", AllowOrigin: "*"})
-	if _, err := io.Copy(io.Discard, stream); err != nil {
-		t.Fatalf("the stream did not end cleanly: %v", err)
-	}
-	if resp, err := http.ReadResponse(waiting, nil); err == nil && resp.StatusCode == 200 {
-		t.Fatal("the waiting snapshot was answered with a picture after the password was set")
-	}
-	if resp, _ := f.get(t, "GET", "/stream"); resp.StatusCode != 401 {
-		t.Fatalf("a new stream without the password: %d", resp.StatusCode)
-	}
-	eventually(t, func() bool { return len(f.api.clients.List(time.Now())) == 0 })
+		f.api.SetAccess(Access{AllowOrigin: "*"}) // only the origin: nothing ends
+		time.Sleep(100 * time.Millisecond)
+		if n := len(f.api.clients.List(time.Now())); n != 2 {
+			t.Fatalf("%d clients after an origin change, want 2", n)
+		}
+		f.api.SetAccess(Access{User: "printer", Password: "pw", AllowOrigin: "*"})
+		if _, err := io.Copy(io.Discard, stream); err != nil {
+			t.Fatalf("the stream did not end cleanly: %v", err)
+		}
+		if resp, err := http.ReadResponse(waiting, nil); err == nil && resp.StatusCode == 200 {
+			t.Fatal("the waiting snapshot was answered with a picture after the password was set")
+		}
+		if resp, _ := do(t, n.client("127.0.0.1"), "GET", memURL+"/stream"); resp.StatusCode != 401 {
+			t.Fatalf("a new stream without the password: %d", resp.StatusCode)
+		}
+		synctest.Wait()
+		if n := len(f.api.clients.List(time.Now())); n != 0 {
+			t.Fatalf("%d clients left after the password was set, want none", n)
+		}
+	})
 }
 
 func TestCORSPreflight(t *testing.T) {
@@ -407,106 +429,90 @@ func TestSnapshotWaitingAtShutdownIsAborted(t *testing.T) {
 // Past the client limit new streams and snapshots get 503 with a reason;
 // clients already connected keep streaming, and a freed slot is usable.
 func TestClientLimit(t *testing.T) {
-	f := newFixture(t, Options{MaxClients: 2})
-	f.publish([]byte("\xff\xd8one\xff\xd9"), time.Now())
-	var streams []*http.Response
-	for range 2 {
-		resp, err := http.Get(f.srv.URL + "/stream")
-		if err != nil || resp.StatusCode != 200 {
-			t.Fatalf("stream within the limit: %v %v", resp, err)
+	synctest.Test(t, func(t *testing.T) {
+		f, n := newMemFixture(t, Options{MaxClients: 2})
+		c := n.client("127.0.0.1")
+		f.publish([]byte("\xff\xd8one\xff\xd9"), time.Now())
+		var streams []*http.Response
+		for range 2 {
+			resp, err := c.Get(memURL + "/stream")
+			if err != nil || resp.StatusCode != 200 {
+				t.Fatalf("stream within the limit: %v %v", resp, err)
+			}
+			streams = append(streams, resp)
 		}
-		streams = append(streams, resp)
-	}
-	for _, path := range []string{"/stream", "/snapshot"} {
-		resp, body := f.get(t, "GET", path)
-		if resp.StatusCode != 503 || !strings.Contains(body, "too many clients") || resp.Header.Get("Retry-After") == "" {
-			t.Fatalf("%s over the limit: %d %q", path, resp.StatusCode, body)
+		for _, path := range []string{"/stream", "/snapshot"} {
+			resp, body := do(t, c, "GET", memURL+path)
+			if resp.StatusCode != 503 || !strings.Contains(body, "too many clients") || resp.Header.Get("Retry-After") == "" {
+				t.Fatalf("%s over the limit: %d %q", path, resp.StatusCode, body)
+			}
 		}
-	}
-	if resp, _ := f.get(t, "GET", "/status"); resp.StatusCode != 200 {
-		t.Fatalf("/status must stay reachable when full: %d", resp.StatusCode)
-	}
-	streams[0].Body.Close()
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		resp, _ := f.get(t, "GET", "/snapshot")
-		if resp.StatusCode == 200 {
-			break
+		if resp, _ := do(t, c, "GET", memURL+"/status"); resp.StatusCode != 200 {
+			t.Fatalf("/status must stay reachable when full: %d", resp.StatusCode)
 		}
-		if time.Now().After(deadline) {
+		streams[0].Body.Close()
+		synctest.Wait() // the stream's write fails: it ends and frees its slot
+		if resp, _ := do(t, c, "GET", memURL+"/snapshot"); resp.StatusCode != 200 {
 			t.Fatalf("a freed slot was not reused: %d", resp.StatusCode)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	streams[1].Body.Close()
-}
-
-// clientFrom returns an HTTP client whose connections come from the given
-// loopback address, so that one test can be several client addresses.
-func clientFrom(ip string) *http.Client {
-	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
-	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
+		streams[1].Body.Close()
+	})
 }
 
 func TestClientLimitPerAddress(t *testing.T) {
-	f := newFixture(t, Options{MaxClients: 10, MaxClientsPerIP: 2})
-	f.publish([]byte("\xff\xd8one\xff\xd9"), time.Now())
-	one, two := clientFrom("127.0.0.1"), clientFrom("127.0.0.2")
-	open := func(c *http.Client, path string) (*http.Response, string) {
-		t.Helper()
-		resp, err := c.Get(f.srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
+	synctest.Test(t, func(t *testing.T) {
+		f, n := newMemFixture(t, Options{MaxClients: 10, MaxClientsPerIP: 2})
+		f.publish([]byte("\xff\xd8one\xff\xd9"), time.Now())
+		one, two := n.client("127.0.0.1"), n.client("127.0.0.2")
+		open := func(c *http.Client, path string) (*http.Response, string) {
+			t.Helper()
+			resp, err := c.Get(memURL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode == 200 && path == "/stream" {
+				return resp, ""
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp, string(b)
 		}
-		if resp.StatusCode == 200 && path == "/stream" {
-			return resp, ""
+		var mine []*http.Response
+		for range 2 {
+			resp, body := open(one, "/stream")
+			if resp.StatusCode != 200 {
+				t.Fatalf("stream within the per-address limit: %d %q", resp.StatusCode, body)
+			}
+			mine = append(mine, resp)
 		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp, string(b)
-	}
-	var mine []*http.Response
-	for range 2 {
-		resp, body := open(one, "/stream")
+		for _, path := range []string{"/stream", "/snapshot"} {
+			resp, body := open(one, path)
+			if resp.StatusCode != 503 || !strings.Contains(body, "from your address") ||
+				!strings.Contains(body, "-maxclientsperip") || resp.Header.Get("Retry-After") == "" {
+				t.Fatalf("%s over the per-address limit: %d %q", path, resp.StatusCode, body)
+			}
+		}
+		resp, body := open(two, "/stream")
 		if resp.StatusCode != 200 {
-			t.Fatalf("stream within the per-address limit: %d %q", resp.StatusCode, body)
+			t.Fatalf("another address must still be served: %d %q", resp.StatusCode, body)
 		}
-		mine = append(mine, resp)
-	}
-	for _, path := range []string{"/stream", "/snapshot"} {
-		resp, body := open(one, path)
-		if resp.StatusCode != 503 || !strings.Contains(body, "from your address") ||
-			!strings.Contains(body, "-maxclientsperip") || resp.Header.Get("Retry-After") == "" {
-			t.Fatalf("%s over the per-address limit: %d %q", path, resp.StatusCode, body)
-		}
-	}
-	resp, body := open(two, "/stream")
-	if resp.StatusCode != 200 {
-		t.Fatalf("another address must still be served: %d %q", resp.StatusCode, body)
-	}
-	resp.Body.Close()
+		resp.Body.Close()
 
-	mine[0].Body.Close()
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		resp, _ := open(one, "/snapshot")
-		if resp.StatusCode == 200 {
-			break
-		}
-		if time.Now().After(deadline) {
+		mine[0].Body.Close()
+		synctest.Wait() // the stream's write fails: it ends and frees its slot
+		if resp, _ := open(one, "/snapshot"); resp.StatusCode != 200 {
 			t.Fatalf("a slot freed by the same address was not reused: %d", resp.StatusCode)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
 
-	// A reload that lifts the limit applies to the next request.
-	f.api.SetMaxClientsPerIP(0)
-	resp, body = open(one, "/stream")
-	if resp.StatusCode != 200 {
-		t.Fatalf("after lifting the per-address limit: %d %q", resp.StatusCode, body)
-	}
-	resp.Body.Close()
-	mine[1].Body.Close()
+		// A reload that lifts the limit applies to the next request.
+		f.api.SetMaxClientsPerIP(0)
+		resp, body = open(one, "/stream")
+		if resp.StatusCode != 200 {
+			t.Fatalf("after lifting the per-address limit: %d %q", resp.StatusCode, body)
+		}
+		resp.Body.Close()
+		mine[1].Body.Close()
+	})
 }
 
 func TestLongURLRefused(t *testing.T) {
@@ -514,18 +520,6 @@ func TestLongURLRefused(t *testing.T) {
 	resp, body := f.get(t, "GET", "/stream?dummy="+strings.Repeat("x", MaxURLLength))
 	if resp.StatusCode != http.StatusRequestURITooLong || !strings.Contains(body, "URL too long") {
 		t.Fatalf("long URL: %d %q", resp.StatusCode, body)
-	}
-}
-
-// eventually waits up to 5 s for cond; the bound only catches hangs.
-func eventually(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5 s")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -543,31 +537,20 @@ func checkClassify(t *testing.T, cases map[string]route) {
 	}
 }
 
-// dial opens a raw connection to the fixture's server, closed at the end
-// of the test, with a deadline that keeps a broken server from hanging it.
-func (f *fixture) dial(t *testing.T) net.Conn {
-	t.Helper()
-	conn, err := net.Dial("tcp", f.srv.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	conn.SetDeadline(time.Now().Add(5 * time.Second))
-	return conn
-}
-
 // Listing the cameras may take longer than the answer's deadline (seconds
 // of ioctls in an emulated VM, a slow USB device): the deadline bounds
 // sending the answer, so a slow listing still gets its answer, not a cut
 // connection.
 func TestSlowCameraListStillAnswers(t *testing.T) {
-	const timeout = 200 * time.Millisecond
-	f := newFixture(t, Options{ResponseTimeout: timeout, Cameras: func() (any, error) {
-		time.Sleep(2 * timeout)
-		return []string{"cam"}, nil
-	}})
-	resp, body := f.get(t, "GET", "/cameras")
-	if resp.StatusCode != 200 || !strings.Contains(body, "cam") {
-		t.Fatalf("/cameras after a listing slower than the deadline: %d %q", resp.StatusCode, body)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		const timeout = 200 * time.Millisecond
+		_, n := newMemFixture(t, Options{ResponseTimeout: timeout, Cameras: func() (any, error) {
+			time.Sleep(2 * timeout)
+			return []string{"cam"}, nil
+		}})
+		resp, body := do(t, n.client("127.0.0.1"), "GET", memURL+"/cameras")
+		if resp.StatusCode != 200 || !strings.Contains(body, "cam") {
+			t.Fatalf("/cameras after a listing slower than the deadline: %d %q", resp.StatusCode, body)
+		}
+	})
 }

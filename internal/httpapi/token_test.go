@@ -9,11 +9,11 @@ import (
 	"go/parser"
 	"go/token"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/zap"
@@ -191,116 +191,114 @@ func TestViewerPassesTheTokenOn(t *testing.T) {
 // No log line, at debug level, shows the token: not a stream's URL, not a
 // refused client's, not the client list in /status.
 func TestTokenIsNeverLogged(t *testing.T) {
-	core, logs := observer.New(zap.DebugLevel)
-	hub := stream.NewHub()
-	clients := stream.NewRegistry()
-	var lastStatus []stream.ClientInfo
-	api := New(hub, clients, func() status.Status { return status.Status{Clients: clients.List(time.Now())} },
-		func(string) *frame.Frame { return &frame.Frame{JPEG: jpegBody, Captured: time.Now()} },
-		Options{User: "printer", Password: "pw", Token: testToken, MaxClients: 1, Version: "test"}, zap.New(core))
-	srv := newServer(t, api)
-	hub.Publish(&frame.Frame{JPEG: jpegBody, Captured: time.Now()})
+	synctest.Test(t, func(t *testing.T) {
+		core, logs := observer.New(zap.DebugLevel)
+		hub := stream.NewHub()
+		clients := stream.NewRegistry()
+		var lastStatus []stream.ClientInfo
+		api := New(hub, clients, func() status.Status { return status.Status{Clients: clients.List(time.Now())} },
+			func(string) *frame.Frame { return &frame.Frame{JPEG: jpegBody, Captured: time.Now()} },
+			Options{User: "printer", Password: "pw", Token: testToken, MaxClients: 1, Version: "test"}, zap.New(core))
+		c := serveInMemory(t, api).client("127.0.0.1")
+		hub.Publish(&frame.Frame{JPEG: jpegBody, Captured: time.Now()})
 
-	resp, err := http.Get(srv + "/stream?fps=5&token=" + testToken + "_0.42")
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("stream: %v %v", resp, err)
-	}
-	bufio.NewReader(resp.Body).ReadString('\n')
-	// Over the limit: the refusal is logged with the URL.
-	if r, err := http.Get(srv + "/snapshot?token=" + testToken); err != nil || r.StatusCode != 503 {
-		t.Fatalf("snapshot over the limit: %v %v", r, err)
-	} else {
-		r.Body.Close()
-	}
-	req, _ := http.NewRequest("GET", srv+"/status", nil)
-	req.SetBasicAuth("printer", "pw")
-	if r, err := http.DefaultClient.Do(req); err == nil {
-		var st status.Status
-		json.NewDecoder(r.Body).Decode(&st)
-		r.Body.Close()
-		lastStatus = st.Clients
-	}
-	resp.Body.Close()
-	eventually(t, func() bool { return logs.FilterMessage("stream client disconnected").Len() == 1 })
+		resp, err := c.Get(memURL + "/stream?fps=5&token=" + testToken + "_0.42")
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("stream: %v %v", resp, err)
+		}
+		bufio.NewReader(resp.Body).ReadString('\n')
+		// Over the limit: the refusal is logged with the URL.
+		if r, err := c.Get(memURL + "/snapshot?token=" + testToken); err != nil || r.StatusCode != 503 {
+			t.Fatalf("snapshot over the limit: %v %v", r, err)
+		} else {
+			r.Body.Close()
+		}
+		req, _ := http.NewRequest("GET", memURL+"/status", nil)
+		req.SetBasicAuth("printer", "pw")
+		if r, err := c.Do(req); err == nil {
+			var st status.Status
+			json.NewDecoder(r.Body).Decode(&st)
+			r.Body.Close()
+			lastStatus = st.Clients
+		}
+		resp.Body.Close()
+		synctest.Wait()
+		if n := logs.FilterMessage("stream client disconnected").Len(); n != 1 {
+			t.Fatalf("%d lines saying the stream client left, want 1", n)
+		}
 
-	if len(lastStatus) != 1 || !strings.Contains(lastStatus[0].Path, "token=***") ||
-		strings.Contains(lastStatus[0].Path, testToken[:8]) || !strings.Contains(lastStatus[0].Path, "fps=5") {
-		t.Errorf("/status clients: %+v, want the stream's path with the token replaced", lastStatus)
-	}
-	var all strings.Builder
-	enc := zapcore.NewJSONEncoder(zap.NewDevelopmentEncoderConfig())
-	for _, e := range logs.All() {
-		buf, _ := enc.EncodeEntry(e.Entry, e.Context)
-		all.Write(buf.Bytes())
-	}
-	if !strings.Contains(all.String(), "token=***") || !strings.Contains(all.String(), "client refused") {
-		t.Fatalf("the logs lack the URLs this test is about:\n%s", all.String())
-	}
-	if strings.Contains(all.String(), testToken[:8]) {
-		t.Fatalf("the log shows the token:\n%s", all.String())
-	}
-}
-
-func newServer(t *testing.T, h http.Handler) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: h}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return "http://" + ln.Addr().String()
+		if len(lastStatus) != 1 || !strings.Contains(lastStatus[0].Path, "token=***") ||
+			strings.Contains(lastStatus[0].Path, testToken[:8]) || !strings.Contains(lastStatus[0].Path, "fps=5") {
+			t.Errorf("/status clients: %+v, want the stream's path with the token replaced", lastStatus)
+		}
+		var all strings.Builder
+		enc := zapcore.NewJSONEncoder(zap.NewDevelopmentEncoderConfig())
+		for _, e := range logs.All() {
+			buf, _ := enc.EncodeEntry(e.Entry, e.Context)
+			all.Write(buf.Bytes())
+		}
+		if !strings.Contains(all.String(), "token=***") || !strings.Contains(all.String(), "client refused") {
+			t.Fatalf("the logs lack the URLs this test is about:\n%s", all.String())
+		}
+		if strings.Contains(all.String(), testToken[:8]) {
+			t.Fatalf("the log shows the token:\n%s", all.String())
+		}
+	})
 }
 
 // A reload's new token applies to the next request, and ends the streams
 // the old token opened; a stream opened with the user and password keeps
 // running, since those did not change.
 func TestNewTokenAppliesAndEndsOldTokensStreams(t *testing.T) {
-	f := newFixture(t, Options{User: "printer", Password: "pw", Token: testToken})
-	f.publish(jpegBody, time.Now())
-	open := func(path string, basic bool) *bufio.Reader {
-		t.Helper()
-		conn := f.dial(t)
-		auth := ""
-		if basic {
-			auth = "Authorization: Basic cHJpbnRlcjpwdw==\r\n" // printer:pw
+	synctest.Test(t, func(t *testing.T) {
+		f, n := newMemFixture(t, Options{User: "printer", Password: "pw", Token: testToken})
+		f.publish(jpegBody, time.Now())
+		c := n.client("127.0.0.1")
+		open := func(path string, basic bool) *bufio.Reader {
+			t.Helper()
+			conn := n.open(t, "127.0.0.1")
+			auth := ""
+			if basic {
+				auth = "Authorization: Basic cHJpbnRlcjpwdw==\r\n" // printer:pw
+			}
+			fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: x\r\n%s\r\n", path, auth)
+			br := bufio.NewReader(conn)
+			if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 200 {
+				t.Fatalf("%s: %v %v", path, resp, err)
+			}
+			return br
 		}
-		fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: x\r\n%s\r\n", path, auth)
-		br := bufio.NewReader(conn)
-		if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 200 {
-			t.Fatalf("%s: %v %v", path, resp, err)
+		byToken := open("/stream?token="+testToken, false)
+		byBasic := open("/stream", true)
+		synctest.Wait()
+		if n := len(f.api.clients.List(time.Now())); n != 2 {
+			t.Fatalf("%d clients, want the two streams", n)
 		}
-		return br
-	}
-	byToken := open("/stream?token="+testToken, false)
-	byBasic := open("/stream", true)
-	eventually(t, func() bool { return len(f.api.clients.List(time.Now())) == 2 })
 
-	const next = "Zz0-another-token-0123"
-	f.api.SetAccess(Access{User: "printer", Password: "pw", Token: next})
-	if _, err := io.Copy(io.Discard, byToken); err != nil {
-		t.Fatalf("the old token's stream did not end cleanly: %v", err)
-	}
-	eventually(t, func() bool { return len(f.api.clients.List(time.Now())) == 1 })
-	time.Sleep(100 * time.Millisecond)
-	if n := len(f.api.clients.List(time.Now())); n != 1 {
-		t.Fatalf("%d clients after the token changed, want the basic-auth stream alone", n)
-	}
-	if _, err := byBasic.ReadString('\n'); err != nil {
-		t.Fatalf("the basic-auth stream ended with the token change: %v", err)
-	}
-	if resp, _ := f.get(t, "GET", "/snapshot?token="+testToken); resp.StatusCode != 401 {
-		t.Errorf("the old token after the change: %d", resp.StatusCode)
-	}
-	if resp, _ := f.get(t, "GET", "/snapshot?token="+next); resp.StatusCode != 200 {
-		t.Errorf("the new token: %d", resp.StatusCode)
-	}
-	// No token any more: the old one opens nothing, basic auth still works.
-	f.api.SetAccess(Access{User: "printer", Password: "pw"})
-	if resp, _ := f.get(t, "GET", "/snapshot?token="+next); resp.StatusCode != 401 {
-		t.Errorf("a token after -token was removed: %d", resp.StatusCode)
-	}
+		const next = "Zz0-another-token-0123"
+		f.api.SetAccess(Access{User: "printer", Password: "pw", Token: next})
+		if _, err := io.Copy(io.Discard, byToken); err != nil {
+			t.Fatalf("the old token's stream did not end cleanly: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+		if n := len(f.api.clients.List(time.Now())); n != 1 {
+			t.Fatalf("%d clients after the token changed, want the basic-auth stream alone", n)
+		}
+		if _, err := byBasic.ReadString('\n'); err != nil {
+			t.Fatalf("the basic-auth stream ended with the token change: %v", err)
+		}
+		if resp, _ := do(t, c, "GET", memURL+"/snapshot?token="+testToken); resp.StatusCode != 401 {
+			t.Errorf("the old token after the change: %d", resp.StatusCode)
+		}
+		if resp, _ := do(t, c, "GET", memURL+"/snapshot?token="+next); resp.StatusCode != 200 {
+			t.Errorf("the new token: %d", resp.StatusCode)
+		}
+		// No token any more: the old one opens nothing, basic auth still works.
+		f.api.SetAccess(Access{User: "printer", Password: "pw"})
+		if resp, _ := do(t, c, "GET", memURL+"/snapshot?token="+next); resp.StatusCode != 401 {
+			t.Errorf("a token after -token was removed: %d", resp.StatusCode)
+		}
+	})
 }
 
 // The token is checked in constant time: the function that checks it

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/zap"
@@ -37,64 +38,71 @@ func (s stallingSource) Run(ctx context.Context, sink Sink) error {
 // a placeholder saying so and one warning, and is streaming again when its
 // frames come back.
 func TestSupervisorReportsAStalledSource(t *testing.T) {
-	core, logs := observer.New(zap.DebugLevel)
-	out := &collector{}
-	src := stallingSource{resume: make(chan struct{})}
-	sup := NewSupervisor(src, out, fakePlaceholder, zap.New(core))
-	sup.StallAfter = 300 * time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go sup.Run(ctx)
+	synctest.Test(t, func(t *testing.T) {
+		core, logs := observer.New(zap.DebugLevel)
+		out := &collector{}
+		src := stallingSource{resume: make(chan struct{})}
+		sup := NewSupervisor(src, out, fakePlaceholder, zap.New(core))
+		sup.StallAfter = 300 * time.Millisecond
+		clk := newClock()
+		defer run(t, sup)()
 
-	waitUntil(t, "streaming", func() bool { return sup.Status().State == Streaming })
-	began := time.Now()
-	waitUntil(t, "stalled", func() bool { return sup.Status().State == Stalled })
-	if took := time.Since(began); took < 250*time.Millisecond {
-		t.Fatalf("stalled after %v, before StallAfter", took)
-	}
-	st := sup.Status()
-	if !strings.Contains(st.Error, "no frame since") || st.LastFrameAt == nil {
-		t.Fatalf("stalled status %+v, want the error to say since when there is no frame", st)
-	}
-	waitUntil(t, "a placeholder", func() bool { _, p := out.counts(); return p > 0 })
-	out.mu.Lock()
-	last := string(out.frames[len(out.frames)-1].JPEG)
-	out.mu.Unlock()
-	if !strings.HasPrefix(last, "NO FRAMES: no frame since") {
-		t.Fatalf("placeholder %q, want it to say there are no frames", last)
-	}
-	time.Sleep(600 * time.Millisecond)
-	if n := logs.FilterMessageSnippet("stalled").FilterLevelExact(zap.WarnLevel).Len(); n != 1 {
-		t.Fatalf("%d warnings about the stall, want 1", n)
-	}
+		// One frame at 0, then nothing: the stall is noticed by the first
+		// tick of the placeholder ticker (every 250 ms) at or after
+		// StallAfter, not before.
+		clk.at(499 * time.Millisecond)
+		if st := sup.Status(); st.State != Streaming {
+			t.Fatalf("%s before StallAfter had passed at a tick: %s", st.State, st.Error)
+		}
+		clk.at(500 * time.Millisecond)
+		st := sup.Status()
+		if st.State != Stalled || !strings.Contains(st.Error, "no frame since") || st.LastFrameAt == nil ||
+			clk.since(*st.LastFrameAt) != 0 || clk.since(st.Since) != 500*time.Millisecond {
+			t.Fatalf("stalled status %+v, want stalled since 500 ms, the error saying since when there is no frame", st)
+		}
+		out.mu.Lock()
+		last := out.frames[len(out.frames)-1]
+		out.mu.Unlock()
+		if !last.Placeholder || !strings.HasPrefix(string(last.JPEG), "NO FRAMES: no frame since") {
+			t.Fatalf("last part %q, want a placeholder saying there are no frames", last.JPEG)
+		}
+		clk.at(1100 * time.Millisecond)
+		if n := logs.FilterMessageSnippet("stalled").FilterLevelExact(zap.WarnLevel).Len(); n != 1 {
+			t.Fatalf("%d warnings about the stall, want 1", n)
+		}
+		placeholders := len(out.offsets(clk, true))
 
-	close(src.resume)
-	waitUntil(t, "streaming again", func() bool { return sup.Status().State == Streaming })
-	if st := sup.Status(); st.Error != "" {
-		t.Fatalf("error %q kept after frames came back", st.Error)
-	}
-	time.Sleep(500 * time.Millisecond)
-	if st := sup.Status(); st.State != Streaming {
-		t.Fatalf("state %s while frames arrive", st.State)
-	}
+		close(src.resume)
+		clk.at(1110 * time.Millisecond) // the first frame after the resume
+		if st := sup.Status(); st.State != Streaming || st.Error != "" {
+			t.Fatalf("status %+v after frames came back, want streaming without an error", st)
+		}
+		clk.at(1600 * time.Millisecond)
+		if st := sup.Status(); st.State != Streaming {
+			t.Fatalf("state %s while frames arrive", st.State)
+		}
+		if p := out.offsets(clk, true); len(p) != placeholders {
+			t.Fatalf("placeholders at %v, want none after the frames came back at 1110 ms", p)
+		}
+	})
 }
 
 // A source at a low rate is not stalled between two of its frames: the
 // limit is at least three frame intervals.
 func TestSupervisorStallLimitFollowsTheFrameRate(t *testing.T) {
-	src := &slowSource{fps: 2}
-	sup := NewSupervisor(src, &collector{}, fakePlaceholder, zap.NewNop())
-	sup.StallAfter = 100 * time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go sup.Run(ctx)
-	waitUntil(t, "streaming", func() bool { return sup.Status().State == Streaming })
-	for range 30 {
-		if st := sup.Status(); st.State != Streaming {
-			t.Fatalf("a 2 fps source is %s between frames: %s", st.State, st.Error)
+	synctest.Test(t, func(t *testing.T) {
+		src := &slowSource{fps: 2}
+		sup := NewSupervisor(src, &collector{}, fakePlaceholder, zap.NewNop())
+		sup.StallAfter = 100 * time.Millisecond
+		clk := newClock()
+		defer run(t, sup)()
+		for d := time.Duration(0); d <= 3*time.Second; d += 50 * time.Millisecond {
+			clk.at(d)
+			if st := sup.Status(); st.State != Streaming {
+				t.Fatalf("a 2 fps source is %s at %v, between frames: %s", st.State, d, st.Error)
+			}
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	})
 }
 
 type slowSource struct{ fps float64 }
@@ -130,29 +138,31 @@ func (s skippingSource) Run(ctx context.Context, sink Sink) error {
 // A skipped input is one warning naming it and why, however many passes
 // report it; a new source may warn again.
 func TestSkippedInputsAreWarnedOnce(t *testing.T) {
-	core, logs := observer.New(zap.DebugLevel)
-	sup := NewSupervisor(skippingSource{passes: 500}, &collector{}, fakePlaceholder, zap.New(core))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go sup.Run(ctx)
-	warnings := func() []observer.LoggedEntry {
-		return logs.FilterMessageSnippet("skipped").FilterLevelExact(zap.WarnLevel).AllUntimed()
-	}
-	waitUntil(t, "two warnings", func() bool { return len(warnings()) >= 2 })
-	time.Sleep(100 * time.Millisecond)
-	w := warnings()
-	if len(w) != 2 {
-		t.Fatalf("%d warnings for 2 inputs skipped 500 times each", len(w))
-	}
-	for i, want := range []string{"fifo.jpg", "zero.jpg"} {
-		m := w[i].ContextMap()
-		if m["input"] != want || m["device"] != "/frames" || m["error"] == "" {
-			t.Fatalf("warning %d: %v, want it to name %s, the folder and why", i, m, want)
+	synctest.Test(t, func(t *testing.T) {
+		core, logs := observer.New(zap.DebugLevel)
+		sup := NewSupervisor(skippingSource{passes: 500}, &collector{}, fakePlaceholder, zap.New(core))
+		defer run(t, sup)()
+		warnings := func() []observer.LoggedEntry {
+			return logs.FilterMessageSnippet("skipped").FilterLevelExact(zap.WarnLevel).AllUntimed()
 		}
-	}
-	if n := logs.Len(); n > 10 {
-		t.Fatalf("%d log lines for 1000 skips", n)
-	}
-	sup.Replace(skippingSource{passes: 1})
-	waitUntil(t, "the new source's warnings", func() bool { return len(warnings()) == 4 })
+		synctest.Wait()
+		w := warnings()
+		if len(w) != 2 {
+			t.Fatalf("%d warnings for 2 inputs skipped 500 times each", len(w))
+		}
+		for i, want := range []string{"fifo.jpg", "zero.jpg"} {
+			m := w[i].ContextMap()
+			if m["input"] != want || m["device"] != "/frames" || m["error"] == "" {
+				t.Fatalf("warning %d: %v, want it to name %s, the folder and why", i, m, want)
+			}
+		}
+		if n := logs.Len(); n > 10 {
+			t.Fatalf("%d log lines for 1000 skips", n)
+		}
+		sup.Replace(skippingSource{passes: 1})
+		synctest.Wait()
+		if n := len(warnings()); n != 4 {
+			t.Fatalf("%d warnings after a new source skipped the same inputs, want 4", n)
+		}
+	})
 }

@@ -213,8 +213,7 @@ func (s *Supervisor) source() Source {
 // lost, or still starting after StartGrace, so that clients see why there is
 // no picture and keep receiving data.
 func (s *Supervisor) placeholders(ctx context.Context) {
-	const every = time.Second / 4
-	tick := time.NewTicker(every)
+	tick := time.NewTicker(placeholderTick)
 	defer tick.Stop()
 	var lastPublished time.Time
 	for {
@@ -230,9 +229,7 @@ func (s *Supervisor) placeholders(ctx context.Context) {
 			show := state == Lost || state == Stalled || (state == Starting && now.Sub(since) >= s.StartGrace)
 			// Once a second during an outage, but at once when a new one
 			// begins: a short outage soon after another must still show.
-			// Half a tick of slack: four ticks come a hair under a second
-			// apart, and a strict comparison made it every 1.25 s.
-			if !show || (now.Sub(lastPublished) < time.Second-every/2 && since.Before(lastPublished)) {
+			if !show || (!refreshDue(now, lastPublished) && since.Before(lastPublished)) {
 				continue
 			}
 			title, reason := "CAMERA OFFLINE", "no frames yet"
@@ -266,6 +263,15 @@ func (s *Supervisor) placeholders(ctx context.Context) {
 		}
 	}
 }
+
+// placeholderTick is how often the placeholder goroutine looks at the state.
+const placeholderTick = time.Second / 4
+
+// refreshDue says whether the placeholder published at last is due again at
+// tick now. Half a tick of slack: the runtime's ticks jitter by
+// microseconds, so four of them come a hair under a second apart half the
+// time, and a strict comparison made it every 1.25 s.
+func refreshDue(now, last time.Time) bool { return now.Sub(last) >= time.Second-placeholderTick/2 }
 
 // checkStall marks a streaming source stalled when its last frame is older
 // than StallAfter, or three frame intervals if that is longer, so that a

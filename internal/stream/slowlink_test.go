@@ -18,6 +18,11 @@ import (
 	"usbstream/internal/frame"
 )
 
+// The slow-link tests run on the real clock over loopback TCP: the
+// kernel's send queue (TCP_NOTSENT_LOWAT), its count of unacknowledged
+// bytes and the viewer's receive buffer are what they test, and synctest's
+// fake clock does not reach them.
+
 // throttledReader reads at most rate bytes per second, the way a viewer on
 // a slow link drains its socket.
 type throttledReader struct {

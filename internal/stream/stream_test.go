@@ -8,11 +8,12 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"usbstream/internal/frame"
@@ -50,28 +51,35 @@ func TestHubAssignsSequenceAndKeepsNewest(t *testing.T) {
 // A publisher must never wait for readers, however many there are and
 // however slow they are.
 func TestPublishNeverBlocksOnReaders(t *testing.T) {
-	h := NewHub()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var wg sync.WaitGroup
-	for i := 0; i < 50; i++ {
-		w := &blockingConn{release: make(chan struct{})}
-		defer close(w.release)
-		wg.Go(func() { h.Serve(ctx, w, &Client{}, ReaderOptions{WriteTimeout: time.Hour}) })
-	}
-	done := make(chan struct{})
-	go func() {
-		for i := 0; i < 10000; i++ {
-			h.Publish(testFrame("x", time.Now()))
+	synctest.Test(t, func(t *testing.T) {
+		h := NewHub()
+		ctx, cancel := context.WithCancel(t.Context())
+		release := make(chan struct{})
+		var wg sync.WaitGroup
+		for range 50 {
+			wg.Go(func() {
+				h.Serve(ctx, &blockingConn{release: release}, &Client{}, ReaderOptions{WriteTimeout: time.Hour})
+			})
 		}
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("10000 publishes did not finish while readers were blocked")
-	}
-	cancel()
+		done := make(chan struct{})
+		go func() {
+			for range 10000 {
+				h.Publish(testFrame("x", time.Now()))
+			}
+			close(done)
+		}()
+		// Every reader is stuck in a write now; the publisher must have
+		// finished without waiting for any.
+		synctest.Wait()
+		select {
+		case <-done:
+		default:
+			t.Error("10000 publishes did not finish while readers were blocked")
+		}
+		close(release)
+		cancel()
+		wg.Wait()
+	})
 }
 
 // blockingConn blocks every write until release is closed.
@@ -147,81 +155,80 @@ func readExactly(t *testing.T, r io.Reader, want string) {
 }
 
 func TestServeResendsLastFrameWhenIdle(t *testing.T) {
-	h := NewHub()
-	h.Publish(testFrame("still", time.Now()))
-	rec := &recordingConn{}
-	c := &Client{}
-	ctx, cancel := context.WithTimeout(context.Background(), 350*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	h.Serve(ctx, rec, c, ReaderOptions{Keepalive: 100 * time.Millisecond})
-	parts, max := rec.parts(), 1+int(time.Since(start)/(100*time.Millisecond))
-	if parts < 3 || parts > max {
-		t.Fatalf("sent %d parts in %v with a 100 ms keep-alive, want 3..%d (first + re-sends)", parts, time.Since(start), max)
-	}
-	if c.frames.Load() != 1 || c.repeats.Load() != uint64(parts-1) {
-		t.Fatalf("frames=%d repeats=%d, want 1 new frame and the rest repeats", c.frames.Load(), c.repeats.Load())
-	}
+	synctest.Test(t, func(t *testing.T) {
+		h := NewHub()
+		h.Publish(testFrame("still", time.Now()))
+		rec := &recordingConn{}
+		c := &Client{}
+		ctx, cancel := context.WithTimeout(context.Background(), 350*time.Millisecond)
+		defer cancel()
+		h.Serve(ctx, rec, c, ReaderOptions{Keepalive: 100 * time.Millisecond})
+		if got := fmt.Sprint(rec.offsets()); got != "[0s 100ms 200ms 300ms]" || c.frames.Load() != 1 {
+			t.Fatalf("parts at %s, %d of them new, want the frame at once and a re-send every 100 ms", got, c.frames.Load())
+		}
+	})
 }
 
 // A cap above the source's rate must not make the reader repeat frames,
-// and a cap far below it still gets a keep-alive about once a second.
+// and a cap far below it still gets a keep-alive once a second.
 func TestServeCapDoesNotChangeKeepalive(t *testing.T) {
 	for _, tc := range []struct {
-		maxFPS          float64
-		minParts, maxPs int
-	}{{1000, 9, 13}, {0.1, 2, 4}} {
-		h := NewHub()
-		rec := &recordingConn{}
-		c := &Client{}
-		ctx, cancel := context.WithCancel(context.Background())
-		served := make(chan struct{})
-		go func() { h.Serve(ctx, rec, c, ReaderOptions{MaxFPS: tc.maxFPS}); close(served) }()
-		for i := 0; i < 10; i++ { // 10 fps for one second
-			h.Publish(testFrame(fmt.Sprintf("%03d", i), time.Now()))
-			time.Sleep(100 * time.Millisecond)
-		}
-		time.Sleep(1600 * time.Millisecond) // then silence: a keep-alive or two
-		cancel()
-		<-served
-		if n := rec.parts(); n < tc.minParts || n > tc.maxPs {
-			t.Errorf("fps=%v: %d parts (%d new, %d repeats), want %d..%d", tc.maxFPS, n, c.frames.Load(), c.repeats.Load(), tc.minParts, tc.maxPs)
-		}
+		maxFPS float64
+		parts  string
+		frames uint64
+	}{
+		// Ten frames a tenth of a second apart, then a keep-alive at the
+		// first tick of the reader's half-second ticker at least 0.75 s
+		// after the last (see TestKeepaliveCadenceIsThePeriod).
+		{1000, "[0s 100ms 200ms 300ms 400ms 500ms 600ms 700ms 800ms 900ms 2s]", 10},
+		// The first frame, then keep-alives: the cap holds the rest back.
+		{0.1, "[0s 1s 2s]", 1},
+	} {
+		synctest.Test(t, func(t *testing.T) {
+			h := NewHub()
+			rec, c, stop := serve(t, h, ReaderOptions{MaxFPS: tc.maxFPS})
+			for i := range 10 { // 10 fps for one second
+				h.Publish(testFrame(fmt.Sprintf("%03d", i), time.Now()))
+				time.Sleep(100 * time.Millisecond)
+			}
+			time.Sleep(1600 * time.Millisecond) // then silence: a keep-alive or two
+			stop()
+			if got := fmt.Sprint(rec.offsets()); got != tc.parts || c.frames.Load() != tc.frames {
+				t.Errorf("fps=%v: parts at %s, %d of them new; want %s, %d new", tc.maxFPS, got, c.frames.Load(), tc.parts, tc.frames)
+			}
+		})
 	}
 }
 
 func TestServeCapsFPSAndSkipsToNewest(t *testing.T) {
-	h := NewHub()
-	rec := &recordingConn{}
-	c := &Client{}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan struct{})
-	go func() { h.Serve(ctx, rec, c, ReaderOptions{MaxFPS: 10, Keepalive: time.Hour}); close(served) }()
-	// Publish 100 fps for about one second; a 10 fps client gets about ten
-	// frames per second, always the newest, and counts the rest as skipped.
-	start := time.Now()
-	for i := 0; i < 100; i++ {
-		h.Publish(testFrame(fmt.Sprintf("%03d", i), time.Now()))
-		time.Sleep(10 * time.Millisecond)
-	}
-	time.Sleep(150 * time.Millisecond)
-	cancel()
-	<-served
-	elapsed := time.Since(start)
-	n := rec.parts()
-	if want := elapsed.Seconds() * 10; float64(n) < want-3 || float64(n) > want+1.5 {
-		t.Fatalf("a 10 fps client got %d frames in %v, want about %.0f", n, elapsed, want)
-	}
-	if !strings.Contains(rec.String(), "\xff\xd8099\xff\xd9") {
-		t.Fatal("the client never got the newest frame after publishing stopped")
-	}
-	if skipped := c.skipped.Load(); skipped < 80 {
-		t.Fatalf("skipped = %d, want the ~90 frames the cap held back", skipped)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		h := NewHub()
+		rec, c, stop := serve(t, h, ReaderOptions{MaxFPS: 10, Keepalive: time.Hour})
+		// Publish 100 fps for one second; a 10 fps client gets a frame
+		// every 100 ms, always the newest, and counts the rest as skipped.
+		for i := range 100 {
+			h.Publish(testFrame(fmt.Sprintf("%03d", i), time.Now()))
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(150 * time.Millisecond)
+		stop()
+		if got := fmt.Sprint(rec.offsets()); got != "[0s 100ms 200ms 300ms 400ms 500ms 600ms 700ms 800ms 900ms 1s]" {
+			t.Fatalf("a 10 fps client got parts at %s, want one every 100 ms", got)
+		}
+		if !strings.HasSuffix(rec.String(), "\xff\xd8099\xff\xd9\r\n--boundarydonotcross\r\n") {
+			t.Fatal("the client's last part is not the newest frame published")
+		}
+		// 100 published, 11 sent from the first to the last.
+		if skipped := c.skipped.Load(); skipped != 89 {
+			t.Fatalf("skipped = %d, want the 89 frames the cap held back", skipped)
+		}
+	})
 }
 
 // A reader whose socket stops accepting data is dropped after the write
-// timeout instead of holding its goroutine forever.
+// timeout instead of holding its goroutine forever. On the real clock and
+// a real socket: what the peer's kernel still acknowledges, unread, is the
+// progress the timeout is judged by, and a fake clock cannot drive it.
 func TestServeDropsStalledClient(t *testing.T) {
 	h := NewHub()
 	h.Publish(testFrame(strings.Repeat("x", 1<<20), time.Now()))
@@ -252,26 +259,39 @@ func TestServeDropsStalledClient(t *testing.T) {
 	}
 }
 
-func TestReadersLeaveNoGoroutines(t *testing.T) {
-	before := runtime.NumGoroutine()
-	h := NewHub()
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for i := 0; i < 100; i++ {
-		wg.Go(func() { h.Serve(ctx, &recordingConn{}, &Client{}, ReaderOptions{}) })
-	}
-	for i := 0; i < 10; i++ {
-		h.Publish(testFrame("x", time.Now()))
-	}
-	cancel()
-	wg.Wait()
-	deadline := time.Now().Add(2 * time.Second)
-	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := runtime.NumGoroutine(); n > before {
-		t.Fatalf("%d goroutines after readers ended, %d before", n, before)
-	}
+// Cancelling ends every reader at once, each having sent the newest frame,
+// and leaves nothing behind: synctest.Test fails when a goroutine of the
+// bubble (one that Serve started, say) is still blocked at the end.
+func TestReadersEndAtOnceAndLeaveNoGoroutines(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := NewHub()
+		ctx, cancel := context.WithCancel(context.Background())
+		conns := make([]*recordingConn, 100)
+		var ended atomic.Int32
+		for i := range conns {
+			conns[i] = &recordingConn{}
+			go func() {
+				if err := h.Serve(ctx, conns[i], &Client{}, ReaderOptions{}); err != nil {
+					t.Errorf("Serve = %v, want nil after cancel", err)
+				}
+				ended.Add(1)
+			}()
+		}
+		for i := range 10 {
+			h.Publish(testFrame(fmt.Sprintf("%03d", i), time.Now()))
+		}
+		synctest.Wait()
+		for i, c := range conns {
+			if !strings.HasSuffix(c.String(), "\xff\xd8009\xff\xd9\r\n--boundarydonotcross\r\n") {
+				t.Fatalf("reader %d did not end on the newest frame", i)
+			}
+		}
+		cancel()
+		synctest.Wait()
+		if n := ended.Load(); n != 100 {
+			t.Fatalf("%d of 100 readers returned after cancel", n)
+		}
+	})
 }
 
 func TestRegistryListsClientsInOrder(t *testing.T) {
@@ -289,15 +309,30 @@ func TestRegistryListsClientsInOrder(t *testing.T) {
 	}
 }
 
-// recordingConn collects what is written to it.
+// serve runs h.Serve in the bubble to a new recordingConn; stop cancels it
+// and waits for it to return.
+func serve(t *testing.T, h *Hub, opt ReaderOptions) (rec *recordingConn, c *Client, stop func()) {
+	rec, c = &recordingConn{}, &Client{}
+	ctx, cancel := context.WithCancel(t.Context())
+	served := make(chan struct{})
+	go func() { h.Serve(ctx, rec, c, opt); close(served) }()
+	return rec, c, func() { cancel(); <-served }
+}
+
+// recordingConn collects what is written to it, and when each part's
+// header was written.
 type recordingConn struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	times []time.Time
 }
 
 func (r *recordingConn) Write(p []byte) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if bytes.Contains(p, []byte("Content-Length:")) {
+		r.times = append(r.times, time.Now())
+	}
 	return r.buf.Write(p)
 }
 func (r *recordingConn) SetWriteDeadline(time.Time) error { return nil }
@@ -306,22 +341,36 @@ func (r *recordingConn) String() string {
 	defer r.mu.Unlock()
 	return r.buf.String()
 }
-func (r *recordingConn) parts() int { return strings.Count(r.String(), "Content-Length:") }
+
+// offsets are the part times from the bubble's start: synctest's clock
+// begins at midnight UTC 2000-01-01.
+func (r *recordingConn) offsets() []time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var d []time.Duration
+	for _, t := range r.times {
+		d = append(d, t.Sub(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)))
+	}
+	return d
+}
 
 func TestRegistryWantedLingers(t *testing.T) {
-	r := NewRegistry()
-	now := time.Now()
-	if r.Wanted(now, time.Second) {
-		t.Fatal("wanted before any client came")
-	}
-	c, _ := r.Admit("127.0.0.1:1", "/snapshot", "snapshot", 0, Limits{})
-	if !r.Wanted(now, time.Second) {
-		t.Fatal("not wanted with a client connected")
-	}
-	r.Remove(c)
-	if !r.Wanted(time.Now(), time.Second) || r.Wanted(time.Now().Add(2*time.Second), time.Second) {
-		t.Fatal("want: wanted just after the client left, not after the linger time")
-	}
+	synctest.Test(t, func(t *testing.T) {
+		r := NewRegistry()
+		if r.Wanted(time.Now(), time.Second) {
+			t.Fatal("wanted before any client came")
+		}
+		c, _ := r.Admit("127.0.0.1:1", "/snapshot", "snapshot", 0, Limits{})
+		time.Sleep(time.Hour)
+		if !r.Wanted(time.Now(), time.Second) {
+			t.Fatal("not wanted with a client connected")
+		}
+		r.Remove(c)
+		left := time.Now()
+		if !r.Wanted(left.Add(time.Second-time.Nanosecond), time.Second) || r.Wanted(left.Add(time.Second), time.Second) {
+			t.Fatal("want: wanted for the linger time after the client left, not after")
+		}
+	})
 }
 
 func TestRegistryAdmitKeepsLimitsUnderABurst(t *testing.T) {
@@ -384,44 +433,46 @@ func TestRegistryAdmitKeepsLimitsUnderABurst(t *testing.T) {
 	r2.Remove(b)
 }
 
-// partTimesConn records when each part's header was written.
-type partTimesConn struct {
-	mu    sync.Mutex
-	times []time.Time
-}
-
-func (p *partTimesConn) Write(b []byte) (int, error) {
-	if bytes.Contains(b, []byte("Content-Length:")) {
-		p.mu.Lock()
-		p.times = append(p.times, time.Now())
-		p.mu.Unlock()
-	}
-	return len(b), nil
-}
-func (p *partTimesConn) SetWriteDeadline(time.Time) error { return nil }
-
 // The keep-alive repeats the last frame once per period, as README says
-// ("every second" with the default), not every period and a quarter.
+// ("every second" with the default), not every period and a quarter. The
+// reader checks on a ticker at half the period, and a new frame comes at
+// any phase of it: the first repeat follows 0.75 to 1.25 periods after the
+// frame, one period on average over the phases, and from then on repeats
+// follow repeats a period apart. (On the real clock the ticker's wake-ups
+// jitter by microseconds, which puts every repeat at such a phase; without
+// the reader's half-tick slack the mean was 1.25 periods.)
 func TestKeepaliveCadenceIsThePeriod(t *testing.T) {
 	const period = 200 * time.Millisecond
-	h := NewHub()
-	h.Publish(testFrame("still", time.Now()))
-	rec := &partTimesConn{}
-	ctx, cancel := context.WithTimeout(context.Background(), 12*period+period/2)
-	defer cancel()
-	h.Serve(ctx, rec, &Client{}, ReaderOptions{Keepalive: period})
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	if len(rec.times) < 5 {
-		t.Fatalf("only %d parts in %v with a %v keep-alive", len(rec.times), 12*period, period)
+	const phases = 8
+	var sum time.Duration
+	for i := range phases {
+		// Spread evenly over one tick (half a period), off its edges.
+		phase := time.Duration(2*i+1) * (period / 2) / (2 * phases)
+		synctest.Test(t, func(t *testing.T) {
+			h := NewHub()
+			rec, _, stop := serve(t, h, ReaderOptions{Keepalive: period})
+			time.Sleep(phase)
+			h.Publish(testFrame("still", time.Now()))
+			time.Sleep(5 * period)
+			stop()
+			parts := rec.offsets()
+			if len(parts) < 5 || parts[0] != phase {
+				t.Fatalf("parts at %v, want the frame at %v and at least four repeats", parts, phase)
+			}
+			first := parts[1] - parts[0]
+			if first < period*3/4 || first > period*5/4 {
+				t.Errorf("frame at %v: first repeat %v later, want within a quarter period of %v", phase, first, period)
+			}
+			sum += first
+			for k := 2; k < len(parts); k++ {
+				if gap := parts[k] - parts[k-1]; gap != period {
+					t.Errorf("frame at %v: repeats at %v, want them %v apart", phase, parts[1:], period)
+					break
+				}
+			}
+		})
 	}
-	// The first repeat follows the new frame at any phase of the ticker;
-	// from the second on, repeats follow repeats.
-	gaps := rec.times[len(rec.times)-1].Sub(rec.times[1])
-	mean := gaps / time.Duration(len(rec.times)-2)
-	// Loose enough for a busy machine's late ticks; the bug it catches made
-	// the mean 1.25 periods.
-	if mean < period*9/10 || mean > period*115/100 {
-		t.Fatalf("repeats came every %v on average (%d parts), want the keep-alive period %v", mean, len(rec.times), period)
+	if mean := sum / phases; mean != period {
+		t.Fatalf("the first repeat came %v after a new frame on average, want the keep-alive period %v", mean, period)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 	"usbstream/internal/jpeg/jpegtest"
 	"usbstream/internal/source"
@@ -314,9 +315,16 @@ func TestCancel(t *testing.T) {
 		t.Fatalf("Run = %v with %d frames", err, rec.Count())
 	}
 
-	// With the real ticker: frames flow, cancel ends Run. The deadlines only
-	// catch a hang; they do not measure speed.
-	sourcetest.RunUntil(t, New(path, 200).Run, 3)
+	// With the real ticker (on synctest's fake clock): a frame at once,
+	// then one every 1/fps, and cancel ends Run.
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		for i, f := range sourcetest.RunUntil(t, New(path, 200).Run, 3).Frames() {
+			if at := f.Captured.Sub(start); at != time.Duration(i)*5*time.Millisecond {
+				t.Fatalf("frame %d captured %v after the start, want %v at 200 fps", i, at, time.Duration(i)*5*time.Millisecond)
+			}
+		}
+	})
 }
 
 func TestDefaults(t *testing.T) {

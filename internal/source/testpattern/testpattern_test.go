@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"usbstream/internal/frame"
@@ -180,16 +181,18 @@ func TestCancelledBeforeStart(t *testing.T) {
 	}
 }
 
-// TestRunRealClock runs with the real ticker: frames keep coming and cancel
-// ends Run. The deadlines only catch a hang; they do not measure speed.
+// TestRunRealClock runs with the real ticker (on synctest's fake clock):
+// the first frame at once, then one every 1/fps, and cancel ends Run.
 func TestRunRealClock(t *testing.T) {
-	s := New(160, 120, 100, 80)
-	rec := sourcetest.RunUntil(t, s.Run, 3)
-	for i := 1; i < len(rec.Frames()); i++ {
-		if !rec.Frames()[i].Captured.After(rec.Frames()[i-1].Captured) {
-			t.Fatalf("frame %d Captured %v is not after %v", i, rec.Frames()[i].Captured, rec.Frames()[i-1].Captured)
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		rec := sourcetest.RunUntil(t, New(160, 120, 100, 80).Run, 3)
+		for i, f := range rec.Frames() {
+			if at := f.Captured.Sub(start); at != time.Duration(i)*10*time.Millisecond {
+				t.Fatalf("frame %d captured %v after the start, want %v at 100 fps", i, at, time.Duration(i)*10*time.Millisecond)
+			}
 		}
-	}
+	})
 }
 
 // BenchmarkFrame measures one frame: render plus encode, as Run does it.
