@@ -96,7 +96,7 @@ func TestVividNegotiation(t *testing.T) {
 		{Request{Format: "NV12", Width: 640, Height: 480, FPS: 25}, "NV12 640x480"},
 		{Request{Format: "MJPG", Width: 640, Height: 480, FPS: 25}, "YUYV 640x480"}, // vivid has no MJPG
 	} {
-		c, err := Negotiate(d, tc.req)
+		c, err := negotiate(d, tc.req, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
