@@ -30,9 +30,10 @@ type Options struct {
 	// settings derived from ManExp and Exposure (the original's options).
 	Controls         []ControlSetting
 	ManExp, Exposure *float64
-	// Demand reports whether anyone may want frames now; raw frames are not
-	// encoded while it is false (the camera keeps streaming, so the sensor
-	// stays exposed correctly for the next viewer). Nil means always.
+	// Demand reports whether anyone may want frames now; while it is false
+	// no frame is encoded, decoded or turned (the camera keeps streaming, so
+	// the sensor stays exposed correctly for the next viewer, and MJPEG
+	// frames that need no work still pass). Nil means always.
 	Demand func() bool
 }
 

@@ -120,22 +120,34 @@ func (p *framePath) close() {
 // take handles one dequeued frame. It reports whether the frame was usable,
 // which tells a camera that delivers from one that streams only garbage.
 func (p *framePath) take(data []byte, captured time.Time) bool {
-	if !p.raw {
-		return p.rateCap.Allow(captured) && p.passThrough(data, captured)
-	}
-	if len(data) < p.got.SizeImage {
+	if p.raw && len(data) < p.got.SizeImage {
 		p.sink.Dropped(fmt.Errorf("short %s frame: %d of %d bytes", p.format, len(data), p.got.SizeImage))
 		return false
+	}
+	if !p.raw {
+		data = jpeg.Trim(data)
+		if err := jpeg.Check(data); err != nil {
+			p.sink.Dropped(err)
+			return false
+		}
 	}
 	if !p.rateCap.Allow(captured) {
 		return true
 	}
-	if p.demand != nil && !p.demand() {
-		p.sink.Idle(captured) // nobody watching: keep the sensor running, skip the encode
+	// The one place where per-frame work waits for a viewer: encoding a raw
+	// frame, or decoding, turning and encoding an MJPEG one, costs a core on
+	// a Pi. The camera keeps streaming, so the sensor stays exposed right
+	// for the next viewer; an MJPEG frame that needs nothing is passed on
+	// anyway, which keeps the latest frame fresh for a snapshot.
+	if (p.raw || !p.soft.IsIdentity()) && p.demand != nil && !p.demand() {
+		p.sink.Idle(captured)
 		return true
 	}
-	p.encode(data, captured)
-	return true
+	if p.raw {
+		p.encode(data, captured)
+		return true
+	}
+	return p.passThrough(data, captured)
 }
 
 // encode queues a raw frame for the pool; a full pool drops it.
@@ -158,14 +170,9 @@ func (p *framePath) encode(data []byte, captured time.Time) {
 	}
 }
 
-// passThrough serves an MJPEG frame as the camera sent it, after dropping
-// truncated frames and adding the Huffman tables many UVC cameras omit.
+// passThrough serves a checked MJPEG frame as the camera sent it, with the
+// Huffman tables many UVC cameras omit, turned if software must turn it.
 func (p *framePath) passThrough(data []byte, captured time.Time) bool {
-	data = jpeg.Trim(data)
-	if err := jpeg.Check(data); err != nil {
-		p.sink.Dropped(err)
-		return false
-	}
 	data = jpeg.EnsureHuffmanTables(data)
 	if !p.soft.IsIdentity() {
 		out, err := jpeg.TransformJPEG(data, p.soft, p.quality)
