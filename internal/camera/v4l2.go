@@ -490,6 +490,9 @@ func (s *stream) next(timeout time.Duration) ([]byte, time.Time, uint32, error) 
 		return nil, time.Time{}, 0, fmt.Errorf("VIDIOC_DQBUF: %w", err)
 	}
 	received := time.Now()
+	// QBUF writes the buffer's new state back into b: sequence 0, no error
+	// flag. What the driver said of the frame is in done.
+	done := b
 	var data []byte
 	if int(b.index) < len(s.buffers) {
 		buf := s.buffers[b.index]
@@ -499,10 +502,10 @@ func (s *stream) next(timeout time.Duration) ([]byte, time.Time, uint32, error) 
 	if err := xioctl(s.fd, vidiocQBuf, unsafe.Pointer(&b)); err != nil {
 		return nil, time.Time{}, 0, fmt.Errorf("VIDIOC_QBUF: %w", err)
 	}
-	if b.flags&bufFlagError != 0 {
-		return nil, time.Time{}, b.sequence, errBadBuffer
+	if done.flags&bufFlagError != 0 {
+		return nil, time.Time{}, done.sequence, errBadBuffer
 	}
-	return data, captureTime(b, received, s.maxAge), b.sequence, nil
+	return data, captureTime(done, received, s.maxAge), done.sequence, nil
 }
 
 // sequenceGaps counts the frames a driver captured but never handed over,

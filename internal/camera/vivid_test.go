@@ -298,6 +298,61 @@ func TestVividDriverDropsAreWhatTheDriverSkipped(t *testing.T) {
 	}
 }
 
+func (s *idleTimes) problemCount() int { return len(s.reported()) }
+
+func (s *idleTimes) reported() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.problems)
+}
+
+// A buffer the driver marks as corrupted (V4L2_BUF_FLAG_ERROR, which vivid
+// sets on demand) is dropped as such, one drop per buffer, and the stream
+// goes on. The flag is only in what DQBUF returns: requeueing the buffer
+// rewrites it.
+func TestVividCorruptedBuffersAreDropped(t *testing.T) {
+	needVivid(t)
+	s := New(Options{Spec: "0", Request: Request{Format: "YUYV", Width: 640, Height: 480, FPS: 25},
+		Demand: func() bool { return false }}, zap.NewNop())
+	sink := &idleTimes{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, sink) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s within 10 s: %d frames, problems %v", what, sink.count(), sink.reported())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitFor("first frame", func() bool { return sink.count() > 0 })
+	const injected = 3
+	for i := range injected {
+		vividtest.Set(t, "/dev/video0", vividtest.BufferError, 1)
+		waitFor(fmt.Sprintf("drop %d", i+1), func() bool { return sink.problemCount() > i })
+	}
+	frames := sink.count()
+	waitFor("frames after the corrupted ones", func() bool { return sink.count() >= frames+5 })
+	problems := sink.reported()
+	if len(problems) != injected {
+		t.Fatalf("%d corrupted buffers injected, the camera reported %v", injected, problems)
+	}
+	for _, p := range problems {
+		if p != "dropped: "+errBadBuffer.Error() {
+			t.Fatalf("problem %q, want the driver's corrupted-frame drop", p)
+		}
+	}
+}
+
 func TestVividControlsSetAndReadBack(t *testing.T) {
 	devs := needVivid(t)
 	b, _ := findControl(devs[0].Controls, "brightness")
