@@ -1,66 +1,29 @@
-// The tab gets its status from two places with different shapes: the plugin
-// data DSF pushes (Go's status.Summary, flat) and GET machine/usbStream/status
-// (the full status document, nested under source/clients). normalizeStatus
-// turns either into one flat shape so the template never has to care.
+// The tab shows one status shape, Go's status.Status: GET
+// machine/usbStream/status answers it whole, and the plugin data DSF pushes
+// (Go's status.Summary) is a part of it under the same names at the same
+// places. readStatus renames nothing; it only supplies what a document may
+// leave out (omitted empty lists, a section missing from a broken one), so
+// that the template can read any field of either.
 
-const num = (v) => (typeof v === "number" && isFinite(v) ? v : 0);
+const num = (v, dflt = 0) => (typeof v === "number" && isFinite(v) ? v : dflt);
 const str = (v) => (typeof v === "string" ? v : "");
+const obj = (v) => (v && typeof v === "object" && !Array.isArray(v) ? v : {});
+const list = (v) => (Array.isArray(v) ? v : []);
 
-// The Go side marks a lost source as "waiting" when its error starts with
-// this; the full document has no waiting flag, so the rule is repeated here.
-const WAITING_PREFIX = "waiting for camera";
-
-export function normalizeStatus(raw) {
+export function readStatus(raw) {
 	if (!raw || typeof raw !== "object") {
 		return null;
 	}
-	const full = raw.source && typeof raw.source === "object";
-	const src = full ? raw.source : raw;
-	const state = str(src.state) || "unknown";
-	const error = str(src.error);
-	const clientList = (full ? raw.clients : raw.clientList) || [];
-	const http = raw.http || {};
-	const config = raw.config || {};
+	const source = obj(raw.source), http = obj(raw.http), config = obj(raw.config);
+	const clients = list(raw.clients);
 	return {
-		version: str(raw.version),
-		pid: num(raw.pid),
-		startedAt: str(raw.startedAt),
-		state,
-		error,
-		waiting: full ? state === "lost" && error.startsWith(WAITING_PREFIX) : !!raw.waiting,
-		kind: str(src.kind),
-		device: str(src.device),
-		name: str(src.name),
-		format: str(src.format),
-		width: num(src.width),
-		height: num(src.height),
-		targetFps: num(src.targetFps),
-		measuredFps: num(src.measuredFps),
-		notes: Array.isArray(src.notes) ? src.notes : [],
-		clients: full ? clientList.length : num(raw.clients),
-		clientList: clientList.map((c) => ({ kind: str(c.kind), remote: str(c.remote), fps: num(c.fps) })),
-		http: {
-			port: num(http.port),
-			streamPath: str(http.streamPath) || "/stream",
-			snapshotPath: str(http.snapshotPath) || "/snapshot",
-			auth: !!http.auth,
-			// the stream port takes -user/-password (basic auth)
-			basic: !!http.basic,
-			// opens the stream, snapshot and viewer as ?token= (there when auth is on)
-			token: str(http.token),
-			error: str(http.error),
-		},
-		config: {
-			file: str(config.file),
-			loadedAt: str(config.loadedAt),
-			// A document without config.ok predates reload reporting; do not call it a failure.
-			ok: config.ok !== false,
-			// The file was broken at start: usbStream runs on its built-in defaults.
-			defaults: !!config.defaults,
-			error: str(config.error),
-			failedAt: str(config.failedAt),
-			changed: Array.isArray(config.changed) ? config.changed : [],
-		},
+		...raw,
+		source: { ...source, state: str(source.state) || "unknown", waiting: source.waiting === true, notes: list(source.notes) },
+		clients,
+		clientCount: num(raw.clientCount, clients.length),
+		http: { ...http, streamPath: str(http.streamPath) || "/stream", snapshotPath: str(http.snapshotPath) || "/snapshot" },
+		// A document without config.ok predates reload reporting; do not call it a failure.
+		config: { ...config, ok: config.ok !== false, changed: list(config.changed) },
 	};
 }
 
@@ -78,23 +41,26 @@ export function stateOf({ connected, running, status, requestError }) {
 			? { key: "unreachable", text: "No status", color: "grey" }
 			: { key: "loading", text: "Waiting for status", color: "grey" };
 	}
-	if (status.state === "streaming") {
+	const src = status.source;
+	if (src.state === "streaming") {
 		return { key: "streaming", text: "Streaming", color: "success" };
 	}
-	if (status.config && status.config.defaults) {
+	if (status.config.defaults) {
 		return { key: "configError", text: "Config error", color: "error" };
 	}
-	if (status.waiting) {
+	// A value Go sets when the source is absent (source.ErrAbsent), never
+	// read from the error's text.
+	if (src.waiting) {
 		return { key: "waiting", text: "Waiting for camera", color: "amber darken-3" };
 	}
-	if (status.state === "stalled") {
+	if (src.state === "stalled") {
 		// Running, but no frame for seconds: the error says since when.
 		return { key: "stalled", text: "No frames", color: "orange" };
 	}
-	if (status.error) {
+	if (src.error) {
 		return { key: "error", text: "Error", color: "error" };
 	}
-	switch (status.state) {
+	switch (src.state) {
 		case "lost":
 			return { key: "lost", text: "Camera lost", color: "orange" };
 		case "starting":
@@ -102,7 +68,7 @@ export function stateOf({ connected, running, status, requestError }) {
 		case "stopped":
 			return { key: "stopped", text: "Stopped", color: "grey" };
 	}
-	return { key: "unknown", text: status.state, color: "grey" };
+	return { key: "unknown", text: src.state, color: "grey" };
 }
 
 export function formatDuration(seconds) {

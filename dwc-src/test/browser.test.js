@@ -118,17 +118,18 @@ if (!fs.existsSync(CHROMIUM)) {
 
 		const states = [
 			["streaming", { plugin: () => streaming() }, "Streaming", "success"],
-			["waiting", { plugin: () => streaming({ state: "lost", waiting: true, error: "waiting for camera /dev/video0" }) }, "Waiting for camera", "amber"],
-			["lost", { plugin: () => streaming({ state: "lost" }) }, "Camera lost", "orange"],
-			["error", { plugin: () => streaming({ state: "lost", error: "VIDIOC_STREAMON: device or resource busy" }) }, "Error", "error"],
-			["config error at start", { plugin: () => streaming({ state: "lost", kind: "none", device: "configuration error",
-				error: "configuration error: usbStream.config:3: -rotate 45: must be 0, 90, 180 or 270",
+			["waiting", { plugin: () => streaming({ source: { state: "lost", waiting: true, error: "no camera found (no video-capture device under /dev/video*)" } }) },
+				"Waiting for camera", "amber"],
+			["lost", { plugin: () => streaming({ source: { state: "lost" } }) }, "Camera lost", "orange"],
+			["error", { plugin: () => streaming({ source: { state: "lost", error: "VIDIOC_STREAMON: device or resource busy" } }) }, "Error", "error"],
+			["config error at start", { plugin: () => streaming({ source: { state: "lost", kind: "none", device: "configuration error",
+				error: "configuration error: usbStream.config:3: -rotate 45: must be 0, 90, 180 or 270" },
 				config: { ok: false, defaults: true, error: "/opt/dsf/sd/sys/usbStream/usbStream.config:3: -rotate 45: must be 0, 90, 180 or 270" } }) },
 			"Config error", "error"],
-			["stalled", { plugin: () => streaming({ state: "stalled", error: "no frame since 15:04:05 (5s); the source has not failed, so it is left running" }) },
+			["stalled", { plugin: () => streaming({ source: { state: "stalled", error: "no frame since 15:04:05 (5s); the source has not failed, so it is left running" } }) },
 				"No frames", "orange"],
-			["starting", { plugin: () => streaming({ state: "starting" }) }, "Starting", "info"],
-			["stopped", { plugin: () => streaming({ state: "stopped" }) }, "Stopped", "grey"],
+			["starting", { plugin: () => streaming({ source: { state: "starting" } }) }, "Starting", "info"],
+			["stopped", { plugin: () => streaming({ source: { state: "stopped" } }) }, "Stopped", "grey"],
 			["plugin not running (pid 0)", { plugin: () => ({ ...streaming(), pid: 0 }) }, "Plugin not running", "grey"],
 			["disconnected (isConnected false)", { plugin: () => streaming(), connected: false }, "DWC disconnected", "grey"],
 			["disconnected (machine/request throws)", { plugin: () => ({ pid: 4242, data: { status: null } }),
@@ -184,7 +185,7 @@ if (!fs.existsSync(CHROMIUM)) {
 			assert.equal(await chipText(page), "Streaming");
 			assert.match(await page.locator("[data-test=clients]").textContent(), /^\s*2\b/);
 			await page.evaluate((s) => __harness.setPlugin({ pid: 4242, data: { status: s } }),
-				summary({ state: "lost", waiting: true, error: "waiting for camera", clients: 0, clientList: [],
+				summary({ source: { state: "lost", waiting: true, error: "waiting for camera" }, clientCount: 0, clients: [],
 					http: { port: cam.port + 1, streamPath: "/stream", snapshotPath: "/snapshot" } }));
 			await waitChip(page, "Waiting for camera");
 			assert.equal(await page.locator("img[data-test=preview]").getAttribute("src"), `http://127.0.0.1:${cam.port + 1}/stream`);
@@ -205,6 +206,7 @@ if (!fs.existsSync(CHROMIUM)) {
 			assert.equal(await page.locator("img[data-test=preview]").getAttribute("src"), `http://127.0.0.1:${cam.port}/stream`);
 			const lost = fullStatus();
 			lost.source.state = "lost";
+			lost.source.waiting = true;
 			lost.source.error = "waiting for camera /dev/video0";
 			dwc.api["machine/usbStream/status"] = { body: lost };
 			await waitChip(page, "Waiting for camera");

@@ -14,33 +14,22 @@ export function build(outDir = fs.mkdtempSync(path.join(os.tmpdir(), "usbstream-
 	return { outDir, stdout, file, name: path.basename(file), text: fs.readFileSync(file, "utf8") };
 }
 
-export const fullStatus = () => JSON.parse(fs.readFileSync(path.join(ROOT, "test/fixtures/status.json"), "utf8"));
+const fixture = (name) => JSON.parse(fs.readFileSync(path.join(ROOT, "test/fixtures", name), "utf8"));
 
-// Like Go's status.Summary as published in plugins.usbStream.data.status.
+// A /status document from a real run (internal/status checks that the
+// fixture has the shape Go gives it).
+export const fullStatus = () => fixture("status.json");
+
+// Go's status.Summary as published in plugins.usbStream.data.status: a part
+// of the /status document (fixtures/summary.json, checked the same way),
+// started 1 h 2 min 3 s ago. over replaces top-level parts; over.source is
+// merged into the source.
 export function summary(over = {}) {
-	return {
-		version: "0.1.0",
-		pid: 4242,
-		startedAt: new Date(Date.now() - 3723000).toISOString(),
-		state: "streaming",
-		waiting: false,
-		kind: "camera",
-		device: "/dev/video0",
-		name: "HD Pro Webcam C920",
-		format: "MJPG",
-		width: 1280,
-		height: 720,
-		targetFps: 30,
-		measuredFps: 29,
-		clients: 2,
-		clientList: [
-			{ kind: "stream", remote: "192.168.1.20:51234", fps: 29 },
-			{ kind: "snapshot", remote: "192.168.1.21:40000", fps: 1 },
-		],
-		http: { host: "0.0.0.0", port: 8090, streamPath: "/stream", snapshotPath: "/snapshot", auth: false },
-		config: { file: "/opt/dsf/sd/sys/usbStream/usbStream.config", loadedAt: new Date().toISOString(), ok: true, changed: ["fps"] },
-		...over,
-	};
+	const s = fixture("summary.json");
+	s.startedAt = new Date(Date.now() - 3723000).toISOString();
+	s.config.loadedAt = new Date().toISOString();
+	const { source, ...rest } = over;
+	return { ...s, ...rest, source: { ...s.source, ...source } };
 }
 
 export function cameras() {

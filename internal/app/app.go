@@ -311,16 +311,18 @@ func debugStdLog(log *zap.Logger) *stdlog.Logger {
 // Status assembles the status document.
 func (a *App) Status() status.Status {
 	now := time.Now()
+	clients := a.clients.List(now)
 	return status.Status{
-		Version:   a.opt.Version,
-		StartedAt: a.started,
-		Uptime:    now.Sub(a.started).Round(time.Millisecond).Seconds(),
-		Source:    a.sup.Status(),
-		HTTP:      a.httpStatus(),
-		Clients:   a.clients.List(now),
-		Config:    a.configStatus(),
-		DSF:       a.dsfStatus(),
-		Process:   status.ReadProcess(),
+		Version:     a.opt.Version,
+		StartedAt:   a.started,
+		Uptime:      now.Sub(a.started).Round(time.Millisecond).Seconds(),
+		Source:      a.sup.Status(),
+		HTTP:        a.httpStatus(),
+		ClientCount: len(clients),
+		Clients:     clients,
+		Config:      a.configStatus(),
+		DSF:         a.dsfStatus(),
+		Process:     status.ReadProcess(),
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -162,9 +161,8 @@ func (a *App) publish(ctx context.Context) {
 	everStreamed, waitWarned := false, false
 	for {
 		st := a.Status()
-		waiting := st.Source.State == source.Lost && strings.HasPrefix(st.Source.Error, "waiting for camera")
-		sum := status.Summarize(st, os.Getpid(), waiting)
-		if b, err := json.Marshal(sum); err == nil && string(b) != string(last) {
+		waiting := st.Source.Waiting
+		if b, err := json.Marshal(st.Summary()); err == nil && string(b) != string(last) {
 			a.dsf.SetData(dataKey, json.RawMessage(b))
 			last = b
 		}

@@ -18,7 +18,7 @@ import (
 // against the C compiler itself.
 func TestStructSizesMatchVideodev2(t *testing.T) {
 	want := map[string]uintptr{"v4l2_capability": 104, "v4l2_format": 208, "v4l2_requestbuffers": 20,
-		"v4l2_buffer": 88, "v4l2_query_ext_ctrl": 232, "v4l2_querymenu": 44}
+		"v4l2_buffer": 88, "v4l2_query_ext_ctrl": 232, "v4l2_querymenu": 44, "v4l2_streamparm": 204, "v4l2_control": 8}
 	if unsafe.Sizeof(uintptr(0)) == 4 {
 		want["v4l2_format"], want["v4l2_buffer"] = 204, 68
 	}
@@ -29,6 +29,8 @@ func TestStructSizesMatchVideodev2(t *testing.T) {
 		"v4l2_buffer":         unsafe.Sizeof(v4l2Buffer{}),
 		"v4l2_query_ext_ctrl": unsafe.Sizeof(v4l2QueryExtCtrl{}),
 		"v4l2_querymenu":      unsafe.Sizeof(v4l2QueryMenu{}),
+		"v4l2_streamparm":     unsafe.Sizeof(v4l2StreamParm{}),
+		"v4l2_control":        unsafe.Sizeof(v4l2Control{}),
 	} {
 		if got != want[name] {
 			t.Errorf("sizeof(%s) = %d, want %d", name, got, want[name])
@@ -108,7 +110,7 @@ func TestNegotiate(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := Negotiate(tc.dev, tc.req)
+			c, err := negotiate(tc.dev, tc.req, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -137,7 +139,7 @@ func TestNegotiatePassesOverFormatsThatFailed(t *testing.T) {
 
 func TestNegotiateNoServableFormat(t *testing.T) {
 	d := Device{Path: "/dev/video9", Formats: []Format{{FourCC: "H264", Sizes: []Size{{Width: 1920, Height: 1080}}}}}
-	_, err := Negotiate(d, Request{Format: "MJPG"})
+	_, err := negotiate(d, Request{Format: "MJPG"}, nil)
 	if err == nil || !strings.Contains(err.Error(), "H264") || !strings.Contains(err.Error(), "/dev/video9") {
 		t.Fatalf("err = %v, want one naming the device and what it offers", err)
 	}

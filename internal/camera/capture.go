@@ -5,17 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/blackjack/webcam"
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 
-	"usbstream/internal/frame"
 	"usbstream/internal/jpeg"
 	"usbstream/internal/source"
 )
@@ -33,9 +30,10 @@ type Options struct {
 	// settings derived from ManExp and Exposure (the original's options).
 	Controls         []ControlSetting
 	ManExp, Exposure *float64
-	// Demand reports whether anyone may want frames now; raw frames are not
-	// encoded while it is false (the camera keeps streaming, so the sensor
-	// stays exposed correctly for the next viewer). Nil means always.
+	// Demand reports whether anyone may want frames now; while it is false
+	// no frame is encoded, decoded or turned (the camera keeps streaming, so
+	// the sensor stays exposed correctly for the next viewer, and MJPEG
+	// frames that need no work still pass). Nil means always.
 	Demand func() bool
 }
 
@@ -73,10 +71,11 @@ type Source struct {
 	opt Options
 	log *zap.Logger
 
-	mu       sync.Mutex
-	info     source.Info
+	mu   sync.Mutex
+	info source.Info
+	// opened: info describes a camera opened, not the one looked for.
+	opened   bool
 	identity *identity // the camera found first, reopened after an unplug
-	devices  []Device
 	choice   Choice
 	notes    string
 	warned   map[string]bool
@@ -109,7 +108,7 @@ func (s *Source) SetLive(l Live) {
 func (s *Source) OpenedFPS() float64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.info.Device == "waiting for camera" {
+	if !s.opened {
 		return 0
 	}
 	return s.info.FPS
@@ -122,7 +121,8 @@ type identity struct {
 	name, busInfo string
 }
 
-// New returns a camera source; nothing is opened until Run.
+// New returns a camera source; nothing is opened until Run. Until then
+// its Info names no device, only what it waits for.
 func New(opt Options, log *zap.Logger) *Source {
 	s := &Source{opt: opt, log: log, info: source.Info{Kind: "camera", Device: "waiting for camera",
 		FPS: opt.Request.FPS, Requested: opt.Request.status()}}
@@ -137,19 +137,9 @@ func (s *Source) Info() source.Info {
 	return s.info
 }
 
-// Devices returns the cameras found at the last discovery.
-func (s *Source) Devices() []Device {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.devices
-}
-
 // Run opens the camera and captures until ctx ends or the camera fails.
 func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 	devices, err := List()
-	s.mu.Lock()
-	s.devices = devices
-	s.mu.Unlock()
 	if err != nil {
 		return source.Absent(fmt.Errorf("waiting for camera: %w", err))
 	}
@@ -225,12 +215,14 @@ func (s *Source) pick(devices []Device) (Device, error) {
 }
 
 func (s *Source) capture(ctx context.Context, dev Device, choice Choice, sink source.Sink) error {
-	cam, err := webcam.Open(dev.Path)
+	// One descriptor for every call, closed here and nowhere else: the
+	// stream, controls and flips borrow it, and are undone before it closes.
+	cam, err := openDevice(dev.Path)
 	if err != nil {
 		return fmt.Errorf("%s: cannot open: %w", dev.Path, err)
 	}
-	defer cam.Close()
-	if _, _, _, err := cam.SetImageFormat(webcam.PixelFormat(choice.fourcc), uint32(choice.Width), uint32(choice.Height)); err != nil {
+	defer cam.close()
+	if err := cam.setFormat(choice.fourcc, choice.Width, choice.Height); err != nil {
 		if errors.Is(err, unix.EINVAL) {
 			return &deliveryError{format: choice.Format, err: err}
 		}
@@ -238,7 +230,7 @@ func (s *Source) capture(ctx context.Context, dev Device, choice Choice, sink so
 	}
 	live := s.live.Load()
 	if live.FPS > 0 {
-		if err := cam.SetFramerate(float32(live.FPS)); err != nil {
+		if err := cam.setFrameRate(live.FPS); err != nil {
 			s.log.Debug("camera does not accept a frame rate", zap.String("device", dev.Path), zap.Error(err))
 		}
 	}
@@ -257,23 +249,18 @@ func (s *Source) capture(ctx context.Context, dev Device, choice Choice, sink so
 	restore := s.applyControls(cam, dev)
 	defer restore()
 
-	fd, err := unix.Open(dev.Path, unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("%s: cannot open: %w", dev.Path, err)
-	}
-	defer unix.Close(fd)
-	got, err := getFormat(fd)
+	got, err := cam.format()
 	if err != nil {
 		return fmt.Errorf("%s: %w", dev.Path, err)
 	}
-	fps, _ := cam.GetFramerate()
-	st, err := startStream(fd, buffers, float64(fps))
+	fps, _ := cam.frameRate()
+	st, err := startStream(cam.fd, buffers, fps)
 	if err != nil {
 		return fmt.Errorf("%s: %w", dev.Path, err)
 	}
 	defer st.close()
 
-	s.publishInfo(dev, choice, got, float64(fps), live.Transform)
+	s.publishInfo(dev, choice, got, fps, live.Transform)
 	return s.loop(ctx, st, got, soft, retransform, sink)
 }
 
@@ -295,7 +282,7 @@ func (s *Source) publishInfo(dev Device, choice Choice, got pixFormat, fps float
 	}
 	notes := strings.Join(choice.Notes, "; ")
 	s.mu.Lock()
-	s.info, s.choice = info, choice
+	s.info, s.choice, s.opened = info, choice, true
 	changed := s.notes != notes
 	s.notes = notes
 	s.mu.Unlock()
@@ -305,103 +292,6 @@ func (s *Source) publishInfo(dev Device, choice Choice, got pixFormat, fps float
 	s.log.Info("camera opened", zap.String("device", dev.Path), zap.String("name", dev.Name),
 		zap.String("requested", fmt.Sprintf("%s %dx%d %.4g fps", s.opt.Request.Format, s.opt.Request.Width, s.opt.Request.Height, s.opt.Request.FPS)),
 		zap.String("obtained", fmt.Sprintf("%s %dx%d %.4g fps", FourCC(got.FourCC), got.Width, got.Height, fps)))
-}
-
-// loop dequeues frames until the camera fails or ctx ends. Each frame is
-// copied out of its buffer (which goes straight back to the driver), then
-// passed through (MJPEG) or encoded (raw) once, for every client.
-// retransform changes the transform of the open camera and returns what
-// software must do.
-func (s *Source) loop(ctx context.Context, st *stream, got pixFormat, soft jpeg.Transform,
-	retransform func(jpeg.Transform) jpeg.Transform, sink source.Sink) error {
-	format := FourCC(got.FourCC)
-	raw := !compressed(format)
-	var pool *encodePool
-	if raw {
-		pool = newEncodePool(ctx, min(runtime.NumCPU(), 4), func(out any, err error) {
-			if err != nil {
-				sink.Dropped(err)
-				return
-			}
-			sink.Frame(out.(*frame.Frame))
-		})
-		defer pool.close()
-	}
-	// A camera that streams but never delivers a usable frame in this format
-	// (common with MJPEG on a busy USB bus) gets a deliveryError, so Run
-	// tries the next format; one that stops later is lost, and reopened.
-	opened, lastGood, delivered := time.Now(), time.Now(), false
-	// -framerate caps the output too, for cameras that only offer faster
-	// rates; frames over the cap are dropped before any work is done.
-	cur := s.live.Load()
-	rateCap := source.NewRateCap(cur.FPS)
-	for ctx.Err() == nil {
-		if !delivered && time.Since(opened) > firstFrameTimeout {
-			return &deliveryError{format: format, wait: firstFrameTimeout}
-		}
-		if delivered && time.Since(lastGood) > frameTimeout {
-			return fmt.Errorf("camera delivered no usable frame for %s", frameTimeout)
-		}
-		if l := s.live.Load(); l != cur {
-			if l.Transform != cur.Transform {
-				soft = retransform(l.Transform)
-				s.reorient(got, l.Transform)
-			}
-			if l.FPS != cur.FPS {
-				rateCap = source.NewRateCap(l.FPS)
-			}
-			cur = l
-		}
-		data, captured, _, err := st.next(250 * time.Millisecond)
-		if errors.Is(err, errNoFrame) {
-			continue
-		}
-		if errors.Is(err, errBadBuffer) {
-			sink.Dropped(err)
-			continue
-		}
-		if err != nil {
-			if errors.Is(err, unix.ENODEV) {
-				return errDisconnected
-			}
-			return err
-		}
-		if raw && len(data) < got.SizeImage {
-			sink.Dropped(fmt.Errorf("short %s frame: %d of %d bytes", format, len(data), got.SizeImage))
-			continue
-		}
-		if !raw {
-			if rateCap.Allow(captured) && s.passThrough(data, captured, soft, cur.Quality, sink) {
-				delivered, lastGood = true, time.Now()
-			}
-			continue
-		}
-		delivered, lastGood = true, time.Now()
-		if !rateCap.Allow(captured) {
-			continue
-		}
-		if s.opt.Demand != nil && !s.opt.Demand() {
-			sink.Idle(captured) // nobody watching: keep the sensor running, skip the encode
-			continue
-		}
-		r := jpeg.Raw{Format: format, Width: got.Width, Height: got.Height, Stride: got.BytesPerLine, Data: data}
-		soft, quality := soft, cur.Quality
-		accepted := pool.submit(func() (any, error) {
-			jpg, err := jpeg.EncodeRaw(r, quality, soft)
-			if err != nil {
-				return nil, err
-			}
-			w, h := r.Width, r.Height
-			if soft.SwapsSize() {
-				w, h = h, w
-			}
-			return &frame.Frame{JPEG: jpg, Captured: captured, Width: w, Height: h}, nil
-		})
-		if !accepted {
-			sink.Dropped(errPoolFull)
-		}
-	}
-	return nil
 }
 
 // reorient updates the published size after a live transform change.
@@ -431,30 +321,4 @@ func (s *Source) warnOnce(key, msg string) {
 	if !seen {
 		s.log.Warn(msg)
 	}
-}
-
-// passThrough serves an MJPEG frame as the camera sent it, after dropping
-// truncated frames and adding the Huffman tables many UVC cameras omit.
-func (s *Source) passThrough(data []byte, captured time.Time, soft jpeg.Transform, quality int, sink source.Sink) bool {
-	data = jpeg.Trim(data)
-	if err := jpeg.Check(data); err != nil {
-		sink.Dropped(err)
-		return false
-	}
-	data = jpeg.EnsureHuffmanTables(data)
-	if !soft.IsIdentity() {
-		out, err := jpeg.TransformJPEG(data, soft, quality)
-		if err != nil {
-			sink.Dropped(err)
-			return false
-		}
-		data = out
-	}
-	w, h, err := jpeg.Dimensions(data)
-	if err != nil {
-		sink.Dropped(err)
-		return false
-	}
-	sink.Frame(&frame.Frame{JPEG: data, Captured: captured, Width: w, Height: h})
-	return true
 }

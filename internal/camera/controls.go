@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/blackjack/webcam"
 	"go.uber.org/zap"
 
 	"usbstream/internal/jpeg"
@@ -19,10 +18,11 @@ type ControlSetting struct {
 	Value string
 }
 
-// controlIO is the part of an open camera that reads and writes controls.
+// controlIO is the part of an open camera (device) that reads and writes
+// controls.
 type controlIO interface {
-	GetControl(id webcam.ControlID) (int32, error)
-	SetControl(id webcam.ControlID, value int32) error
+	GetControl(id uint32) (int32, error)
+	SetControl(id uint32, value int32) error
 }
 
 // findControl looks a control up by key or display name, any case.
@@ -148,17 +148,17 @@ func (s *Source) applyControls(cam controlIO, dev Device) (restore func()) {
 			s.log.Warn(err.Error(), zap.String("device", dev.Path))
 			continue
 		}
-		if old, err := cam.GetControl(webcam.ControlID(c.ID)); err == nil {
+		if old, err := cam.GetControl(c.ID); err == nil {
 			undo = append(undo, saved{c, old})
 			s.log.Info("camera control", zap.String("control", c.Key), zap.Int32("was", old), zap.Int64("set", v))
 		}
-		if err := cam.SetControl(webcam.ControlID(c.ID), int32(v)); err != nil {
+		if err := cam.SetControl(c.ID, int32(v)); err != nil {
 			s.log.Warn("cannot set camera control", zap.String("control", c.Key), zap.Int64("value", v), zap.Error(err))
 		}
 	}
 	return func() {
 		for i := len(undo) - 1; i >= 0; i-- {
-			cam.SetControl(webcam.ControlID(undo[i].c.ID), undo[i].v)
+			cam.SetControl(undo[i].c.ID, undo[i].v)
 		}
 	}
 }
@@ -191,14 +191,14 @@ func (s *Source) cameraFlip(cam controlIO, dev Device, t jpeg.Transform) (jpeg.T
 	var old []int32
 	restore := func() {
 		for i := len(old) - 1; i >= 0; i-- {
-			cam.SetControl(webcam.ControlID(flips[i].ID), old[i])
+			cam.SetControl(flips[i].ID, old[i])
 		}
 	}
 	var keys []string
 	for _, c := range flips {
-		v, err := cam.GetControl(webcam.ControlID(c.ID))
+		v, err := cam.GetControl(c.ID)
 		if err == nil {
-			err = cam.SetControl(webcam.ControlID(c.ID), 1-min(max(v, 0), 1))
+			err = cam.SetControl(c.ID, 1-min(max(v, 0), 1))
 		}
 		if err != nil {
 			restore()

@@ -4,7 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/blackjack/webcam"
 	"go.uber.org/zap"
 
 	"usbstream/internal/jpeg"
@@ -75,10 +74,10 @@ func TestExposureSettingsFollowTheOriginal(t *testing.T) {
 }
 
 // fakeControls records control writes, standing in for an open camera.
-type fakeControls map[webcam.ControlID]int32
+type fakeControls map[uint32]int32
 
-func (f fakeControls) GetControl(id webcam.ControlID) (int32, error) { return f[id], nil }
-func (f fakeControls) SetControl(id webcam.ControlID, v int32) error {
+func (f fakeControls) GetControl(id uint32) (int32, error) { return f[id], nil }
+func (f fakeControls) SetControl(id uint32, v int32) error {
 	f[id] = v
 	return nil
 }

@@ -317,24 +317,26 @@ func probe(node string) (Device, bool, error) {
 	}
 	d := Device{Path: node, Name: c.Card, Driver: c.Driver, BusInfo: c.BusInfo}
 	d.Controls = queryControls(fd)
+	for i := range d.Controls {
+		c := &d.Controls[i]
+		if c.WriteOnly || c.Type == "button" || c.Type == "string" {
+			continue
+		}
+		if v, err := getControl(fd, c.ID); err == nil {
+			v64 := int64(v)
+			c.Value = &v64
+		}
+	}
 	unix.Close(fd)
 
+	// The enumeration of formats, sizes and rates is blackjack/webcam's, on
+	// a handle of its own, opened after ours is closed.
 	cam, err := webcam.Open(node)
 	if err != nil {
 		return Device{}, false, fmt.Errorf("%s: %w", node, err)
 	}
 	defer cam.Close()
 	d.Formats = formats(cam)
-	for i := range d.Controls {
-		c := &d.Controls[i]
-		if c.WriteOnly || c.Type == "button" || c.Type == "string" {
-			continue
-		}
-		if v, err := cam.GetControl(webcam.ControlID(c.ID)); err == nil {
-			v64 := int64(v)
-			c.Value = &v64
-		}
-	}
 	return d, true, nil
 }
 

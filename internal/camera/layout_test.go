@@ -22,7 +22,10 @@ func goLayout() map[string]uint64 {
 		r  v4l2RequestBuffers
 		tc v4l2Timecode
 		b  v4l2Buffer
+		sp v4l2StreamParm
+		ct v4l2Control
 	)
+	cp := &sp.parm.capture
 	u := func(v uintptr) uint64 { return uint64(v) }
 	return map[string]uint64{
 		"timebits": u(8 * unsafe.Sizeof(unix.Timeval{}.Sec)),
@@ -112,8 +115,30 @@ func goLayout() map[string]uint64 {
 		"offsetof v4l2_buffer.reserved2":         u(unsafe.Offsetof(b.reserved2)),
 		"offsetof v4l2_buffer.request_fd":        u(unsafe.Offsetof(b.requestFD)),
 
+		"sizeof v4l2_streamparm":                             u(unsafe.Sizeof(sp)),
+		"offsetof v4l2_streamparm.type":                      u(unsafe.Offsetof(sp.typ)),
+		"offsetof v4l2_streamparm.parm":                      u(unsafe.Offsetof(sp.parm)),
+		"offsetof v4l2_streamparm.parm.capture":              u(unsafe.Offsetof(sp.parm) + unsafe.Offsetof(sp.parm.capture)),
+		"sizeof v4l2_captureparm":                            u(unsafe.Sizeof(*cp)),
+		"offsetof v4l2_captureparm.capability":               u(unsafe.Offsetof(cp.capability)),
+		"offsetof v4l2_captureparm.capturemode":              u(unsafe.Offsetof(cp.captureMode)),
+		"offsetof v4l2_captureparm.timeperframe":             u(unsafe.Offsetof(cp.timePerFrame)),
+		"offsetof v4l2_captureparm.timeperframe.denominator": u(unsafe.Offsetof(cp.timePerFrame) + unsafe.Offsetof(cp.timePerFrame.denominator)),
+		"offsetof v4l2_captureparm.extendedmode":             u(unsafe.Offsetof(cp.extendedMode)),
+		"offsetof v4l2_captureparm.readbuffers":              u(unsafe.Offsetof(cp.readBuffers)),
+		"offsetof v4l2_captureparm.reserved":                 u(unsafe.Offsetof(cp.reserved)),
+
+		"sizeof v4l2_control":         u(unsafe.Sizeof(ct)),
+		"offsetof v4l2_control.id":    u(unsafe.Offsetof(ct.id)),
+		"offsetof v4l2_control.value": u(unsafe.Offsetof(ct.value)),
+
 		"ioctl VIDIOC_QUERYCAP":       u(vidiocQueryCap),
 		"ioctl VIDIOC_G_FMT":          u(vidiocGFmt),
+		"ioctl VIDIOC_S_FMT":          u(vidiocSFmt),
+		"ioctl VIDIOC_G_PARM":         u(vidiocGParm),
+		"ioctl VIDIOC_S_PARM":         u(vidiocSParm),
+		"ioctl VIDIOC_G_CTRL":         u(vidiocGCtrl),
+		"ioctl VIDIOC_S_CTRL":         u(vidiocSCtrl),
 		"ioctl VIDIOC_REQBUFS":        u(vidiocReqBufs),
 		"ioctl VIDIOC_QUERYBUF":       u(vidiocQueryBuf),
 		"ioctl VIDIOC_QBUF":           u(vidiocQBuf),

@@ -50,8 +50,9 @@ func servable(f string) bool {
 	return f == "MJPG" || f == "JPEG" || slices.Contains(rawFormats, f)
 }
 
-// Negotiate picks the format, size and rate for d by the original
-// usbStream's rules:
+// negotiate picks the format, size and rate for d by the original
+// usbStream's rules, passing over the formats in avoid (which the camera
+// lists but failed to deliver):
 //   - format: the requested one if the camera has it and usbStream can
 //     serve it, else MJPG, then YUYV, then any other servable format;
 //   - size: the requested one if offered, else the next lower offered size
@@ -59,10 +60,6 @@ func servable(f string) bool {
 //     largest size that reaches MinDefaultFPS;
 //   - rate: the offered rate closest to the request, preferring at least
 //     the requested rate.
-func Negotiate(d Device, r Request) (Choice, error) { return negotiate(d, r, nil) }
-
-// negotiate is Negotiate passing over the formats in avoid, which the
-// camera lists but failed to deliver.
 func negotiate(d Device, r Request, avoid map[string]bool) (Choice, error) {
 	var c Choice
 	f, note, err := pickFormat(d, r.Format, avoid)

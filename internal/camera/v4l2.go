@@ -1,9 +1,11 @@
 package camera
 
-// The few V4L2 calls github.com/blackjack/webcam does not offer: device
-// capabilities (to skip UVC metadata nodes), the format the driver actually
-// chose, control defaults and menus, and streaming that keeps each buffer's
-// capture timestamp. Struct layouts follow linux/videodev2.h; Go's natural
+// The V4L2 calls capture makes, all on one descriptor (device): device
+// capabilities (to skip UVC metadata nodes), setting and reading the format
+// and frame rate, controls with their defaults and menus, and streaming
+// that keeps each buffer's capture timestamp and sequence number. Discovery
+// (probe) still enumerates formats, sizes and rates through
+// github.com/blackjack/webcam. Struct layouts follow linux/videodev2.h; Go's natural
 // alignment reproduces the C layout on amd64, arm64 and 32-bit arm, as in
 // blackjack/webcam (checked against the C compilers by
 // tools/v4l2layout/run.sh).
@@ -21,6 +23,7 @@ import (
 const (
 	bufTypeVideoCapture = 1
 	memoryMMAP          = 1
+	fieldAny            = 0
 
 	capVideoCapture = 0x00000001
 	capStreaming    = 0x04000000
@@ -77,6 +80,33 @@ type v4l2Format struct {
 		pix v4l2PixFormat
 		_   [200 - unsafe.Sizeof(v4l2PixFormat{})]byte
 	}
+}
+
+type v4l2Fract struct {
+	numerator, denominator uint32
+}
+
+type v4l2CaptureParm struct {
+	capability, captureMode   uint32
+	timePerFrame              v4l2Fract
+	extendedMode, readBuffers uint32
+	reserved                  [4]uint32
+}
+
+// v4l2StreamParm is struct v4l2_streamparm with the capture member of its
+// union; the union is 200 bytes and, unlike v4l2_format's, holds only
+// 32-bit fields, so it is 4-byte aligned.
+type v4l2StreamParm struct {
+	typ  uint32
+	parm struct {
+		capture v4l2CaptureParm
+		_       [200 - unsafe.Sizeof(v4l2CaptureParm{})]byte
+	}
+}
+
+type v4l2Control struct {
+	id    uint32
+	value int32
 }
 
 type v4l2QueryExtCtrl struct {
@@ -141,12 +171,17 @@ type v4l2Buffer struct {
 var (
 	vidiocQueryCap    = ioctl.IoR('V', 0, unsafe.Sizeof(v4l2Capability{}))
 	vidiocGFmt        = ioctl.IoRW('V', 4, unsafe.Sizeof(v4l2Format{}))
+	vidiocSFmt        = ioctl.IoRW('V', 5, unsafe.Sizeof(v4l2Format{}))
 	vidiocReqBufs     = ioctl.IoRW('V', 8, unsafe.Sizeof(v4l2RequestBuffers{}))
 	vidiocQueryBuf    = ioctl.IoRW('V', 9, unsafe.Sizeof(v4l2Buffer{}))
 	vidiocQBuf        = ioctl.IoRW('V', 15, unsafe.Sizeof(v4l2Buffer{}))
 	vidiocDQBuf       = ioctl.IoRW('V', 17, unsafe.Sizeof(v4l2Buffer{}))
 	vidiocStreamOn    = ioctl.IoW('V', 18, unsafe.Sizeof(int32(0)))
 	vidiocStreamOff   = ioctl.IoW('V', 19, unsafe.Sizeof(int32(0)))
+	vidiocGParm       = ioctl.IoRW('V', 21, unsafe.Sizeof(v4l2StreamParm{}))
+	vidiocSParm       = ioctl.IoRW('V', 22, unsafe.Sizeof(v4l2StreamParm{}))
+	vidiocGCtrl       = ioctl.IoRW('V', 27, unsafe.Sizeof(v4l2Control{}))
+	vidiocSCtrl       = ioctl.IoRW('V', 28, unsafe.Sizeof(v4l2Control{}))
 	vidiocQueryMenu   = ioctl.IoRW('V', 37, unsafe.Sizeof(v4l2QueryMenu{}))
 	vidiocQueryExtCtl = ioctl.IoRW('V', 103, unsafe.Sizeof(v4l2QueryExtCtrl{}))
 )
@@ -196,6 +231,89 @@ func queryCap(fd int) (capability, error) {
 		caps = c.deviceCaps
 	}
 	return capability{Driver: cString(c.driver[:]), Card: cString(c.card[:]), BusInfo: cString(c.busInfo[:]), Caps: caps}, nil
+}
+
+// device is an open V4L2 capture node. Capture makes every call on this
+// one descriptor, and the function that opened it closes it, once.
+type device struct {
+	fd int
+}
+
+// openDevice opens path for capture; a node that cannot capture by
+// streaming (a UVC metadata node, an output) is refused.
+func openDevice(path string) (*device, error) {
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	c, err := queryCap(fd)
+	if err == nil && !c.isCapture() {
+		err = errors.New("not a video capture device with streaming I/O")
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return &device{fd: fd}, nil
+}
+
+func (d *device) close() { unix.Close(d.fd) }
+
+// setFormat asks for fourcc at width x height (VIDIOC_S_FMT). The driver
+// may choose another size; format says what it chose.
+func (d *device) setFormat(fourcc uint32, width, height int) error {
+	f := v4l2Format{typ: bufTypeVideoCapture}
+	f.fmt.pix = v4l2PixFormat{width: uint32(width), height: uint32(height), pixelformat: fourcc, field: fieldAny}
+	if err := xioctl(d.fd, vidiocSFmt, unsafe.Pointer(&f)); err != nil {
+		return fmt.Errorf("VIDIOC_S_FMT: %w", err)
+	}
+	return nil
+}
+
+func (d *device) format() (pixFormat, error) { return getFormat(d.fd) }
+
+// setFrameRate asks for fps frames per second (VIDIOC_S_PARM), as a time
+// per frame of 1000/(1000·fps) s so that fractional rates survive.
+func (d *device) setFrameRate(fps float64) error {
+	p := v4l2StreamParm{typ: bufTypeVideoCapture}
+	p.parm.capture.timePerFrame = v4l2Fract{numerator: 1000, denominator: uint32(1000 * fps)}
+	if err := xioctl(d.fd, vidiocSParm, unsafe.Pointer(&p)); err != nil {
+		return fmt.Errorf("VIDIOC_S_PARM: %w", err)
+	}
+	return nil
+}
+
+// frameRate is the rate the driver streams at now (VIDIOC_G_PARM).
+func (d *device) frameRate() (float64, error) {
+	p := v4l2StreamParm{typ: bufTypeVideoCapture}
+	if err := xioctl(d.fd, vidiocGParm, unsafe.Pointer(&p)); err != nil {
+		return 0, fmt.Errorf("VIDIOC_G_PARM: %w", err)
+	}
+	tpf := p.parm.capture.timePerFrame
+	if tpf.numerator == 0 || tpf.denominator == 0 {
+		return 0, fmt.Errorf("VIDIOC_G_PARM: no frame interval (%d/%d)", tpf.numerator, tpf.denominator)
+	}
+	return float64(tpf.denominator) / float64(tpf.numerator), nil
+}
+
+// GetControl reads control id (VIDIOC_G_CTRL).
+func (d *device) GetControl(id uint32) (int32, error) { return getControl(d.fd, id) }
+
+// SetControl sets control id (VIDIOC_S_CTRL).
+func (d *device) SetControl(id uint32, value int32) error {
+	c := v4l2Control{id: id, value: value}
+	if err := xioctl(d.fd, vidiocSCtrl, unsafe.Pointer(&c)); err != nil {
+		return fmt.Errorf("VIDIOC_S_CTRL: %w", err)
+	}
+	return nil
+}
+
+func getControl(fd int, id uint32) (int32, error) {
+	c := v4l2Control{id: id}
+	if err := xioctl(fd, vidiocGCtrl, unsafe.Pointer(&c)); err != nil {
+		return 0, fmt.Errorf("VIDIOC_G_CTRL: %w", err)
+	}
+	return c.value, nil
 }
 
 // pixFormat is the capture format the driver has set.
@@ -281,7 +399,8 @@ func controlTypeName(t uint32) string {
 	return fmt.Sprintf("type%d", t)
 }
 
-// stream is an mmap capture queue on an open device.
+// stream is an mmap capture queue on an open device, whose descriptor it
+// borrows: close releases the buffers, the device's owner closes the fd.
 type stream struct {
 	fd      int
 	buffers [][]byte
@@ -371,6 +490,9 @@ func (s *stream) next(timeout time.Duration) ([]byte, time.Time, uint32, error) 
 		return nil, time.Time{}, 0, fmt.Errorf("VIDIOC_DQBUF: %w", err)
 	}
 	received := time.Now()
+	// QBUF writes the buffer's new state back into b: sequence 0, no error
+	// flag. What the driver said of the frame is in done.
+	done := b
 	var data []byte
 	if int(b.index) < len(s.buffers) {
 		buf := s.buffers[b.index]
@@ -380,10 +502,39 @@ func (s *stream) next(timeout time.Duration) ([]byte, time.Time, uint32, error) 
 	if err := xioctl(s.fd, vidiocQBuf, unsafe.Pointer(&b)); err != nil {
 		return nil, time.Time{}, 0, fmt.Errorf("VIDIOC_QBUF: %w", err)
 	}
-	if b.flags&bufFlagError != 0 {
-		return nil, time.Time{}, b.sequence, errBadBuffer
+	if done.flags&bufFlagError != 0 {
+		return nil, time.Time{}, done.sequence, errBadBuffer
 	}
-	return data, captureTime(b, received, s.maxAge), b.sequence, nil
+	return data, captureTime(done, received, s.maxAge), done.sequence, nil
+}
+
+// sequenceGaps counts the frames a driver captured but never handed over,
+// from the sequence numbers of the buffers it does: V4L2 numbers every
+// frame, delivered or not (a frame is lost when no buffer was free, or on
+// the bus), so a step of k+1 means k frames lost. The zero value is for a
+// newly started stream: its first frame sets where the count starts, since
+// what happened before (another open) is no drop.
+type sequenceGaps struct {
+	last    uint32
+	started bool
+}
+
+// skipped returns how many frames the driver dropped before the one
+// numbered seq.
+func (g *sequenceGaps) skipped(seq uint32) uint32 {
+	if !g.started {
+		g.started, g.last = true, seq
+		return 0
+	}
+	gap := seq - g.last - 1 // modulo 2^32, so right across the wraparound
+	g.last = seq
+	if gap >= 1<<31 {
+		// seq is not after the last one: a driver that started counting
+		// again, or one that numbers nothing (always 0). Counting on from
+		// here beats reporting four billion drops.
+		return 0
+	}
+	return gap
 }
 
 // captureTime converts a buffer's monotonic timestamp to wall-clock time.

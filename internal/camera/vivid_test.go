@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"image"
 	stdjpeg "image/jpeg"
+	"math"
 	"os"
 	"runtime"
 	"slices"
@@ -97,7 +98,7 @@ func TestVividNegotiation(t *testing.T) {
 		{Request{Format: "NV12", Width: 640, Height: 480, FPS: 25}, "NV12 640x480"},
 		{Request{Format: "MJPG", Width: 640, Height: 480, FPS: 25}, "YUYV 640x480"}, // vivid has no MJPG
 	} {
-		c, err := Negotiate(d, tc.req)
+		c, err := negotiate(d, tc.req, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -192,6 +193,165 @@ func near(a, b interface{ RGBA() (r, g, b, a uint32) }, tol int) bool {
 		return v
 	}
 	return d(ar, br) <= tol && d(ag, bg) <= tol && d(ab, bb) <= tol
+}
+
+// idleTimes is the sink of a camera nobody watches: every frame comes as
+// Idle with its capture time, in the order the driver numbered them.
+type idleTimes struct {
+	mu          sync.Mutex
+	times       []time.Time
+	driverDrops uint64
+	problems    []string
+}
+
+func (s *idleTimes) add(t time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.times = append(s.times, t)
+}
+
+func (s *idleTimes) Frame(f *frame.Frame) { s.add(f.Captured) }
+func (s *idleTimes) Idle(t time.Time)     { s.add(t) }
+func (s *idleTimes) Dropped(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.problems = append(s.problems, "dropped: "+err.Error())
+}
+func (s *idleTimes) Skipped(name string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.problems = append(s.problems, "skipped "+name+": "+err.Error())
+}
+func (s *idleTimes) DriverDropped(n uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.driverDrops += n
+}
+
+func (s *idleTimes) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.times)
+}
+
+// vivid told to drop half its buffers skips them but numbers and times
+// every frame on its own clock (with start-of-exposure timestamps, frame n
+// is stamped start + n periods, and captureTime takes that stamp). So the
+// capture times of the frames it hands over say how many it skipped, on
+// the driver's side, independently of the sequence numbers the camera
+// counts with: the two counts must agree. Nobody watches, so every frame
+// comes to the sink at once, as Idle, in order (no encoder pool between).
+func TestVividDriverDropsAreWhatTheDriverSkipped(t *testing.T) {
+	needVivid(t)
+	vividtest.ExposureTimestamps(t, "/dev/video0")
+	vividtest.Set(t, "/dev/video0", vividtest.DroppedPercent, 50)
+	t.Cleanup(func() { vividtest.Set(t, "/dev/video0", vividtest.DroppedPercent, 0) })
+	s := New(Options{Spec: "0", Request: Request{Format: "YUYV", Width: 640, Height: 480, FPS: 25},
+		Demand: func() bool { return false }}, zap.NewNop())
+	sink := &idleTimes{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, sink) }()
+	const want = 60
+	deadline := time.Now().Add(60 * time.Second)
+	for sink.count() < want {
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("%d frames in 60 s, want %d", sink.count(), want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	fps := s.Info().FPS
+	if fps <= 0 {
+		t.Fatalf("no frame rate from the driver: %+v", s.Info())
+	}
+	period := time.Duration(float64(time.Second) / fps)
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if len(sink.problems) > 0 {
+		t.Fatalf("the camera reported %v", sink.problems)
+	}
+	// Each step between two frames is a whole number of periods; a frame
+	// dated at its dequeue instead (captureTime's fallback, when the VM was
+	// too slow to take it in time) makes its steps inexact, and each such
+	// step may be one frame off.
+	var skipped, inexact int
+	for i := 1; i < len(sink.times); i++ {
+		steps := float64(sink.times[i].Sub(sink.times[i-1])) / float64(period)
+		n := math.Round(steps)
+		if math.Abs(steps-n) > 0.1 {
+			inexact++
+		}
+		skipped += int(n) - 1
+	}
+	got := int(sink.driverDrops)
+	t.Logf("%d frames at %.4g fps: %d skipped by the driver's clock (%d inexact steps), %d counted from sequence numbers",
+		len(sink.times), fps, skipped, inexact, got)
+	if got < len(sink.times)/3 {
+		t.Fatalf("%d driver drops counted with half of %d+ frames dropped", got, len(sink.times))
+	}
+	if d := got - skipped; d > inexact || -d > inexact {
+		t.Fatalf("%d driver drops counted, the driver's timestamps say %d (%d inexact steps)", got, skipped, inexact)
+	}
+}
+
+func (s *idleTimes) problemCount() int { return len(s.reported()) }
+
+func (s *idleTimes) reported() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.problems)
+}
+
+// A buffer the driver marks as corrupted (V4L2_BUF_FLAG_ERROR, which vivid
+// sets on demand) is dropped as such, one drop per buffer, and the stream
+// goes on. The flag is only in what DQBUF returns: requeueing the buffer
+// rewrites it.
+func TestVividCorruptedBuffersAreDropped(t *testing.T) {
+	needVivid(t)
+	s := New(Options{Spec: "0", Request: Request{Format: "YUYV", Width: 640, Height: 480, FPS: 25},
+		Demand: func() bool { return false }}, zap.NewNop())
+	sink := &idleTimes{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, sink) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s within 10 s: %d frames, problems %v", what, sink.count(), sink.reported())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitFor("first frame", func() bool { return sink.count() > 0 })
+	const injected = 3
+	for i := range injected {
+		vividtest.Set(t, "/dev/video0", vividtest.BufferError, 1)
+		waitFor(fmt.Sprintf("drop %d", i+1), func() bool { return sink.problemCount() > i })
+	}
+	frames := sink.count()
+	waitFor("frames after the corrupted ones", func() bool { return sink.count() >= frames+5 })
+	problems := sink.reported()
+	if len(problems) != injected {
+		t.Fatalf("%d corrupted buffers injected, the camera reported %v", injected, problems)
+	}
+	for _, p := range problems {
+		if p != "dropped: "+errBadBuffer.Error() {
+			t.Fatalf("problem %q, want the driver's corrupted-frame drop", p)
+		}
+	}
 }
 
 func TestVividControlsSetAndReadBack(t *testing.T) {

@@ -35,6 +35,11 @@ type Sink interface {
 	// Idle counts a frame the camera delivered that was not encoded because
 	// nobody wants frames now: the source is healthy, just unwatched.
 	Idle(captured time.Time)
+	// DriverDropped counts n frames the device captured but never handed
+	// over (a V4L2 driver's gaps in buffer sequence numbers, when it found
+	// no free buffer or lost the frame on the bus): drops on the device's
+	// side, apart from the ones Dropped counts. Called as gaps are seen.
+	DriverDropped(n uint64)
 	// Skipped reports an input the source passes over and goes on without,
 	// such as a file of a replayed folder that is a FIFO or a device. It
 	// comes up again on every pass over the folder; the supervisor warns

@@ -74,7 +74,10 @@ type Supervisor struct {
 	sizeChange  *SizeChange
 	captured    uint64
 	dropped     uint64
-	rate        meter.Rate
+	// driverDropped counts the frames the device itself skipped
+	// (Sink.DriverDropped), over every run of every source, like dropped.
+	driverDropped uint64
+	rate          meter.Rate
 
 	unreportedDrops uint64
 	lastDropReason  error
@@ -93,13 +96,20 @@ const maxSkipWarned = 1000
 // plugin data and the DWC tab.
 type Status struct {
 	Info
-	State          State      `json:"state"`
-	Error          string     `json:"error,omitempty"`
-	Since          time.Time  `json:"since"`
-	MeasuredFPS    float64    `json:"measuredFps"`
-	FramesCaptured uint64     `json:"framesCaptured"`
-	FramesDropped  uint64     `json:"framesDropped"`
-	LastFrameAt    *time.Time `json:"lastFrameAt,omitempty"`
+	State State `json:"state"`
+	// Waiting: the source is lost because it is not there yet (its Run
+	// error is ErrAbsent: no camera plugged in), not because it failed.
+	// Error still says what it waits for, for people; programs read this.
+	Waiting        bool      `json:"waiting"`
+	Error          string    `json:"error,omitempty"`
+	Since          time.Time `json:"since"`
+	MeasuredFPS    float64   `json:"measuredFps"`
+	FramesCaptured uint64    `json:"framesCaptured"`
+	// FramesDropped counts frames the source got but could not use;
+	// DriverDrops those the device captured and never handed over.
+	FramesDropped uint64     `json:"framesDropped"`
+	DriverDrops   uint64     `json:"driverDrops"`
+	LastFrameAt   *time.Time `json:"lastFrameAt,omitempty"`
 	// SizeChanges counts the times the stream's picture size changed after
 	// its first part; a consumer that keeps the first size (OpenCV, an
 	// ffmpeg recording) must reconnect after one.
@@ -400,10 +410,11 @@ func (s *Supervisor) Status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st.State, st.Since = s.state, s.since
+	st.Waiting = s.state == Lost && errors.Is(s.lastErr, ErrAbsent)
 	if s.lastErr != nil {
 		st.Error = s.lastErr.Error()
 	}
-	st.FramesCaptured, st.FramesDropped = s.captured, s.dropped
+	st.FramesCaptured, st.FramesDropped, st.DriverDrops = s.captured, s.dropped, s.driverDropped
 	if !s.lastFrame.IsZero() {
 		t := s.lastFrame
 		st.LastFrameAt = &t
@@ -489,6 +500,17 @@ func (k sink) Dropped(reason error) {
 	if !s.reportDrops(time.Now(), false) {
 		s.log.Debug("frame dropped", zap.Error(reason))
 	}
+}
+
+// DriverDropped is logged at debug level only: a driver that skips frames
+// under load does it many times a second, and /status has the count.
+func (k sink) DriverDropped(n uint64) {
+	s := k.s
+	s.mu.Lock()
+	s.driverDropped += n
+	total := s.driverDropped
+	s.mu.Unlock()
+	s.log.Debug("the device dropped frames", zap.Uint64("frames", n), zap.Uint64("total", total))
 }
 
 // reportDrops warns about the drops not yet reported, if there are any and

@@ -1,5 +1,6 @@
 // Package status defines the one status document that /status, the DSF
-// plugin data and the DWC tab all show, so they can never disagree.
+// plugin data (a Summary: a part of the same document) and the DWC tab all
+// show, so they can never disagree.
 package status
 
 import (
@@ -13,15 +14,18 @@ import (
 // Status is everything a user or a tool may want to know about a running
 // usbStream. JSON names are camelCase and stable: the DWC tab reads them.
 type Status struct {
-	Version   string              `json:"version"`
-	StartedAt time.Time           `json:"startedAt"`
-	Uptime    float64             `json:"uptimeSeconds"`
-	Source    source.Status       `json:"source"`
-	HTTP      HTTP                `json:"http"`
-	Clients   []stream.ClientInfo `json:"clients"`
-	Config    Config              `json:"config"`
-	DSF       DSF                 `json:"dsf"`
-	Process   Process             `json:"process"`
+	Version   string        `json:"version"`
+	StartedAt time.Time     `json:"startedAt"`
+	Uptime    float64       `json:"uptimeSeconds"`
+	Source    source.Status `json:"source"`
+	HTTP      HTTP          `json:"http"`
+	// ClientCount is how many clients there are; Clients lists them (in
+	// the Summary, only the first maxSummaryClients).
+	ClientCount int                 `json:"clientCount"`
+	Clients     []stream.ClientInfo `json:"clients"`
+	Config      Config              `json:"config"`
+	DSF         DSF                 `json:"dsf"`
+	Process     Process             `json:"process"`
 }
 
 // DSF says whether usbStream is connected to the Duet Software Framework.

@@ -21,6 +21,10 @@ const (
 	Disconnect = 0x00f0f041
 	// DroppedPercent is "Percentage of Dropped Buffers".
 	DroppedPercent = 0x00f0f040
+	// BufferError is a button, "Inject V4L2_BUF_FLAG_ERROR": the next
+	// buffer comes back marked as corrupted, as a UVC camera's does after
+	// USB packet loss.
+	BufferError = 0x00f0f042
 	// TimestampSource is a menu: 0 "End of Frame" (the default) or 1
 	// "Start of Exposure". At the default vivid stamps a buffer with the
 	// end of a frame period that is still to come, so its timestamps are

@@ -102,8 +102,30 @@ int main(void)
 	OFF(v4l2_buffer, reserved2);
 	OFF(v4l2_buffer, request_fd);
 
+	SIZE(v4l2_streamparm);
+	OFF(v4l2_streamparm, type);
+	OFF(v4l2_streamparm, parm);
+	OFF(v4l2_streamparm, parm.capture);
+	SIZE(v4l2_captureparm);
+	OFF(v4l2_captureparm, capability);
+	OFF(v4l2_captureparm, capturemode);
+	OFF(v4l2_captureparm, timeperframe);
+	OFF(v4l2_captureparm, timeperframe.denominator);
+	OFF(v4l2_captureparm, extendedmode);
+	OFF(v4l2_captureparm, readbuffers);
+	OFF(v4l2_captureparm, reserved);
+
+	SIZE(v4l2_control);
+	OFF(v4l2_control, id);
+	OFF(v4l2_control, value);
+
 	IOCTL(VIDIOC_QUERYCAP);
 	IOCTL(VIDIOC_G_FMT);
+	IOCTL(VIDIOC_S_FMT);
+	IOCTL(VIDIOC_G_PARM);
+	IOCTL(VIDIOC_S_PARM);
+	IOCTL(VIDIOC_G_CTRL);
+	IOCTL(VIDIOC_S_CTRL);
 	IOCTL(VIDIOC_REQBUFS);
 	IOCTL(VIDIOC_QUERYBUF);
 	IOCTL(VIDIOC_QBUF);

@@ -16,6 +16,8 @@ type Recorder struct {
 	dropped []error
 	idle    int
 	skipped []Skip
+	// driverDropped adds up DriverDropped's counts.
+	driverDropped uint64
 }
 
 // Frame records f.
@@ -111,4 +113,18 @@ func (r *Recorder) Skips() []Skip {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]Skip(nil), r.skipped...)
+}
+
+// DriverDropped adds n frames the device skipped.
+func (r *Recorder) DriverDropped(n uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.driverDropped += n
+}
+
+// DriverDrops returns the frames the device skipped so far.
+func (r *Recorder) DriverDrops() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.driverDropped
 }
