@@ -76,12 +76,12 @@ func TestDSFPlugin(t *testing.T) {
 			// Plugin data follows the status.
 			eventually(t, 10*time.Second, "plugin data says streaming", func() bool {
 				d, ok := pluginData(t, twin)
-				return ok && d.State == "streaming" && d.Width == 320 && d.PID == s.pid()
+				return ok && d.Source.State == "streaming" && d.Source.Width == 320 && d.Process.PID == s.pid()
 			})
 			w := watch(t, s.base+"/stream")
 			eventually(t, 10*time.Second, "plugin data counts the stream client", func() bool {
 				d, _ := pluginData(t, twin)
-				return d.Clients == 1
+				return d.ClientCount == 1
 			})
 			w.close()
 			// A config error reaches DWC's console with file and line.
@@ -144,7 +144,7 @@ func TestDSFRestarts(t *testing.T) {
 		// DWS routes to new endpoints a moment after DCS has them.
 		eventually(t, 5*time.Second, fmt.Sprintf("cycle %d: endpoints, data and DWS route back", cycle), func() bool {
 			d, ok := pluginData(t, twin)
-			if endpointCount(twin) != 3 || !ok || d.State != "streaming" {
+			if endpointCount(twin) != 3 || !ok || d.Source.State != "streaming" {
 				return false
 			}
 			code, _, _ := viaDWS(t, twin, "/machine/usbStream/status")
@@ -194,7 +194,7 @@ func TestDSFMessagesForLostAndBack(t *testing.T) {
 	start(t, "-source", "file:"+dir, "-framerate", "10", "-dsf", twin.SocketPath())
 	eventually(t, 5*time.Second, "plugin data says streaming", func() bool {
 		d, ok := pluginData(t, twin)
-		return ok && d.State == "streaming"
+		return ok && d.Source.State == "streaming"
 	})
 	hidden := dir + ".away"
 	os.Rename(dir, hidden)

@@ -225,7 +225,7 @@ func TestDSFGarbageBurstIsLoggedBriefly(t *testing.T) {
 	}
 	eventually(t, 10*time.Second, "back to normal with DCS", func() bool {
 		d, ok := pluginData(t, twin)
-		if endpointCount(twin) != 3 || !ok || d.State != "streaming" {
+		if endpointCount(twin) != 3 || !ok || d.Source.State != "streaming" {
 			return false
 		}
 		code, _, _ := viaDWS(t, twin, "/machine/usbStream/status")

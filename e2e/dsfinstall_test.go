@@ -39,7 +39,7 @@ func TestDSFBrokenConfigAtStart(t *testing.T) {
 			eventually(t, 5*time.Second, "plugin data with the config error", func() bool {
 				d, ok := pluginData(t, l.twin)
 				return ok && !d.Config.OK && d.Config.Defaults && strings.Contains(d.Config.Error, "usbStream.config:3: -rotate 45") &&
-					d.State == "lost" && strings.HasPrefix(d.Error, "configuration error: usbStream.config:3:")
+					d.Source.State == "lost" && strings.HasPrefix(d.Source.Error, "configuration error: usbStream.config:3:")
 			})
 			time.Sleep(time.Until(began.Add(5 * time.Second)))
 			msgs := l.twin.Messages()
@@ -71,7 +71,7 @@ func TestDSFBrokenConfigAtStart(t *testing.T) {
 			}
 			eventually(t, 5*time.Second, "plugin data says streaming with the config applied", func() bool {
 				d, _ := pluginData(t, l.twin)
-				return d.State == "streaming" && d.Config.OK && !d.Config.Defaults
+				return d.Source.State == "streaming" && d.Config.OK && !d.Config.Defaults
 			})
 			eventually(t, 5*time.Second, "a DWC note that the error is fixed", func() bool {
 				m := l.twin.Messages()

@@ -744,20 +744,23 @@ func dwsGetter(t *testing.T, twin *dsftest.Twin) func(path string, session bool)
 }
 
 // pluginStatus is what the tests read from the plugin data usbStream
-// publishes.
+// publishes: the summary of /status, with /status's names at /status's
+// places.
 type pluginStatus struct {
-	State   string
-	Waiting bool
-	Device  string
-	Width   int
-	Clients int
-	PID     int
-	HTTP    struct {
+	Source struct {
+		State   string
+		Waiting bool
+		Device  string
+		Width   int
+		Error   string
+	}
+	ClientCount int
+	Process     struct{ PID int }
+	HTTP        struct {
 		Port       int
 		Token      string
 		TokenPaths map[string]string
 	}
-	Error  string
 	Config struct {
 		OK       bool
 		Error    string

@@ -127,7 +127,7 @@ func TestInstalledZipRunsUnderDSF(t *testing.T) {
 	}
 	eventually(t, 10*time.Second, "endpoints and plugin data", func() bool {
 		d, ok := pluginData(t, twin)
-		return endpointCount(twin) == 3 && ok && d.State == "streaming"
+		return endpointCount(twin) == 3 && ok && d.Source.State == "streaming"
 	})
 	var body []byte
 	eventually(t, 3*time.Second, "status through DWS", func() bool {

@@ -137,7 +137,7 @@ func TestDSFPasswordNeverInMessagesOrLog(t *testing.T) {
 			t.Errorf("a DWC message shows the password: %s", m.Content)
 		}
 	}
-	if d, ok := pluginData(t, l.twin); !ok || strings.Contains(d.Config.Error+d.Error, "Zq7") {
+	if d, ok := pluginData(t, l.twin); !ok || strings.Contains(d.Config.Error+d.Source.Error, "Zq7") {
 		t.Errorf("plugin data %+v", d)
 	}
 	time.Sleep(300 * time.Millisecond)
