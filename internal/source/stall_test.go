@@ -3,6 +3,7 @@ package source
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -163,6 +164,23 @@ func TestSkippedInputsAreWarnedOnce(t *testing.T) {
 		synctest.Wait()
 		if n := len(warnings()); n != 4 {
 			t.Fatalf("%d warnings after a new source skipped the same inputs, want 4", n)
+		}
+	})
+}
+
+// A stall is noticed at a tick that also marks its start: its placeholders
+// come then and once a second after, as during any other outage.
+func TestPlaceholdersDuringAStallComeOnceASecond(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		out := &collector{}
+		sup := NewSupervisor(stallingSource{resume: make(chan struct{})}, out, fakePlaceholder, zap.NewNop())
+		sup.StallAfter = 300 * time.Millisecond
+		clk := newClock()
+		defer run(t, sup)()
+		clk.at(4750 * time.Millisecond)
+		// One frame at 0; the stall is seen at the tick at 500 ms.
+		if got := fmt.Sprint(out.offsets(clk, true)); got != "[500ms 1.5s 2.5s 3.5s 4.5s]" {
+			t.Fatalf("placeholders at %s, want one when the stall is seen (500 ms), then one every second", got)
 		}
 	})
 }

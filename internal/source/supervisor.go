@@ -238,8 +238,10 @@ func (s *Supervisor) placeholders(ctx context.Context) {
 			s.mu.Unlock()
 			show := state == Lost || state == Stalled || (state == Starting && now.Sub(since) >= s.StartGrace)
 			// Once a second during an outage, but at once when a new one
-			// begins: a short outage soon after another must still show.
-			if !show || (!refreshDue(now, lastPublished) && since.Before(lastPublished)) {
+			// begins: a short outage soon after another must still show. A
+			// stall begins at the tick that sees it, so an outage that
+			// began when the last placeholder was published is not new.
+			if !show || (!refreshDue(now, lastPublished) && !since.After(lastPublished)) {
 				continue
 			}
 			title, reason := "CAMERA OFFLINE", "no frames yet"
