@@ -430,20 +430,8 @@ func unhonoured(cfg *config.Config) []string {
 		return nil
 	}
 	var notes []string
-	cameraOnly := func(opt string) {
+	for _, opt := range config.CameraOnly(cfg) {
 		notes = append(notes, opt+" applies to cameras only; "+what+" ignores it")
-	}
-	if cfg.Camera != "" {
-		cameraOnly("-camera")
-	}
-	if cfg.Format != config.Default().Format {
-		cameraOnly("-format " + cfg.Format)
-	}
-	if cfg.ManExp != nil || cfg.Exposure != nil {
-		cameraOnly("-manexp/-exposure")
-	}
-	if len(cfg.Controls) > 0 {
-		cameraOnly("-control")
 	}
 	if cfg.Source.Kind == "file" && !requestedSize(cfg).IsZero() {
 		notes = append(notes, "a file replay serves its files at their own size; -size/-resolution only "+

@@ -75,6 +75,19 @@ func Diff(prev, next *Config) []Change {
 	return out
 }
 
+// CameraOnly names the options in c that only a camera honours and that c
+// sets to something other than their default, in the table's order.
+func CameraOnly(c *Config) []string {
+	def := Default()
+	var out []string
+	for _, o := range options {
+		if o.cameraOnly && !o.same(&def, c) {
+			out = append(out, "-"+o.name)
+		}
+	}
+	return out
+}
+
 // sameValue compares an option whose value is one comparable field.
 func sameValue[T comparable](field func(*Config) T) func(a, b *Config) bool {
 	return func(a, b *Config) bool { return field(a) == field(b) }

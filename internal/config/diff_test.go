@@ -158,3 +158,20 @@ func TestParseReturnsTheContentItRead(t *testing.T) {
 		t.Fatalf("empty file: content %v, %v", content, err)
 	}
 }
+
+// The options a test pattern or file replay ignores are named when a file
+// sets them, and only then: the defaults name nothing.
+func TestCameraOnlyNamesTheCameraOptionsSet(t *testing.T) {
+	def := Default()
+	if got := CameraOnly(&def); got != nil {
+		t.Fatalf("the defaults name %v", got)
+	}
+	c, err := ParseWithFileContent([]string{"-file", testFile},
+		[]byte("-source test\n-format YUYV\n-rotate 90\n-control brightness=10\n-exposure 3\n-quality 70\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := CameraOnly(c); !slices.Equal(got, []string{"-format", "-exposure", "-control"}) {
+		t.Fatalf("CameraOnly = %v, want -format, -exposure and -control (the test pattern rotates and encodes)", got)
+	}
+}

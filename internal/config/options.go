@@ -29,6 +29,9 @@ type option struct {
 	secret   bool   // never repeat the value in a message or log
 	repeat   bool   // may be given many times; each use adds to a list
 	reload   Reload // what applying a changed value takes
+	// cameraOnly: only a camera honours it; the test pattern and a file
+	// replay ignore it, and CameraOnly names it when it is set.
+	cameraOnly bool
 	// same reports whether two configurations have the same value of this
 	// option; nil exactly for NotInFile options, which a reload never changes.
 	same func(a, b *Config) bool
@@ -46,7 +49,7 @@ var options = []*option{
 		help: "address to listen on, an IP address or host name: 0.0.0.0 all IPv4\n" +
 			"interfaces, :: all interfaces, 127.0.0.1 this machine only (default 0.0.0.0)",
 		reload: MovesListener, same: sameValue(func(c *Config) string { return c.Host }), set: setHost},
-	{name: "camera", arg: "X", original: true,
+	{name: "camera", cameraOnly: true, arg: "X", original: true,
 		help: "camera: a 0-based index (0-63), a device path (/dev/video0,\n" +
 			"/dev/v4l/by-id/...) or part of its name, any case; -1 = automatic: the only\n" +
 			"camera there is (default automatic)",
@@ -58,7 +61,7 @@ var options = []*option{
 			"have falls back to the next lower one (default: the camera's largest;\n" +
 			"1280x720 for -source test)",
 		reload: ReopensSource, same: sameValue(func(c *Config) int { return c.Size }), set: setSize},
-	{name: "format", arg: "F", original: true,
+	{name: "format", cameraOnly: true, arg: "F", original: true,
 		help: "preferred camera format: MJPG (or MJPEG), JPEG, YUYV (or YUY2), BGR3,\n" +
 			"RGB3 (or RGB24), NV12, YU12 (or I420), GREY (or GRAY), H264; falls back to\n" +
 			"one the camera has (default MJPG)",
@@ -66,12 +69,12 @@ var options = []*option{
 	{name: "framerate", arg: "N", original: true,
 		help:   "frames per second, above 0 and at most 240, e.g. 7.5 (default 24)",
 		reload: TunesSource, same: sameValue(func(c *Config) float64 { return c.Framerate }), set: setFramerate},
-	{name: "manexp", arg: "X", original: true,
+	{name: "manexp", cameraOnly: true, arg: "X", original: true,
 		help: "auto-exposure mode value, as in the original: 0.25 or 1 manual, 0.75 or 3\n" +
 			"automatic (default: the camera's setting)",
 		reload: ReopensSource, same: sameNumber(func(c *Config) *float64 { return c.ManExp }),
 		set: func(c *Config, v, _ string) string { return setFloatPtr(&c.ManExp, v) }},
-	{name: "exposure", arg: "X", original: true,
+	{name: "exposure", cameraOnly: true, arg: "X", original: true,
 		help:   "exposure level; used only together with -manexp (default: the camera's)",
 		reload: ReopensSource, same: sameNumber(func(c *Config) *float64 { return c.Exposure }),
 		set: func(c *Config, v, _ string) string { return setFloatPtr(&c.Exposure, v) }},
@@ -133,7 +136,7 @@ var options = []*option{
 			"are always allowed (default: any name)",
 		reload: AppliesToNewRequests, same: sameList(func(c *Config) []string { return c.AllowedHosts }),
 		set: addAllowedHosts},
-	{name: "control", arg: "N=V", repeat: true,
+	{name: "control", cameraOnly: true, arg: "N=V", repeat: true,
 		help: "set a camera control, e.g. brightness=128 or auto_exposure=manual_mode;\n" +
 			"names as v4l2-ctl prints them or as the camera names them; repeatable",
 		reload: ReopensSource, same: sameList(func(c *Config) []Control { return c.Controls }), set: addControl},
