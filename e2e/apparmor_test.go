@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"usbstream/internal/dsf/dsftest"
+	"usbstream/internal/nettest"
 )
 
 // The plugin's user as DSF's packages create it: user and group dsf, and a
@@ -242,7 +243,7 @@ func TestVividUnderDSFAppArmorProfile(t *testing.T) {
 		t.Skip("needs the VM booted with AppArmor (tools/vmtest/run.sh --apparmor)")
 	}
 	exe := installUnderAppArmor(t)
-	port := freePort(t)
+	port := nettest.FreePort(t)
 	config := aaSysDir + "/usbStream.config"
 	writeFile(t, config, fmt.Sprintf("-camera %s\n-format YUYV\n-resolution 640x480\n-framerate 25\n-host 127.0.0.1\n-port %d\n",
 		aaByID, port), 0o644, dsfUID, dsfGID)

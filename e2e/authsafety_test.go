@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"usbstream/internal/dsf/dsftest"
+	"usbstream/internal/nettest"
 )
 
 // requireAuth checks that every route still asks for the credentials and
@@ -36,7 +37,7 @@ func requireAuth(t *testing.T, base, user, pass, what string) {
 func TestReloadNeverSwitchesAuthOff(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "usbStream.config")
-	port := freePort(t)
+	port := nettest.FreePort(t)
 	good := fmt.Sprintf("-# usbStream\n-port %d\n-host 127.0.0.1\n-source test\n-resolution 160x120\n"+
 		"-framerate 10\n-user lapse\n-password pw-9f3k\n", port)
 	os.WriteFile(cfg, []byte(good), 0o644)

@@ -8,7 +8,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"usbstream/internal/dsf/dsftest"
+	"usbstream/internal/nettest"
 )
 
 // Started as DSF's plugin service starts it: refused until DSF registers
@@ -211,11 +211,7 @@ func TestDSFMessagesForLostAndBack(t *testing.T) {
 // port when it is freed.
 func TestDSFPortInUseWaitsForThePort(t *testing.T) {
 	twin := startTwin(t, dsftest.Profile36, false)
-	taken, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := taken.Addr().(*net.TCPAddr).Port
+	taken, port := nettest.Taken(t)
 	// Spawned, not started: it cannot serve /status while the port is taken.
 	s := spawn(t, exec.Command(binary, "-host", "127.0.0.1", "-port", strconv.Itoa(port), "-source", "test",
 		"-resolution", "160x120", "-dsf", twin.SocketPath()), port)

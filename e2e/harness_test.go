@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"usbstream/internal/dsf/dsftest"
+	"usbstream/internal/nettest"
 )
 
 // binary is the usbStream under test.
@@ -113,16 +114,6 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // server is a usbStream process under test.
 type server struct {
 	cmd    *exec.Cmd
@@ -145,9 +136,21 @@ func serverFor(cmd *exec.Cmd, port int) *server {
 // then exit with status 0.
 func start(t *testing.T, args ...string) *server {
 	t.Helper()
-	port := freePort(t)
+	port := nettest.FreePort(t)
 	args = append([]string{"-host", "127.0.0.1", "-port", strconv.Itoa(port)}, args...)
 	return launch(t, exec.Command(binary, args...), port)
+}
+
+// startOnConfig writes content as usbStream.config in a new directory and
+// starts usbStream on it standalone (-dsf none), as start does. It returns
+// the config's path, for the test to save over it.
+func startOnConfig(t *testing.T, content string) (*server, string) {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "usbStream.config")
+	if err := os.WriteFile(cfg, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return start(t, "-dsf", "none", "-file", cfg), cfg
 }
 
 // launch starts cmd, a usbStream that serves on 127.0.0.1:port, as start
@@ -823,7 +826,7 @@ func newDSFLayout(t *testing.T, profile dsftest.Profile, config string) dsfLayou
 // the server's base and output are for the test, the twin stops it.
 func (l dsfLayout) startPlugin(t *testing.T, extra ...string) (*dsftest.Process, *server) {
 	t.Helper()
-	port := freePort(t)
+	port := nettest.FreePort(t)
 	args := append([]string{"-host", "127.0.0.1", "-port", fmt.Sprint(port), "-dsf", l.twin.SocketPath()}, extra...)
 	args = append(args, "-file", l.config)
 	s := serverFor(exec.Command(binary, args...), port)

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"usbstream/internal/dsf/dsftest"
+	"usbstream/internal/nettest"
 )
 
 var zipPath = flag.String("zip", "", "the plugin zip to install (built by ./build.sh)")
@@ -118,7 +119,7 @@ func TestInstalledZipRunsUnderDSF(t *testing.T) {
 	// twin's. The test's own options come after -file, so they override
 	// the shipped config (the port, the camera this machine lacks).
 	args := strings.Fields(strings.ReplaceAll(m.SbcExecutableArguments, "/opt/dsf/sd", sdRoot))
-	port := freePort(t)
+	port := nettest.FreePort(t)
 	args = append(args, "-host", "127.0.0.1", "-port", fmt.Sprint(port), "-source", "test", "-dsf", twin.SocketPath())
 	s := serverFor(exec.Command(exe, args...), port)
 	proc, err := twin.StartPlugin(s.cmd, 500*time.Millisecond)

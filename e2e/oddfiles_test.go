@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"usbstream/internal/nettest"
 )
 
 // fifoInPlace puts a FIFO where path is, in one rename, as a hostile or
@@ -72,7 +74,7 @@ func TestFIFOLogFile(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := nettest.FreePort(t)
 	first := spawn(t, exec.Command(binary, "-source", "test", "-dsf", "none", "-host", "127.0.0.1",
 		"-port", strconv.Itoa(port), "-logfile", fifo), port)
 	if exited, err := first.waitExit(3 * time.Second); !exited {
@@ -135,7 +137,7 @@ func TestUnreadableConfigAtReloadIsAnError(t *testing.T) {
 	cfg := filepath.Join(dir, "usbStream.config")
 	good := "-source test\n-resolution 160x120\n"
 	os.WriteFile(cfg, []byte(good), 0o644)
-	port := freePort(t)
+	port := nettest.FreePort(t)
 	cmd := exec.Command(binary, "-host", "127.0.0.1", "-port", strconv.Itoa(port), "-dsf", "none", "-file", cfg)
 	if os.Geteuid() == 0 {
 		// root reads a mode 000 file; run as the service user it would be.
@@ -161,11 +163,9 @@ func TestUnreadableConfigAtReloadIsAnError(t *testing.T) {
 // symlink, is refused: each log line would otherwise be a save that logs
 // a reload, for ever. The config file does not grow.
 func TestLogFileThatIsTheConfig(t *testing.T) {
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "usbStream.config")
 	good := "-source test\n-resolution 160x120\n-verbose\n"
-	os.WriteFile(cfg, []byte(good), 0o644)
-	s := start(t, "-dsf", "none", "-file", cfg)
+	s, cfg := startOnConfig(t, good)
+	dir := filepath.Dir(cfg)
 	os.Link(cfg, filepath.Join(dir, "hard.log"))
 	os.Symlink(cfg, filepath.Join(dir, "sym.log"))
 	for _, name := range []string{"usbStream.config", "hard.log", "sym.log"} {

@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"usbstream/internal/nettest"
 )
 
 // needRelay finds go2rtc on PATH or where tools/relay/install.sh puts it,
@@ -122,7 +124,7 @@ func TestRelayServesManyViewersFromOneStream(t *testing.T) {
 		frames[string(b)] = true
 	}
 	s := start(t, "-source", "file:"+dir, "-framerate", "10", "-maxclientsperip", "2")
-	relayAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	relayAddr := fmt.Sprintf("127.0.0.1:%d", nettest.FreePort(t))
 	dir = t.TempDir()
 	config := readmeRelayConfig(t, s.addr(), relayAddr)
 	if err := os.WriteFile(filepath.Join(dir, "go2rtc.yaml"), []byte(config), 0o644); err != nil {

@@ -8,21 +8,18 @@ import (
 	"fmt"
 	"image"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"usbstream/internal/nettest"
 )
 
 func TestReloadAppliesSavesWhileClientsStay(t *testing.T) {
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "usbStream.config")
 	base := "-source test\n-resolution 320x240\n-framerate 10\n"
-	os.WriteFile(cfgPath, []byte(base), 0o644)
-	s := start(t, "-dsf", "none", "-file", cfgPath)
+	s, cfgPath := startOnConfig(t, base)
 	w := watch(t, s.base+"/stream")
 	if sz := latestSize(t, w, time.Now().Add(-time.Hour)); sz != image.Pt(320, 240) {
 		t.Fatalf("first frames are %v", sz)
@@ -82,10 +79,7 @@ func TestReloadAppliesSavesWhileClientsStay(t *testing.T) {
 // 100 saves in 10 s, valid and invalid mixed: no crash, and the last one
 // wins.
 func TestReloadManySaves(t *testing.T) {
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "usbStream.config")
-	os.WriteFile(cfgPath, []byte("-source test\n-resolution 160x120\n"), 0o644)
-	s := start(t, "-dsf", "none", "-file", cfgPath)
+	s, cfgPath := startOnConfig(t, "-source test\n-resolution 160x120\n")
 	for i := range 100 {
 		content := fmt.Sprintf("-source test\n-resolution 160x120\n-quality %d\n", 10+i%80)
 		if i%7 == 3 {
@@ -109,18 +103,10 @@ func TestReloadManySaves(t *testing.T) {
 // A new port opens first, then the old one closes; a port another program
 // holds is refused and the old one kept.
 func TestReloadMovesThePort(t *testing.T) {
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "usbStream.config")
 	base := "-source test\n-resolution 160x120\n"
-	os.WriteFile(cfgPath, []byte(base), 0o644)
-	s := start(t, "-dsf", "none", "-file", cfgPath)
+	s, cfgPath := startOnConfig(t, base)
 
-	taken, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer taken.Close()
-	takenPort := taken.Addr().(*net.TCPAddr).Port
+	_, takenPort := nettest.Taken(t)
 	saveLikeDWC(t, cfgPath, base+fmt.Sprintf("-port %d\n", takenPort))
 	d := waitStatus(t, s.base, "", "", "port-in-use error", func(d statusDoc) bool { return d.HTTP.Error != "" })
 	if !strings.Contains(d.HTTP.Error, "already in use") {
@@ -130,7 +116,7 @@ func TestReloadMovesThePort(t *testing.T) {
 		t.Fatal("status claims the taken port")
 	}
 
-	newPort := freePort(t)
+	newPort := nettest.FreePort(t)
 	saveLikeDWC(t, cfgPath, base+fmt.Sprintf("-port %d\n", newPort))
 	newBase := fmt.Sprintf("http://127.0.0.1:%d", newPort)
 	deadline := time.Now().Add(2 * time.Second)
@@ -157,10 +143,7 @@ func TestReloadMovesThePort(t *testing.T) {
 // The client limits apply to the next request after a save; streams already
 // open are never cut by a lower limit.
 func TestReloadChangesClientLimits(t *testing.T) {
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "usbStream.config")
-	os.WriteFile(cfgPath, []byte("-source test\n-resolution 160x120\n-maxclientsperip 1\n"), 0o644)
-	s := start(t, "-dsf", "none", "-file", cfgPath)
+	s, cfgPath := startOnConfig(t, "-source test\n-resolution 160x120\n-maxclientsperip 1\n")
 	first, err := http.Get(s.base + "/stream")
 	if err != nil || first.StatusCode != 200 {
 		t.Fatalf("first stream: %v %v", first, err)

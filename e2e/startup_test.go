@@ -26,6 +26,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"usbstream/internal/nettest"
 )
 
 // A missing source is a state, not an exit: placeholders are served, the
@@ -162,7 +164,7 @@ func TestBadConfigAtATerminalExitsWithFileAndLine(t *testing.T) {
 // first good save.
 func TestBadConfigWithoutATerminalServesTheError(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "usbStream.config")
-	other := freePort(t)
+	other := nettest.FreePort(t)
 	os.WriteFile(cfg, []byte(fmt.Sprintf("-port %d\n-source test\n-user lapse\n-password pw\n-rotate 45\n", other)), 0o644)
 	s := start(t, "-dsf", "none", "-file", cfg)
 	st := statusOf(t, s.base, "", "")
@@ -262,7 +264,7 @@ func TestUnreadableConfigIsMendedByChmod(t *testing.T) {
 	os.Chmod(filepath.Dir(binary), 0o755)
 	cfg := filepath.Join(dir, "usbStream.config")
 	os.WriteFile(cfg, []byte("-source test\n-resolution 320x240\n"), 0o600)
-	port := freePort(t)
+	port := nettest.FreePort(t)
 	cmd := exec.Command(binary, "-host", "127.0.0.1", "-port", strconv.Itoa(port), "-dsf", "none", "-file", cfg)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	s := launch(t, cmd, port)
@@ -314,12 +316,8 @@ func TestBadCommandLineExitsWithoutATerminal(t *testing.T) {
 }
 
 func TestPortInUseExitsWithStatus1(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	_, taken := nettest.Taken(t)
+	port := strconv.Itoa(taken)
 	out, err := exec.Command(binary, "-source", "test", "-host", "127.0.0.1", "-port", port).CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
 		t.Fatalf("exit %v, want status 1\n%s", err, out)

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"usbstream/internal/nettest"
 )
 
 // unitSettings reads the [Service] section's Key=Value lines (the last one
@@ -64,7 +66,7 @@ func TestSystemdUnit(t *testing.T) {
 	// file with an error keeps it running, so systemd never restarts it...
 	cfg := filepath.Join(t.TempDir(), "usbStream.config")
 	os.WriteFile(cfg, []byte("-rotate 45\n"), 0o644)
-	port := freePort(t)
+	port := nettest.FreePort(t)
 	s := spawn(t, exec.Command(binary, "-file", cfg, "-host", "127.0.0.1", "-port", strconv.Itoa(port), "-dsf", "none"), port)
 	if exited, err := s.waitExit(2 * time.Second); exited {
 		t.Fatalf("exited with a broken config file, which systemd would restart every %ss: %v\n%s",

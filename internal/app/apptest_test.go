@@ -34,17 +34,6 @@ type testApp struct {
 	logOut  *logging.Output
 }
 
-// freePort returns a port nothing listens on at the moment.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // startApp writes content as the config file and runs an App on it,
 // with args after -file on the command line. A file with an error starts
 // it on the built-in defaults, as under a service.

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"usbstream/internal/camera"
+	"usbstream/internal/nettest"
 )
 
 // testPattern is a small, slow test pattern on 127.0.0.1; {port} is
@@ -180,7 +181,7 @@ func TestReloadDecisions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			port, port2 := freePort(t), freePort(t)
+			port, port2 := nettest.FreePort(t), nettest.FreePort(t)
 			fill := func(s string) string {
 				return strings.NewReplacer("{port2}", strconv.Itoa(port2), "{port}", strconv.Itoa(port)).Replace(s)
 			}
@@ -227,7 +228,7 @@ func TestReloadDecisions(t *testing.T) {
 // The source of a save is the file's content; a reload parses it with the
 // command line around it, so an option given there outlasts any save.
 func TestReloadKeepsTheCommandLine(t *testing.T) {
-	port := freePort(t)
+	port := nettest.FreePort(t)
 	ta := startApp(t, "-source test\n-size 8\n", "-host", "127.0.0.1", "-port", strconv.Itoa(port))
 	ta.Reload(ta.ctx, []byte("-source test\n-size 8\n-port 1\n-quality 40\n"))
 	if st := ta.Status().Config; !st.OK || !slices.Equal(st.Changed, []string{"-quality"}) {

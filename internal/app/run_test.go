@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"usbstream/internal/dsf/dsftest"
+	"usbstream/internal/nettest"
 )
 
 // Standalone, a failure of the HTTP server that serves the API ends Run
@@ -23,7 +24,7 @@ func TestRunEndsWhenTheHTTPServerFails(t *testing.T) {
 		move bool
 	}{{"the first server", false}, {"the server a port move opened", true}} {
 		t.Run(tt.name, func(t *testing.T) {
-			port, port2 := freePort(t), freePort(t)
+			port, port2 := nettest.FreePort(t), nettest.FreePort(t)
 			content := strings.Replace(testPattern, "{port}", strconv.Itoa(port), 1)
 			ta := startApp(t, content)
 			if tt.move {
@@ -62,7 +63,7 @@ func TestUnderDSFAFailedHTTPServerListensAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer twin.Close()
-	port := freePort(t)
+	port := nettest.FreePort(t)
 	ta := startApp(t, strings.Replace(testPattern, "{port}", strconv.Itoa(port), 1), "-dsf", twin.SocketPath())
 	ta.mu.Lock()
 	first := ta.http

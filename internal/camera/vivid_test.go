@@ -246,25 +246,16 @@ func TestVividDriverDropsAreWhatTheDriverSkipped(t *testing.T) {
 	vividtest.ExposureTimestamps(t, "/dev/video0")
 	vividtest.Set(t, "/dev/video0", vividtest.DroppedPercent, 50)
 	t.Cleanup(func() { vividtest.Set(t, "/dev/video0", vividtest.DroppedPercent, 0) })
-	s := New(Options{Spec: "0", Request: Request{Format: "YUYV", Width: 640, Height: 480, FPS: 25},
-		Demand: func() bool { return false }}, zap.NewNop())
-	sink := &idleTimes{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, sink) }()
+	s, sink, stop := runIdle(t)
 	const want = 60
 	deadline := time.Now().Add(60 * time.Second)
 	for sink.count() < want {
 		if time.Now().After(deadline) {
-			cancel()
 			t.Fatalf("%d frames in 60 s, want %d", sink.count(), want)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	stop()
 	fps := s.Info().FPS
 	if fps <= 0 {
 		t.Fatalf("no frame rate from the driver: %+v", s.Info())
@@ -299,6 +290,28 @@ func TestVividDriverDropsAreWhatTheDriverSkipped(t *testing.T) {
 	}
 }
 
+// runIdle runs /dev/video0 at 640x480 YUYV with nobody watching. stop ends
+// the run and checks how it ended; the test's cleanup calls it too.
+func runIdle(t *testing.T) (s *Source, sink *idleTimes, stop func()) {
+	s = New(Options{Spec: "0", Request: Request{Format: "YUYV", Width: 640, Height: 480, FPS: 25},
+		Demand: func() bool { return false }}, zap.NewNop())
+	sink = &idleTimes{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, sink) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return s, sink, stop
+}
+
 func (s *idleTimes) problemCount() int { return len(s.reported()) }
 
 func (s *idleTimes) reported() []string {
@@ -313,18 +326,7 @@ func (s *idleTimes) reported() []string {
 // rewrites it.
 func TestVividCorruptedBuffersAreDropped(t *testing.T) {
 	needVivid(t)
-	s := New(Options{Spec: "0", Request: Request{Format: "YUYV", Width: 640, Height: 480, FPS: 25},
-		Demand: func() bool { return false }}, zap.NewNop())
-	sink := &idleTimes{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, sink) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	_, sink, _ := runIdle(t)
 	waitFor := func(what string, ok func() bool) {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)

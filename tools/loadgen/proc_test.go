@@ -1,11 +1,12 @@
 package main
 
 import (
-	"net"
 	"os"
 	"slices"
 	"testing"
 	"time"
+
+	"usbstream/internal/nettest"
 )
 
 func TestParseStat(t *testing.T) {
@@ -43,12 +44,7 @@ func TestOwnProcessFigures(t *testing.T) {
 }
 
 func TestFindListenerFindsThisProcess(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	port := ln.Addr().(*net.TCPAddr).Port
+	_, port := nettest.Taken(t)
 	pids, err := findListener(port)
 	if err != nil || !slices.Contains(pids, os.Getpid()) {
 		t.Fatalf("findListener(%d) = %v, %v; want to include pid %d", port, pids, err, os.Getpid())
