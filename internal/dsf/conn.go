@@ -1,8 +1,9 @@
 // Package dsf is a small client for the Duet Software Framework's IPC
 // (DuetControlServer's UNIX socket): command connections, custom HTTP
 // endpoints and a plugin session that keeps both alive across DCS restarts.
-// It knows nothing about cameras. The wire protocol is documented in
-// shared/dsf-protocol.md; every key is sent in exact camelCase, because DSF
+// It knows nothing about cameras. The wire protocol is DSF's: the commands
+// of src/DuetAPI/Commands and the handshake of src/DuetAPI/Connection
+// (DuetControlServer's IPC/Processors answer them); every key is sent in exact camelCase, because DSF
 // 3.6 reads property names case-sensitively.
 package dsf
 
