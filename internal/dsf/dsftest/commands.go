@@ -229,7 +229,6 @@ func execWriteMessage(c *ipcConn, o *object) ([]byte, *dnError) {
 	t.messages = append(t.messages, m)
 	if output {
 		t.omMessages = append(t.omMessages, m)
-		t.notifyMessage(m)
 	}
 	return nil, nil
 }
@@ -281,7 +280,6 @@ func execSetPluginData(c *ipcConn, o *object) ([]byte, *dnError) {
 			return nil, errInvalidState
 		}
 		t.data[i].value = append(json.RawMessage(nil), value.value...)
-		t.notify(change{path: []string{"plugins", t.man.id, "data", *key}, value: compact(value.value)})
 		return nil, nil
 	}
 	return nil, argumentError("Key " + *key + " not found in the plugin data")

@@ -126,12 +126,17 @@ func TestHandshakeCasing(t *testing.T) {
 	}
 }
 
-// Intercept and the other modes are outside what the twin emulates; it says
-// so instead of pretending.
+// Every mode but Command is outside what the twin emulates (usbStream
+// neither intercepts nor subscribes); it says so instead of pretending.
 func TestUnemulatedMode(t *testing.T) {
 	tw := startTwin(t, Options{})
-	c := dial(t, tw.SocketPath())
-	c.recv()
-	wantError(t, c.call(`{"mode":"Intercept","version":12,"interceptionMode":"Pre"}`), "NotImplementedException", "")
-	c.expectEOF()
+	for _, in := range []string{
+		`{"mode":"Intercept","version":12,"interceptionMode":"Pre"}`,
+		`{"mode":"Subscribe","version":12,"subscriptionMode":"Patch"}`,
+	} {
+		c := dial(t, tw.SocketPath())
+		c.recv()
+		wantError(t, c.call(in), "NotImplementedException", "")
+		c.expectEOF()
+	}
 }

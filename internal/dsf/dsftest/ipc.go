@@ -98,7 +98,7 @@ func (c *ipcConn) serve() {
 	if !c.write(marshal(ordered{{"version", protocolVersion}, {"id", c.id}})) {
 		return
 	}
-	mode, sub, ok := c.handshake()
+	mode, ok := c.handshake()
 	if !ok {
 		return
 	}
@@ -106,10 +106,6 @@ func (c *ipcConn) serve() {
 	case modeCommand:
 		if c.write(t.successReply(nil)) {
 			c.commandLoop()
-		}
-	case modeSubscribe:
-		if c.write(t.successReply(nil)) {
-			c.subscribeLoop(sub)
 		}
 	default:
 		// Not part of DSF: the twin only speaks the modes usbStream needs.
@@ -208,10 +204,10 @@ func (c *ipcConn) allowed(p perm) bool {
 
 // handshake reads the client init message and checks it. On failure it has
 // already sent whatever the profile sends.
-func (c *ipcConn) handshake() (int, *subInit, bool) {
+func (c *ipcConn) handshake() (int, bool) {
 	raw, err := readObject(c.br)
 	if err != nil {
-		return 0, nil, false
+		return 0, false
 	}
 	if c.t.opt.Profile == Profile35 {
 		return c.handshake35(raw)
@@ -222,10 +218,10 @@ func (c *ipcConn) handshake() (int, *subInit, bool) {
 // handshake35 follows 3.5's GetConnectionProcessor: deserialise with
 // case-insensitive names, check the version, then the mode; every failure
 // is a proper ErrorResponse followed by closing the connection.
-func (c *ipcConn) handshake35(raw []byte) (int, *subInit, bool) {
-	fail := func(e *dnError) (int, *subInit, bool) {
+func (c *ipcConn) handshake35(raw []byte) (int, bool) {
+	fail := func(e *dnError) (int, bool) {
 		c.write(c.t.errorReply(e))
-		return 0, nil, false
+		return 0, false
 	}
 	if e := syntaxCheck(raw, true); e != nil {
 		return fail(e)
@@ -255,15 +251,7 @@ func (c *ipcConn) handshake35(raw []byte) (int, *subInit, bool) {
 	default:
 		return fail(argumentError("Invalid connection mode"))
 	}
-	var sub *subInit
-	if mode == modeSubscribe {
-		// Only now does 3.5 deserialise the mode-specific init message.
-		var e *dnError
-		if sub, e = parseSubInit(o); e != nil {
-			return fail(e)
-		}
-	}
-	return mode, sub, true
+	return mode, true
 }
 
 // handshake36 follows the 3.6-dev snapshot. It finds "mode" with a
@@ -272,42 +260,35 @@ func (c *ipcConn) handshake35(raw []byte) (int, *subInit, bool) {
 // Only the version error is an exception that was never thrown; every other
 // one was thrown, System.Text.Json refuses to serialise it, and the client
 // just sees the connection close.
-func (c *ipcConn) handshake36(raw []byte) (int, *subInit, bool) {
+func (c *ipcConn) handshake36(raw []byte) (int, bool) {
 	val, isString, found, derr := scan36(raw, "mode")
 	if derr != nil || !found || !isString {
-		return 0, nil, false // JsonReaderException, "missing connection mode", "mode must be a string"
+		return 0, false // JsonReaderException, "missing connection mode", "mode must be a string"
 	}
 	mode, ok := connectionModes.parse(val)
 	if !ok || mode <= modeUnknown || mode > modePluginService {
-		return 0, nil, false // JsonException, "Invalid connection mode"
+		return 0, false // JsonException, "Invalid connection mode"
 	}
 	if syntaxCheck(raw, true) != nil {
-		return 0, nil, false
+		return 0, false
 	}
 	o, err := parseObject(raw, false)
 	if err != nil {
-		return 0, nil, false
+		return 0, false
 	}
 	version, err := o.integer("version", 0)
 	if err != nil {
-		return 0, nil, false
-	}
-	var sub *subInit
-	if mode == modeSubscribe {
-		var e *dnError
-		if sub, e = parseSubInit(o); e != nil {
-			return 0, nil, false
-		}
+		return 0, false
 	}
 	c.apiVersion = version
 	if version < minVersion || version > protocolVersion {
 		c.write(c.t.successReply(exceptionJSON(versionMessage(version), -2146233088)))
-		return 0, nil, false
+		return 0, false
 	}
 	if (mode == modeCommand || mode == modeSubscribe) && !c.allowed(modePerms(mode)) {
-		return 0, nil, false // thrown UnauthorizedAccessException
+		return 0, false // thrown UnauthorizedAccessException
 	}
-	return mode, sub, true
+	return mode, true
 }
 
 func versionMessage(v int) string {

@@ -100,7 +100,6 @@ type Twin struct {
 	messages   []Message
 	omMessages []Message
 	commands   []json.RawMessage
-	subs       map[*subscriber]struct{}
 	procs      map[*Process]struct{}
 	plugin     *Process // started last
 	// sessions maps the keys GET /machine/connect issued to session ids;
@@ -158,7 +157,6 @@ func Start(opt Options) (*Twin, error) {
 		sockDir:   filepath.Join(dir, "run", "dsf"),
 		sdRoot:    filepath.Join(dir, "sd"),
 		conns:     map[*ipcConn]struct{}{},
-		subs:      map[*subscriber]struct{}{},
 		procs:     map[*Process]struct{}{},
 		sessions:  map[string]int{},
 		routes:    map[string]Endpoint{},
@@ -300,13 +298,7 @@ func (t *Twin) SetPluginPID(pid int) {
 	t.setPID(pid)
 }
 
-func (t *Twin) setPID(pid int) {
-	if t.pid == pid {
-		return
-	}
-	t.pid = pid
-	t.notify(change{path: []string{"plugins", t.man.id, "pid"}, value: marshal(pid)})
-}
+func (t *Twin) setPID(pid int) { t.pid = pid }
 
 // Restart is a DCS restart: every IPC connection is closed, the socket file
 // disappears for downFor, the object model is rebuilt (no HTTP endpoints,
