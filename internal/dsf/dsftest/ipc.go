@@ -34,13 +34,12 @@ const (
 
 // ipcConn is one accepted DCS connection.
 type ipcConn struct {
-	t          *Twin
-	conn       *net.UnixConn
-	br         *bufio.Reader
-	id         int
-	pluginID   *string // nil: not a plugin (PluginId == null)
-	perms      perm
-	apiVersion int
+	t        *Twin
+	conn     *net.UnixConn
+	br       *bufio.Reader
+	id       int
+	pluginID *string // nil: not a plugin (PluginId == null)
+	perms    perm
 }
 
 func (t *Twin) acceptLoop(ln *net.UnixListener) {
@@ -238,7 +237,6 @@ func (c *ipcConn) handshake35(raw []byte) (int, bool) {
 	if err != nil {
 		return fail(err.(*dnError))
 	}
-	c.apiVersion = version
 	if version < minVersion || version > protocolVersion {
 		return fail(newErr("IncompatibleVersionException", versionMessage(version)))
 	}
@@ -280,7 +278,6 @@ func (c *ipcConn) handshake36(raw []byte) (int, bool) {
 	if err != nil {
 		return 0, false
 	}
-	c.apiVersion = version
 	if version < minVersion || version > protocolVersion {
 		c.write(c.t.successReply(exceptionJSON(versionMessage(version), -2146233088)))
 		return 0, false

@@ -88,20 +88,19 @@ type Twin struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup // every goroutine the twin starts
 
-	mu         sync.Mutex
-	closed     bool
-	ln         *net.UnixListener // nil while DCS is down
-	connWG     sync.WaitGroup    // connection handlers of the current listener
-	conns      map[*ipcConn]struct{}
-	nextID     int
-	pid        int
-	data       []dataEntry
-	endpoints  []Endpoint
-	messages   []Message
-	omMessages []Message
-	commands   []json.RawMessage
-	procs      map[*Process]struct{}
-	plugin     *Process // started last
+	mu        sync.Mutex
+	closed    bool
+	ln        *net.UnixListener // nil while DCS is down
+	connWG    sync.WaitGroup    // connection handlers of the current listener
+	conns     map[*ipcConn]struct{}
+	nextID    int
+	pid       int
+	data      []dataEntry
+	endpoints []Endpoint
+	messages  []Message
+	commands  []json.RawMessage
+	procs     map[*Process]struct{}
+	plugin    *Process // started last
 	// sessions maps the keys GET /machine/connect issued to session ids;
 	// they outlive DCS restarts, as DWS's SessionStorage does.
 	sessions    map[string]int
@@ -193,7 +192,6 @@ func (t *Twin) resetModel() {
 	t.pid = -1
 	t.data = append([]dataEntry(nil), t.man.data...)
 	t.endpoints = nil
-	t.omMessages = nil
 	// Connection ids restart with the process; the first one is 2.
 	t.nextID = 1
 }
