@@ -68,7 +68,8 @@ func TestHandshakeErrors35(t *testing.T) {
 
 // The 3.6-dev snapshot answers a version error with the exception wrapped
 // as a successful result, and every other handshake error by closing the
-// connection without a word (§3.4).
+// connection without a word (Server.GetConnectionProcessor in the snapshot's
+// src/DuetControlServer/IPC/Server.cs).
 func TestHandshakeErrors36(t *testing.T) {
 	versions := map[string]string{
 		`{"mode":"Command","version":6}`:  "Incompatible protocol version (got 6, need 7 to 12)",

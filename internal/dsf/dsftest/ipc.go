@@ -186,7 +186,7 @@ func exceptionJSON(msg string, hresult int) []byte {
 }
 
 // modePerms returns the permissions of the commands a mode supports; DCS
-// refuses a mode when none of them is allowed (unless lax, see §5.3).
+// refuses a mode when none of them is allowed (unless lax: see Options.LaxPermissions).
 func modePerms(mode int) perm {
 	var p perm
 	for _, c := range commandTable {
@@ -254,7 +254,7 @@ func (c *ipcConn) handshake35(raw []byte) (int, bool) {
 
 // handshake36 follows the 3.6-dev snapshot. It finds "mode" with a
 // case-sensitive token scan, and it reports every failure through
-// SendResponse, which wraps the exception as a *successful* result (§3.4).
+// SendResponse, which wraps the exception as a *successful* result (Server.GetConnectionProcessor, IPC/Server.cs).
 // Only the version error is an exception that was never thrown; every other
 // one was thrown, System.Text.Json refuses to serialise it, and the client
 // just sees the connection close.

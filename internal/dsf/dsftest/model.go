@@ -8,7 +8,7 @@ import (
 	"unicode"
 )
 
-// perm is DSF's SbcPermissions flag set (§5.2).
+// perm is DSF's SbcPermissions flag set (src/DuetAPI/Utility/SbcPermissions.cs).
 type perm uint32
 
 // permNames lists the flags by bit number, spelled as DSF writes them and
@@ -181,7 +181,8 @@ var httpEndpointTypes = enumType{
 	strings: true,
 }
 
-// loggedLevel is DCS's logLevel default for WriteMessage (§6.4).
+// loggedLevel is DCS's logLevel default for WriteMessage
+// (src/DuetControlServer/Commands/Generic/WriteMessage.cs).
 func loggedLevel(msgType int) (string, bool) {
 	switch msgType {
 	case 0:

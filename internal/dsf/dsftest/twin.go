@@ -46,7 +46,8 @@ type Options struct {
 	// permission but superUser and no plugin id, like a process run by hand.
 	RejectUnregistered bool
 	// LaxPermissions reproduces real DCS, whose permission check passes for
-	// everyone (the None-flag bug, §5.3). By default the intended table is
+	// everyone (the None-flag bug: src/DuetAPI/Utility/RequiredPermissionsAttribute.cs
+	// Check counts the None flag, which every set has). By default the intended table is
 	// enforced.
 	LaxPermissions bool
 	// RouteDelay is how long the HTTP front takes to pick up endpoint
