@@ -120,12 +120,3 @@ func (c *Conn) ResolvePath(ctx context.Context, path string) (string, error) {
 	}
 	return resolved, nil
 }
-
-// GetObjectModel returns the whole object model, undecoded.
-func (c *Conn) GetObjectModel(ctx context.Context) (json.RawMessage, error) {
-	var om json.RawMessage
-	err := c.Call(ctx, struct {
-		Command string `json:"command"`
-	}{"GetObjectModel"}, &om)
-	return om, err
-}

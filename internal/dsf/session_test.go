@@ -96,8 +96,11 @@ func TestConnCommandsAgainstTwin(t *testing.T) {
 				t.Fatalf("second RemoveHttpEndpoint = %v, %v", removed, err)
 			}
 			// The connection stays usable after errors.
-			if _, err := c.GetObjectModel(ctx); err != nil {
+			if err := c.SetPluginData(ctx, "usbStream", "status", "after errors"); err != nil {
 				t.Fatal(err)
+			}
+			if raw, _ := tw.PluginData("status"); string(raw) != `"after errors"` {
+				t.Fatalf("plugin data after errors %s", raw)
 			}
 		})
 	}

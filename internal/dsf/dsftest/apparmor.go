@@ -7,7 +7,7 @@ import (
 )
 
 // AppArmor: the confinement DSF's plugin service gives every plugin that is
-// not a superUser one (§10; DuetPluginService/Permissions/AppArmor.cs with
+// not a superUser one (DuetPluginService/Permissions/AppArmor.cs with
 // the template pkg/common/duetpluginservice/opt/dsf/conf/apparmor.conf,
 // identical in 3.5 and 3.6). It writes the profile to
 // /etc/apparmor.d/dsf.<id> at install and loads it with apparmor_parser -r;

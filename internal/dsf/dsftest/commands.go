@@ -33,8 +33,7 @@ func init() {
 	add(modeCommand, pCommandExecution|pObjectModelReadWrite, execWriteMessage, "WriteMessage")
 	add(modeCommand, pRegisterHTTPEndpoints, execAddHTTPEndpoint, "AddHttpEndpoint")
 	add(modeCommand, pRegisterHTTPEndpoints, execRemoveHTTPEndpoint, "RemoveHttpEndpoint")
-	add(modeCommand, pObjectModelRead|pObjectModelReadWrite, nil, "CheckPassword")
-	add(modeCommand, pObjectModelRead|pObjectModelReadWrite, execGetObjectModel, "GetObjectModel")
+	add(modeCommand, pObjectModelRead|pObjectModelReadWrite, nil, "CheckPassword", "GetObjectModel")
 	add(modeCommand, pObjectModelReadWrite, nil, "LockObjectModel", "PatchObjectModel", "SetObjectModel",
 		"SetUpdateStatus", "UnlockObjectModel")
 	add(modeCommand, pCommandExecution|pObjectModelRead|pObjectModelReadWrite, execSync, "SyncObjectModel")
@@ -49,22 +48,8 @@ func init() {
 	add(modeSubscribe, pObjectModelRead|pObjectModelReadWrite, nil, "Acknowledge")
 }
 
-// legacyNames is DCS's mapping for clients of protocol version 8 or older.
-var legacyNames = map[string]string{
-	"getmachinemodel":    "GetObjectModel",
-	"lockmachinemodel":   "LockObjectModel",
-	"patchmachinemodel":  "PatchObjectModel",
-	"setmachinemodel":    "SetObjectModel",
-	"unlockmachinemodel": "UnlockObjectModel",
-}
-
 // lookupCommand is Base.GetCommandType: a case-insensitive class name match.
-func lookupCommand(name string, apiVersion int) *cmdSpec {
-	if apiVersion <= 8 {
-		if n, ok := legacyNames[strings.ToLower(name)]; ok {
-			name = n
-		}
-	}
+func lookupCommand(name string) *cmdSpec {
 	for i := range commandTable {
 		if strings.EqualFold(commandTable[i].name, name) {
 			return &commandTable[i]
@@ -94,7 +79,7 @@ func (c *ipcConn) receiveCommand(raw []byte) (spec *cmdSpec, cmd string, o *obje
 				return nil, "", nil, argumentError("Command type must be a string")
 			}
 			json.Unmarshal(m.value, &cmd)
-			if spec = lookupCommand(cmd, c.apiVersion); spec == nil {
+			if spec = lookupCommand(cmd); spec == nil {
 				return nil, "", nil, argumentError("Unsupported command " + cmd)
 			}
 			return spec, cmd, obj, nil
@@ -111,7 +96,7 @@ func (c *ipcConn) receiveCommand(raw []byte) (spec *cmdSpec, cmd string, o *obje
 		return nil, "", nil, argumentError("command must be a string")
 	}
 	json.Unmarshal(val, &cmd)
-	if spec = lookupCommand(cmd, c.apiVersion); spec == nil {
+	if spec = lookupCommand(cmd); spec == nil {
 		return nil, "", nil, argumentError("unsupported command " + cmd)
 	}
 	// Only now is the whole message deserialised, by JsonSerializer, which
@@ -225,19 +210,8 @@ func execWriteMessage(c *ipcConn, o *object) ([]byte, *dnError) {
 	t := c.t
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	m := Message{Type: typ, Content: *content, OutputMessage: output, LogLevel: level, Time: time.Now()}
-	t.messages = append(t.messages, m)
-	if output {
-		t.omMessages = append(t.omMessages, m)
-		t.notifyMessage(m)
-	}
+	t.messages = append(t.messages, Message{Type: typ, Content: *content, OutputMessage: output, LogLevel: level, Time: time.Now()})
 	return nil, nil
-}
-
-func execGetObjectModel(c *ipcConn, _ *object) ([]byte, *dnError) {
-	c.t.mu.Lock()
-	defer c.t.mu.Unlock()
-	return marshal(c.t.objectModel()), nil
 }
 
 func execSync(*ipcConn, *object) ([]byte, *dnError) { return nil, nil }
@@ -281,7 +255,6 @@ func execSetPluginData(c *ipcConn, o *object) ([]byte, *dnError) {
 			return nil, errInvalidState
 		}
 		t.data[i].value = append(json.RawMessage(nil), value.value...)
-		t.notify(change{path: []string{"plugins", t.man.id, "data", *key}, value: compact(value.value)})
 		return nil, nil
 	}
 	return nil, argumentError("Key " + *key + " not found in the plugin data")

@@ -1,7 +1,6 @@
 package dsftest
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -154,53 +153,6 @@ func TestWriteMessage(t *testing.T) {
 		if got != want[i] {
 			t.Errorf("message %d: %+v, want %+v", i, got, want[i])
 		}
-	}
-	// Only output messages reach the OM.
-	om := result(t, c.call(`{"command":"GetObjectModel"}`)).(map[string]any)
-	if l := om["messages"].([]any); len(l) != 3 || l[0].(map[string]any)["content"] != msgs[0].Content {
-		t.Fatalf("OM messages %v", l)
-	}
-}
-
-func TestGetObjectModel(t *testing.T) {
-	tw := startTwin(t, Options{})
-	c := command(t, tw)
-	c.call(`{"command":"AddHttpEndpoint","endpointType":"GET","namespace":"usbStream","path":"status"}`)
-	om := result(t, c.call(`{"command":"GetObjectModel"}`)).(map[string]any)
-	p := om["plugins"].(map[string]any)["usbStream"].(map[string]any)
-	for _, k := range []string{"id", "name", "author", "version", "license", "homepage", "tags", "dwcVersion",
-		"dwcDependencies", "sbcRequired", "sbcDsfVersion", "sbcExecutable", "sbcExecutableArguments",
-		"sbcExtraExecutables", "sbcAutoRestart", "sbcOutputRedirected", "sbcPermissions", "sbcConfigFiles",
-		"sbcPackageDependencies", "sbcPythonDependencies", "sbcPluginDependencies", "rrfVersion", "data",
-		"dsfFiles", "dwcFiles", "sdFiles", "pid"} {
-		if _, ok := p[k]; !ok {
-			t.Errorf("plugins.usbStream.%s missing", k)
-		}
-	}
-	if _, ok := p["unknownKey"]; ok {
-		t.Error("unknown manifest key copied into the OM")
-	}
-	if p["pid"] != json.Number("-1") || p["sbcExecutable"] != "usbStream" || p["sbcAutoRestart"] != true {
-		t.Errorf("plugin %v", p)
-	}
-	perms := p["sbcPermissions"].([]any)
-	if len(perms) != 8 || perms[0] != "commandExecution" {
-		t.Errorf("sbcPermissions %v", perms)
-	}
-	data := p["data"].(map[string]any)
-	if _, ok := data["status"]; !ok || data["status"] != nil {
-		t.Errorf("data %v", data)
-	}
-	eps := om["sbc"].(map[string]any)["dsf"].(map[string]any)["httpEndpoints"].([]any)
-	ep := eps[0].(map[string]any)
-	if len(eps) != 1 || ep["endpointType"] != "GET" || ep["unixSocket"] != tw.SocketPath()[:len(tw.SocketPath())-len("dcs.sock")]+"usbStream/status-GET.sock" {
-		t.Errorf("httpEndpoints %v", eps)
-	}
-	if om["state"].(map[string]any)["status"] != "idle" {
-		t.Errorf("state %v", om["state"])
-	}
-	if _, ok := om["messages"].([]any); !ok {
-		t.Error("messages missing")
 	}
 }
 

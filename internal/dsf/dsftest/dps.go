@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Process is a plugin process run the way DuetPluginService runs one (§9):
+// Process is a plugin process run the way DuetPluginService runs one (its Commands/StartPlugin.cs):
 // started in its executable's directory, registered with DCS only after it
 // is already running, reported as stopped (pid -1) when it exits, and
 // stopped with SIGTERM to the process, then SIGKILL to its whole process
@@ -30,7 +30,8 @@ type Process struct {
 }
 
 // StartPlugin starts cmd as DPS would and registers its pid with DCS after
-// registerDelay, which reproduces the startup race of §5.1 (0 registers
+// registerDelay, which reproduces the startup race (DCS finds a plugin by the pid DPS registered, in
+// src/DuetControlServer/IPC/Connection.cs AssignPermissions; 0 registers
 // as soon as the process runs). cmd.Dir defaults to the executable's
 // directory. The twin's Close stops a plugin that is still running; Restart
 // and Stop leave it alone (a test that wants DSF's behaviour, where a DCS

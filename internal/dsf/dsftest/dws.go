@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// The DWS front (§8): custom endpoints routed by method and path to a new
+// The DWS front (src/DuetWebServer/Middleware/CustomEndpointMiddleware.cs): custom endpoints routed by method and path to a new
 // UNIX connection per request, plus the two file upload routes usbStream's
 // config watcher has to cope with.
 

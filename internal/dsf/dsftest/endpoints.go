@@ -88,7 +88,7 @@ func execAddHTTPEndpoint(c *ipcConn, o *object) ([]byte, *dnError) {
 	defer t.mu.Unlock()
 	t.endpoints = append(t.endpoints, Endpoint{EndpointType: a.typ, Namespace: *a.namespace, Path: a.path,
 		IsUploadRequest: a.upload, UnixSocket: sock})
-	t.endpointsChanged(len(t.endpoints) - 1)
+	t.scheduleRoutes(false)
 	return marshal(sock), nil
 }
 
@@ -105,18 +105,11 @@ func execRemoveHTTPEndpoint(c *ipcConn, o *object) ([]byte, *dnError) {
 	for i, e := range t.endpoints {
 		if a.matches(e) {
 			t.endpoints = append(t.endpoints[:i:i], t.endpoints[i+1:]...)
-			t.endpointsChanged(i)
+			t.scheduleRoutes(false)
 			return marshal(true), nil
 		}
 	}
 	return marshal(false), nil
-}
-
-// endpointsChanged tells subscribers and the HTTP front; items from index
-// first on are new or moved. Callers hold t.mu.
-func (t *Twin) endpointsChanged(first int) {
-	t.notifyEndpoints(first)
-	t.scheduleRoutes(false)
 }
 
 // socketAlive is DCS's probe: connect, close at once.

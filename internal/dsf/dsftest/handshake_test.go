@@ -68,7 +68,8 @@ func TestHandshakeErrors35(t *testing.T) {
 
 // The 3.6-dev snapshot answers a version error with the exception wrapped
 // as a successful result, and every other handshake error by closing the
-// connection without a word (§3.4).
+// connection without a word (Server.GetConnectionProcessor in the snapshot's
+// src/DuetControlServer/IPC/Server.cs).
 func TestHandshakeErrors36(t *testing.T) {
 	versions := map[string]string{
 		`{"mode":"Command","version":6}`:  "Incompatible protocol version (got 6, need 7 to 12)",
@@ -126,12 +127,17 @@ func TestHandshakeCasing(t *testing.T) {
 	}
 }
 
-// Intercept and the other modes are outside what the twin emulates; it says
-// so instead of pretending.
+// Every mode but Command is outside what the twin emulates (usbStream
+// neither intercepts nor subscribes); it says so instead of pretending.
 func TestUnemulatedMode(t *testing.T) {
 	tw := startTwin(t, Options{})
-	c := dial(t, tw.SocketPath())
-	c.recv()
-	wantError(t, c.call(`{"mode":"Intercept","version":12,"interceptionMode":"Pre"}`), "NotImplementedException", "")
-	c.expectEOF()
+	for _, in := range []string{
+		`{"mode":"Intercept","version":12,"interceptionMode":"Pre"}`,
+		`{"mode":"Subscribe","version":12,"subscriptionMode":"Patch"}`,
+	} {
+		c := dial(t, tw.SocketPath())
+		c.recv()
+		wantError(t, c.call(in), "NotImplementedException", "")
+		c.expectEOF()
+	}
 }

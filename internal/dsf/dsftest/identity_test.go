@@ -84,7 +84,9 @@ func TestPermissionTable(t *testing.T) {
 	} {
 		wantError(t, c.call(in), "UnauthorizedAccessException", "Insufficient permissions")
 	}
-	result(t, c.call(`{"command":"GetObjectModel"}`))
+	if !isSuccess(c.call(`{"command":"SyncObjectModel"}`)) {
+		t.Fatal("SyncObjectModel refused with objectModelRead")
+	}
 
 	lax := startTwin(t, Options{Manifest: []byte(man), LaxPermissions: true})
 	lax.SetPluginPID(os.Getpid())

@@ -34,13 +34,12 @@ const (
 
 // ipcConn is one accepted DCS connection.
 type ipcConn struct {
-	t          *Twin
-	conn       *net.UnixConn
-	br         *bufio.Reader
-	id         int
-	pluginID   *string // nil: not a plugin (PluginId == null)
-	perms      perm
-	apiVersion int
+	t        *Twin
+	conn     *net.UnixConn
+	br       *bufio.Reader
+	id       int
+	pluginID *string // nil: not a plugin (PluginId == null)
+	perms    perm
 }
 
 func (t *Twin) acceptLoop(ln *net.UnixListener) {
@@ -98,7 +97,7 @@ func (c *ipcConn) serve() {
 	if !c.write(marshal(ordered{{"version", protocolVersion}, {"id", c.id}})) {
 		return
 	}
-	mode, sub, ok := c.handshake()
+	mode, ok := c.handshake()
 	if !ok {
 		return
 	}
@@ -106,10 +105,6 @@ func (c *ipcConn) serve() {
 	case modeCommand:
 		if c.write(t.successReply(nil)) {
 			c.commandLoop()
-		}
-	case modeSubscribe:
-		if c.write(t.successReply(nil)) {
-			c.subscribeLoop(sub)
 		}
 	default:
 		// Not part of DSF: the twin only speaks the modes usbStream needs.
@@ -191,7 +186,7 @@ func exceptionJSON(msg string, hresult int) []byte {
 }
 
 // modePerms returns the permissions of the commands a mode supports; DCS
-// refuses a mode when none of them is allowed (unless lax, see §5.3).
+// refuses a mode when none of them is allowed (unless lax: see Options.LaxPermissions).
 func modePerms(mode int) perm {
 	var p perm
 	for _, c := range commandTable {
@@ -208,10 +203,10 @@ func (c *ipcConn) allowed(p perm) bool {
 
 // handshake reads the client init message and checks it. On failure it has
 // already sent whatever the profile sends.
-func (c *ipcConn) handshake() (int, *subInit, bool) {
+func (c *ipcConn) handshake() (int, bool) {
 	raw, err := readObject(c.br)
 	if err != nil {
-		return 0, nil, false
+		return 0, false
 	}
 	if c.t.opt.Profile == Profile35 {
 		return c.handshake35(raw)
@@ -222,10 +217,10 @@ func (c *ipcConn) handshake() (int, *subInit, bool) {
 // handshake35 follows 3.5's GetConnectionProcessor: deserialise with
 // case-insensitive names, check the version, then the mode; every failure
 // is a proper ErrorResponse followed by closing the connection.
-func (c *ipcConn) handshake35(raw []byte) (int, *subInit, bool) {
-	fail := func(e *dnError) (int, *subInit, bool) {
+func (c *ipcConn) handshake35(raw []byte) (int, bool) {
+	fail := func(e *dnError) (int, bool) {
 		c.write(c.t.errorReply(e))
-		return 0, nil, false
+		return 0, false
 	}
 	if e := syntaxCheck(raw, true); e != nil {
 		return fail(e)
@@ -242,7 +237,6 @@ func (c *ipcConn) handshake35(raw []byte) (int, *subInit, bool) {
 	if err != nil {
 		return fail(err.(*dnError))
 	}
-	c.apiVersion = version
 	if version < minVersion || version > protocolVersion {
 		return fail(newErr("IncompatibleVersionException", versionMessage(version)))
 	}
@@ -255,59 +249,43 @@ func (c *ipcConn) handshake35(raw []byte) (int, *subInit, bool) {
 	default:
 		return fail(argumentError("Invalid connection mode"))
 	}
-	var sub *subInit
-	if mode == modeSubscribe {
-		// Only now does 3.5 deserialise the mode-specific init message.
-		var e *dnError
-		if sub, e = parseSubInit(o); e != nil {
-			return fail(e)
-		}
-	}
-	return mode, sub, true
+	return mode, true
 }
 
 // handshake36 follows the 3.6-dev snapshot. It finds "mode" with a
 // case-sensitive token scan, and it reports every failure through
-// SendResponse, which wraps the exception as a *successful* result (§3.4).
+// SendResponse, which wraps the exception as a *successful* result (Server.GetConnectionProcessor, IPC/Server.cs).
 // Only the version error is an exception that was never thrown; every other
 // one was thrown, System.Text.Json refuses to serialise it, and the client
 // just sees the connection close.
-func (c *ipcConn) handshake36(raw []byte) (int, *subInit, bool) {
+func (c *ipcConn) handshake36(raw []byte) (int, bool) {
 	val, isString, found, derr := scan36(raw, "mode")
 	if derr != nil || !found || !isString {
-		return 0, nil, false // JsonReaderException, "missing connection mode", "mode must be a string"
+		return 0, false // JsonReaderException, "missing connection mode", "mode must be a string"
 	}
 	mode, ok := connectionModes.parse(val)
 	if !ok || mode <= modeUnknown || mode > modePluginService {
-		return 0, nil, false // JsonException, "Invalid connection mode"
+		return 0, false // JsonException, "Invalid connection mode"
 	}
 	if syntaxCheck(raw, true) != nil {
-		return 0, nil, false
+		return 0, false
 	}
 	o, err := parseObject(raw, false)
 	if err != nil {
-		return 0, nil, false
+		return 0, false
 	}
 	version, err := o.integer("version", 0)
 	if err != nil {
-		return 0, nil, false
+		return 0, false
 	}
-	var sub *subInit
-	if mode == modeSubscribe {
-		var e *dnError
-		if sub, e = parseSubInit(o); e != nil {
-			return 0, nil, false
-		}
-	}
-	c.apiVersion = version
 	if version < minVersion || version > protocolVersion {
 		c.write(c.t.successReply(exceptionJSON(versionMessage(version), -2146233088)))
-		return 0, nil, false
+		return 0, false
 	}
 	if (mode == modeCommand || mode == modeSubscribe) && !c.allowed(modePerms(mode)) {
-		return 0, nil, false // thrown UnauthorizedAccessException
+		return 0, false // thrown UnauthorizedAccessException
 	}
-	return mode, sub, true
+	return mode, true
 }
 
 func versionMessage(v int) string {

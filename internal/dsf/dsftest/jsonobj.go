@@ -263,25 +263,6 @@ func (o *object) enum(name string, e enumType, def int) (val int, set bool, err 
 	return v, true, nil
 }
 
-// strList reads a List<string>; null is kept as nil.
-func (o *object) strList(name string) ([]string, bool, error) {
-	m, ok := o.get(name)
-	if !ok || isNull(m.value) {
-		return nil, ok, nil
-	}
-	var l []*string
-	if m.value[0] != '[' || json.Unmarshal(m.value, &l) != nil {
-		return nil, true, o.convErr(m, "System.Collections.Generic.List`1[System.String]")
-	}
-	out := make([]string, 0, len(l))
-	for _, s := range l {
-		if s != nil {
-			out = append(out, *s)
-		}
-	}
-	return out, true, nil
-}
-
 // marshal writes JSON the way DSF's options do: no HTML escaping
 // (UnsafeRelaxedJsonEscaping), no trailing newline.
 func marshal(v any) []byte {

@@ -8,7 +8,7 @@ import (
 	"unicode"
 )
 
-// perm is DSF's SbcPermissions flag set (§5.2).
+// perm is DSF's SbcPermissions flag set (src/DuetAPI/Utility/SbcPermissions.cs).
 type perm uint32
 
 // permNames lists the flags by bit number, spelled as DSF writes them and
@@ -46,16 +46,6 @@ var (
 	pAll                   = perm(1)<<len(permNames) - 1
 )
 
-func (p perm) names() []string {
-	out := []string{}
-	for i, n := range permNames {
-		if p&(1<<i) != 0 {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
 // dataEntry keeps plugin data in declaration order, values verbatim.
 type dataEntry struct {
 	key   string
@@ -66,11 +56,9 @@ type dataEntry struct {
 // matched exactly as DSF does (camelCase, case-sensitive); the rest is
 // ignored like DSF ignores it.
 type manifest struct {
-	fields []kv // every known manifest key with its value or DSF's default, in PluginManifest order
-	id     string
-	perms  perm
-	data   []dataEntry
-	files  map[string]json.RawMessage // dsfFiles, dwcFiles, sdFiles from an installed manifest
+	id    string
+	perms perm
+	data  []dataEntry
 	// autoRestart is sbcAutoRestart: DCS starts the plugin again when it
 	// exits while running.
 	autoRestart bool
@@ -99,17 +87,13 @@ func parseManifest(raw []byte) (*manifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dsftest: plugin.json is not an object: %v", err)
 	}
-	m := &manifest{files: map[string]json.RawMessage{}}
+	m := &manifest{}
 	for _, k := range manifestKeys {
-		v, ok := o.get(k.k)
-		if !ok {
-			m.fields = append(m.fields, k)
-			continue
+		if v, ok := o.get(k.k); ok {
+			if err := checkManifestType(k, v.value); err != nil {
+				return nil, err
+			}
 		}
-		if err := checkManifestType(k, v.value); err != nil {
-			return nil, err
-		}
-		m.fields = append(m.fields, kv{k.k, compact(v.value)})
 	}
 	idm, _ := o.get("id")
 	if err := json.Unmarshal(idm.value, &m.id); err != nil || !validID(m.id) {
@@ -144,12 +128,6 @@ func parseManifest(raw []byte) (*manifest, error) {
 	}
 	if ar, ok := o.get("sbcAutoRestart"); ok {
 		m.autoRestart = string(ar.value) == "true"
-	}
-	for _, k := range []string{"dsfFiles", "dwcFiles", "sdFiles"} {
-		m.files[k] = json.RawMessage(`[]`)
-		if v, ok := o.get(k); ok && !isNull(v.value) {
-			m.files[k] = compact(v.value)
-		}
 	}
 	return m, nil
 }
@@ -195,14 +173,6 @@ func validID(id string) bool {
 	return true
 }
 
-func compact(v json.RawMessage) json.RawMessage {
-	var b bytes.Buffer
-	if json.Compact(&b, v) != nil {
-		return v
-	}
-	return b.Bytes()
-}
-
 // httpEndpointTypes is DuetAPI's HttpEndpointType; the socket file name uses
 // these exact spellings.
 var httpEndpointTypes = enumType{
@@ -211,104 +181,8 @@ var httpEndpointTypes = enumType{
 	strings: true,
 }
 
-// endpointJSON is one sbc.dsf.httpEndpoints item as DSF serialises it.
-func endpointJSON(e Endpoint) ordered {
-	return ordered{{"endpointType", e.EndpointType}, {"namespace", e.Namespace}, {"path", e.Path},
-		{"isUploadRequest", e.IsUploadRequest}, {"unixSocket", e.UnixSocket}}
-}
-
-// messageJSON is one OM messages item; DSF writes the time with its short
-// converter (local time, seconds precision, no zone).
-func messageJSON(m Message) ordered {
-	return ordered{{"content", m.Content}, {"time", m.Time.Format("2006-01-02T15:04:05")}, {"type", m.Type}}
-}
-
-// pluginJSON is plugins.<id>: the manifest fields, the data, the installer's
-// file lists and the pid.
-func (t *Twin) pluginJSON() ordered {
-	var p ordered
-	for _, f := range t.man.fields {
-		if f.k == "sbcPermissions" {
-			p = append(p, kv{f.k, t.man.perms.names()})
-			continue
-		}
-		p = append(p, f)
-	}
-	data := ordered{}
-	for _, d := range t.data {
-		data = append(data, kv{d.key, compact(d.value)})
-	}
-	p = append(p, kv{"data", data})
-	for _, k := range []string{"dsfFiles", "dwcFiles", "sdFiles"} {
-		p = append(p, kv{k, t.man.files[k]})
-	}
-	return append(p, kv{"pid", t.pid})
-}
-
-func (t *Twin) dsfVersion() string {
-	if t.opt.Profile == Profile35 {
-		return "3.5.4"
-	}
-	return "3.6.0-beta.1"
-}
-
-// objectModel renders the whole OM the way GetObjectModel and a full
-// subscription return it. Parts usbStream does not use are present with
-// realistic idle values so that clients which parse the whole model see the
-// shape they will see on a real machine. Callers hold t.mu.
-func (t *Twin) objectModel() ordered {
-	eps := make([]ordered, 0, len(t.endpoints))
-	for _, e := range t.endpoints {
-		eps = append(eps, endpointJSON(e))
-	}
-	msgs := make([]ordered, 0, len(t.omMessages))
-	for _, m := range t.omMessages {
-		msgs = append(msgs, messageJSON(m))
-	}
-	empty := []any{}
-	return ordered{
-		{"boards", empty},
-		{"directories", ordered{{"filaments", "0:/filaments/"}, {"firmware", "0:/firmware/"}, {"gCodes", "0:/gcodes/"},
-			{"macros", "0:/macros/"}, {"menu", "0:/menu/"}, {"system", "0:/sys/"}, {"web", "0:/www/"}}},
-		{"fans", empty},
-		{"global", ordered{}},
-		{"heat", ordered{{"bedHeaters", empty}, {"chamberHeaters", empty}, {"coldExtrudeTemperature", 160},
-			{"coldRetractTemperature", 90}, {"heaters", empty}}},
-		{"inputs", empty},
-		{"job", ordered{{"build", nil}, {"duration", nil}, {"file", ordered{{"fileName", nil}}}, {"filePosition", nil},
-			{"lastFileName", nil}, {"layer", nil}, {"timesLeft", ordered{{"filament", nil}, {"file", nil}, {"slicer", nil}}}}},
-		{"ledStrips", empty},
-		{"limits", ordered{}},
-		{"messages", msgs},
-		{"move", ordered{{"axes", empty}, {"extruders", empty}, {"kinematics", ordered{{"name", "cartesian"}}}}},
-		{"network", ordered{{"corsSite", nil}, {"hostname", "duet3"}, {"interfaces", empty}, {"name", "Duet 3"}}},
-		{"plugins", ordered{{t.man.id, t.pluginJSON()}}},
-		{"sbc", ordered{
-			{"appArmor", true},
-			{"cpu", ordered{{"avgLoad", 0.05}, {"cores", 4}, {"hardware", "BCM2835"}, {"temperature", 45.0}}},
-			{"distribution", "Debian GNU/Linux 12 (bookworm)"},
-			{"distributionBuildTime", nil},
-			{"dsf", ordered{{"buildDateTime", "2024-10-24T13:43:04"}, {"httpEndpoints", eps}, {"is64Bit", true},
-				{"pluginSupport", true}, {"rootPluginSupport", false}, {"userSessions", empty}, {"version", t.dsfVersion()}}},
-			{"memory", ordered{{"available", int64(3500000000)}, {"total", int64(4000000000)}}},
-			{"model", "Raspberry Pi 4 Model B Rev 1.4"},
-			{"serial", "10000000abcdef01"},
-			{"uptime", 1234.5},
-		}},
-		{"sensors", ordered{{"analog", empty}, {"endstops", empty}, {"filamentMonitors", empty}, {"gpIn", empty}, {"probes", empty}}},
-		{"spindles", empty},
-		{"state", ordered{{"atxPower", nil}, {"atxPowerPort", nil}, {"beep", nil}, {"currentTool", -1},
-			{"deferredPowerDown", nil}, {"displayMessage", ""}, {"gpOut", empty}, {"laserPwm", nil}, {"logFile", nil},
-			{"logLevel", "off"}, {"machineMode", "FFF"}, {"macroRestarted", false}, {"msUpTime", 0}, {"nextTool", -1},
-			{"pluginsStarted", true}, {"powerFailScript", ""}, {"previousTool", -1}, {"restorePoints", empty},
-			{"startupError", nil}, {"status", "idle"}, {"thisInput", nil}, {"time", nil}, {"upTime", 0}}},
-		{"tools", empty},
-		{"volumes", []ordered{{{"capacity", nil}, {"freeSpace", nil}, {"mounted", true}, {"name", nil},
-			{"openFiles", nil}, {"partitionSize", nil}, {"path", "0:/"}, {"speed", nil}}}},
-	}
-}
-
-// loggedLevel is DCS's logLevel default for WriteMessage (§6.4).
+// loggedLevel is DCS's logLevel default for WriteMessage
+// (src/DuetControlServer/Commands/Generic/WriteMessage.cs).
 func loggedLevel(msgType int) (string, bool) {
 	switch msgType {
 	case 0:

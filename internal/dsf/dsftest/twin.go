@@ -46,7 +46,8 @@ type Options struct {
 	// permission but superUser and no plugin id, like a process run by hand.
 	RejectUnregistered bool
 	// LaxPermissions reproduces real DCS, whose permission check passes for
-	// everyone (the None-flag bug, §5.3). By default the intended table is
+	// everyone (the None-flag bug: src/DuetAPI/Utility/RequiredPermissionsAttribute.cs
+	// Check counts the None flag, which every set has). By default the intended table is
 	// enforced.
 	LaxPermissions bool
 	// RouteDelay is how long the HTTP front takes to pick up endpoint
@@ -88,21 +89,19 @@ type Twin struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup // every goroutine the twin starts
 
-	mu         sync.Mutex
-	closed     bool
-	ln         *net.UnixListener // nil while DCS is down
-	connWG     sync.WaitGroup    // connection handlers of the current listener
-	conns      map[*ipcConn]struct{}
-	nextID     int
-	pid        int
-	data       []dataEntry
-	endpoints  []Endpoint
-	messages   []Message
-	omMessages []Message
-	commands   []json.RawMessage
-	subs       map[*subscriber]struct{}
-	procs      map[*Process]struct{}
-	plugin     *Process // started last
+	mu        sync.Mutex
+	closed    bool
+	ln        *net.UnixListener // nil while DCS is down
+	connWG    sync.WaitGroup    // connection handlers of the current listener
+	conns     map[*ipcConn]struct{}
+	nextID    int
+	pid       int
+	data      []dataEntry
+	endpoints []Endpoint
+	messages  []Message
+	commands  []json.RawMessage
+	procs     map[*Process]struct{}
+	plugin    *Process // started last
 	// sessions maps the keys GET /machine/connect issued to session ids;
 	// they outlive DCS restarts, as DWS's SessionStorage does.
 	sessions    map[string]int
@@ -158,7 +157,6 @@ func Start(opt Options) (*Twin, error) {
 		sockDir:   filepath.Join(dir, "run", "dsf"),
 		sdRoot:    filepath.Join(dir, "sd"),
 		conns:     map[*ipcConn]struct{}{},
-		subs:      map[*subscriber]struct{}{},
 		procs:     map[*Process]struct{}{},
 		sessions:  map[string]int{},
 		routes:    map[string]Endpoint{},
@@ -195,7 +193,6 @@ func (t *Twin) resetModel() {
 	t.pid = -1
 	t.data = append([]dataEntry(nil), t.man.data...)
 	t.endpoints = nil
-	t.omMessages = nil
 	// Connection ids restart with the process; the first one is 2.
 	t.nextID = 1
 }
@@ -300,13 +297,7 @@ func (t *Twin) SetPluginPID(pid int) {
 	t.setPID(pid)
 }
 
-func (t *Twin) setPID(pid int) {
-	if t.pid == pid {
-		return
-	}
-	t.pid = pid
-	t.notify(change{path: []string{"plugins", t.man.id, "pid"}, value: marshal(pid)})
-}
+func (t *Twin) setPID(pid int) { t.pid = pid }
 
 // Restart is a DCS restart: every IPC connection is closed, the socket file
 // disappears for downFor, the object model is rebuilt (no HTTP endpoints,
