@@ -541,12 +541,6 @@ func (w *watcher) waitFor(t time.Time, d time.Duration, ok func(part) bool) (par
 func isCamera(p part) bool      { return !p.placeholder }
 func isPlaceholder(p part) bool { return p.placeholder }
 
-// cameraSince accepts camera frames captured after t: frames already on
-// their way when the camera went do not count as the camera being back.
-func cameraSince(t time.Time) func(part) bool {
-	return func(p part) bool { return !p.placeholder && p.captured.After(t) }
-}
-
 // latestSize decodes the first camera frame the watcher received after t.
 func latestSize(t *testing.T, w *watcher, after time.Time) image.Point {
 	t.Helper()

@@ -544,3 +544,9 @@ func TestVividControlSetAndRestored(t *testing.T) {
 		t.Fatalf("brightness left at %d after SIGTERM, want %d restored", v, was)
 	}
 }
+
+// cameraSince accepts camera frames captured after t: frames already on
+// their way when the camera went do not count as the camera being back.
+func cameraSince(t time.Time) func(part) bool {
+	return func(p part) bool { return !p.placeholder && p.captured.After(t) }
+}

@@ -87,3 +87,21 @@ func transformJPEG(jpg []byte, _, _ int, o orient, quality int) ([]byte, error) 
 	transformPlane(dst.Pix, dst.Stride, src.Pix, src.Stride, w, h, 4, o)
 	return encode(dst, quality)
 }
+
+// image returns p as an image.Image sharing its memory.
+func (p *planes) image() image.Image {
+	r := image.Rect(0, 0, p.w, p.h)
+	if p.sub == subGray {
+		return &image.Gray{Pix: p.y, Stride: p.ys, Rect: r}
+	}
+	ratio := image.YCbCrSubsampleRatio420
+	switch p.sub {
+	case sub444:
+		ratio = image.YCbCrSubsampleRatio444
+	case sub422:
+		ratio = image.YCbCrSubsampleRatio422
+	case sub440:
+		ratio = image.YCbCrSubsampleRatio440
+	}
+	return &image.YCbCr{Y: p.y, Cb: p.cb, Cr: p.cr, YStride: p.ys, CStride: p.cs, SubsampleRatio: ratio, Rect: r}
+}

@@ -322,3 +322,10 @@ func (t *tj) transformRGB(jpg []byte, w, h int, o orient, quality int) ([]byte, 
 	transformPlane(dst, 3*tw, src, 3*w, w, h, 3, o)
 	return t.compressPacked(dst, tw, th, 3*tw, C.TJPF_RGB, C.TJSAMP_420, quality)
 }
+
+// aligned reports whether w and h are whole chroma samples, so that the
+// padded size TurboJPEG reads is the picture itself.
+func (p *planes) aligned() bool {
+	hs, vs := p.sub.factors()
+	return p.w%hs == 0 && p.h%vs == 0
+}

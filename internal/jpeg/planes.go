@@ -169,28 +169,3 @@ func planesOf(img image.Image) (planes, bool) {
 	}
 	return planes{}, false
 }
-
-// image returns p as an image.Image sharing its memory.
-func (p *planes) image() image.Image {
-	r := image.Rect(0, 0, p.w, p.h)
-	if p.sub == subGray {
-		return &image.Gray{Pix: p.y, Stride: p.ys, Rect: r}
-	}
-	ratio := image.YCbCrSubsampleRatio420
-	switch p.sub {
-	case sub444:
-		ratio = image.YCbCrSubsampleRatio444
-	case sub422:
-		ratio = image.YCbCrSubsampleRatio422
-	case sub440:
-		ratio = image.YCbCrSubsampleRatio440
-	}
-	return &image.YCbCr{Y: p.y, Cb: p.cb, Cr: p.cr, YStride: p.ys, CStride: p.cs, SubsampleRatio: ratio, Rect: r}
-}
-
-// aligned reports whether w and h are whole chroma samples, so that the
-// padded size TurboJPEG reads is the picture itself.
-func (p *planes) aligned() bool {
-	hs, vs := p.sub.factors()
-	return p.w%hs == 0 && p.h%vs == 0
-}
