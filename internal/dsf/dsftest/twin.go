@@ -45,11 +45,6 @@ type Options struct {
 	// on a real SBC (the startup race). Otherwise such connections get every
 	// permission but superUser and no plugin id, like a process run by hand.
 	RejectUnregistered bool
-	// LaxPermissions reproduces real DCS, whose permission check passes for
-	// everyone (the None-flag bug: src/DuetAPI/Utility/RequiredPermissionsAttribute.cs
-	// Check counts the None flag, which every set has). By default the intended table is
-	// enforced.
-	LaxPermissions bool
 	// RouteDelay is how long the HTTP front takes to pick up endpoint
 	// changes (default 100ms).
 	RouteDelay time.Duration
