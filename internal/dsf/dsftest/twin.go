@@ -48,9 +48,6 @@ type Options struct {
 	// RouteDelay is how long the HTTP front takes to pick up endpoint
 	// changes (default 100ms).
 	RouteDelay time.Duration
-	// WebPassword is the machine password GET /machine/connect checks
-	// (M551); empty means none, as on a fresh install.
-	WebPassword string
 	// AutoRestartInterval is DCS's PluginAutoRestartInterval, the pause
 	// before an sbcAutoRestart plugin that exited is started again
 	// (default 2 s, as in DSF).
