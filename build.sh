@@ -65,7 +65,8 @@ VERSION=$(tr -d ' \t\r\n' <VERSION)
 [[ "$VERSION" =~ ^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$ ]] ||
   die "VERSION holds \"$VERSION\"; want e.g. 0.2.0 or 0.2.0-rc.1"
 
-# Per architecture (the folder name DSF uses, §9.1): Go's GOARCH, Debian's
+# Per architecture (the dsf/<arch>/ folder name of DSF's
+# src/DuetPluginService/Commands/StartPlugin.cs): Go's GOARCH, Debian's
 # architecture and GNU triplet, and the package with that triplet's gcc.
 declare -A GOARCH=([arm]=arm [arm64]=arm64 [x86_64]=amd64)
 declare -A DEBARCH=([arm]=armhf [arm64]=arm64 [x86_64]=amd64)

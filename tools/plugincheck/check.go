@@ -48,7 +48,8 @@ func (r *Report) add(rule, format string, args ...any) {
 	r.Problems = append(r.Problems, Problem{rule, fmt.Sprintf(format, args...)})
 }
 
-// Architectures DSF knows (dsf-protocol.md §9.1), with the ELF class and
+// Architectures DSF knows (the dsf/<arch>/ folder names of
+// src/DuetPluginService/Commands/InstallPlugin.cs and StartPlugin.cs), with the ELF class and
 // machine a binary for it must have. The plugin ships the first three;
 // x86 is accepted (DSF would run it) but not required.
 var archELF = map[string]struct {
@@ -64,10 +65,11 @@ var archELF = map[string]struct {
 var requiredArchs = []string{"arm", "arm64", "x86_64"}
 
 // DSF versions we build for. Each needs its own zip because DWC only loads
-// a chunk whose dwcVersion prefix-matches its own version (dwc-plugin.md).
+// a chunk whose dwcVersion prefix-matches its own version (DWC's
+// src/plugins/index.ts checkVersion, called from src/store/index.ts).
 var dsfVersions = map[string]bool{"3.5": true, "3.6": true}
 
-// Manifest keys DSF reads (§11.1). DSF silently ignores anything else, so an
+// Manifest keys DSF reads (src/DuetAPI/ObjectModel/Plugins/PluginManifest.cs). DSF silently ignores anything else, so an
 // unknown key is almost always a typo that loses a setting.
 var knownKeys = map[string]bool{
 	"id": true, "name": true, "author": true, "version": true, "license": true, "homepage": true,
@@ -78,7 +80,8 @@ var knownKeys = map[string]bool{
 	"sbcPythonDependencies": true, "sbcPluginDependencies": true, "rrfVersion": true, "data": true,
 }
 
-// Permission names as DWC checks them: camelCase, case-sensitive (§5.2).
+// Permission names as DWC checks them: camelCase, case-sensitive (DWC's
+// src/plugins/index.ts checkManifest; DSF's src/DuetAPI/Utility/SbcPermissions.cs).
 var knownPermissions = map[string]bool{
 	"commandExecution": true, "codeInterceptionRead": true, "codeInterceptionReadWrite": true,
 	"managePlugins": true, "servicePlugins": true, "manageUserSessions": true,
@@ -126,7 +129,8 @@ func checkReader(zr *zip.Reader, name string) *Report {
 	files := map[string]*zip.File{}
 	var names []string
 
-	// --- entry names (§11.2) ---
+	// --- entry names (src/DuetControlServer/Commands/Plugins/InstallPlugin.cs refuses,
+	// src/DuetPluginService/Commands/InstallPlugin.cs extracts dsf/, dwc/, sd/) ---
 	for _, f := range zr.File {
 		n := f.Name
 		switch {
@@ -160,7 +164,7 @@ func checkReader(zr *zip.Reader, name string) *Report {
 	}
 	sort.Strings(names)
 
-	// --- manifest (§11.1) ---
+	// --- manifest (src/DuetAPI/ObjectModel/Plugins/PluginManifest.cs) ---
 	mf := files["plugin.json"]
 	if mf == nil {
 		r.add("manifest.missing", "no plugin.json at the root of the zip")
@@ -301,13 +305,14 @@ func checkManifest(r *Report, m map[string]json.RawMessage) {
 			case refusedPermissions[p] != "":
 				r.add("manifest.sbcPermissions", "%q: %s", p, refusedPermissions[p])
 			case !knownPermissions[p]:
-				r.add("manifest.sbcPermissions", "%q is not a permission name (camelCase, case-sensitive; see dsf-protocol.md §5.2)", p)
+				r.add("manifest.sbcPermissions", "%q is not a permission name (camelCase, case-sensitive, as in DSF's SbcPermissions.cs)", p)
 			}
 		}
 	}
 
 	// sbcOutputRedirected defaults to true: every stderr line would become a
-	// red toast in every open DWC (§9.3).
+	// red toast in every open DWC (src/DuetPluginService/Commands/StartPlugin.cs
+	// turns stderr lines into error messages).
 	var redirected bool
 	if v, ok := m["sbcOutputRedirected"]; !ok {
 		r.add("manifest.sbcOutputRedirected", "missing; DSF's default is true, which turns every log line into a DWC message; set it to false")
@@ -504,7 +509,7 @@ func fileArg(args string) string {
 
 // checkChunk: DWC loads the first dwcFiles .js path containing the id as
 // webpack chunk <id> and runs module ./src/plugins/<id>/index.js from it
-// (dwc-plugin.md "Requirements for the chunk file").
+// (DWC's src/plugins/index.ts loadDwcResources).
 func checkChunk(r *Report, files map[string]*zip.File, names []string) {
 	if r.ID == "" {
 		return

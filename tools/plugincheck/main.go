@@ -1,6 +1,7 @@
 // Command plugincheck validates usbStream's DSF plugin zips against the
-// rules DSF and DWC apply at install (docs: dsf-protocol.md §11, dwc-plugin.md),
-// and packs them so that a zip that breaks a rule is never written.
+// rules DSF and DWC apply at install (DSF: src/DuetControlServer/Commands/Plugins/InstallPlugin.cs,
+// src/DuetPluginService/Commands/InstallPlugin.cs, src/DuetAPI/ObjectModel/Plugins/PluginManifest.cs;
+// DWC: src/plugins/index.ts), and packs them so that a zip that breaks a rule is never written.
 //
 //	go run ./tools/plugincheck dist/usbStream-0.2.0-dsf3.6.zip ...
 //	go run ./tools/plugincheck -pack dist/usbStream-0.2.0-dsf3.6.zip -manifest plugin.json \

@@ -1,11 +1,10 @@
 // Package dsftest is a test twin of DSF's DuetControlServer (the IPC server
 // on a UNIX socket) and DuetWebServer (the HTTP front that forwards custom
-// endpoints to plugin sockets), as described in /work/shared/dsf-protocol.md
-// and DSF's v3.5-dev/v3.6-dev sources. Tests run the real usbStream binary or
-// a DSF client against it and inspect what arrived.
-//
-// Where the sources and the protocol notes disagree, the twin follows the
-// sources; those places are marked in comments.
+// endpoints to plugin sockets), after DSF's v3.5-dev and v3.6-dev sources
+// (github.com/Duet3D/DuetSoftwareFramework, src/DuetControlServer,
+// src/DuetWebServer, src/DuetPluginService). Tests run the real usbStream
+// binary or a DSF client against it and inspect what arrived. Where the twin
+// knowingly differs from DSF, a comment says so.
 package dsftest
 
 import (
