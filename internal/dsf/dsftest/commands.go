@@ -232,8 +232,8 @@ func execSetPluginData(c *ipcConn, o *object) ([]byte, *dnError) {
 		}
 		plugin = c.pluginID
 	}
-	// This owner check is explicit in SetPluginData and not subject to the
-	// None-flag bug, so it applies even with LaxPermissions.
+	// This owner check is explicit in SetPluginData, so real DCS makes it
+	// too (see allowed).
 	if (c.pluginID == nil || *c.pluginID != *plugin) && c.perms&pManagePlugins == 0 {
 		return nil, errInsufficient
 	}

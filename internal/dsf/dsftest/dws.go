@@ -273,14 +273,11 @@ func (t *Twin) uploadTemp(r *http.Request, conn net.Conn) (string, error) {
 	return f.Name(), nil
 }
 
-// connect is GET /machine/connect?password=: DCS checks the machine
-// password (none is set unless Options.WebPassword is), adds a user
-// session and DWS answers a new random key for it; a wrong password is 403.
+// connect is GET /machine/connect?password=: DCS adds a user session and
+// DWS answers a new random key for it. The twin's machine has no password
+// (M551), as on a fresh install, so DCS's check passes whatever is sent
+// (src/DuetControlServer/Commands/Generic/CheckPassword.cs).
 func (t *Twin) connect(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Query().Get("password") != t.opt.WebPassword {
-		w.WriteHeader(http.StatusForbidden)
-		return
-	}
 	key := make([]byte, 16)
 	rand.Read(key)
 	t.mu.Lock()

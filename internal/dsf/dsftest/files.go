@@ -20,8 +20,8 @@ const dcsDownMessage = "Failed to connect to Duet, please check your connection 
 
 // authorized is the session check in front of the controllers. A key that is
 // sent must be one GET /machine/connect issued; without a key DWS makes a
-// session for the client's address, which needs DCS to check that no
-// password is set.
+// session for the client's address, which needs DCS to confirm that no
+// password is set (the twin's machine has none).
 func (t *Twin) authorized(r *http.Request) bool {
 	if keys, ok := r.Header["X-Session-Key"]; ok {
 		for _, k := range keys {
@@ -31,7 +31,7 @@ func (t *Twin) authorized(r *http.Request) bool {
 		}
 		return false
 	}
-	return t.dcsUp() && t.opt.WebPassword == ""
+	return t.dcsUp()
 }
 
 // resolve is the controllers' ResolvePath round trip to DCS. The HTTP status

@@ -186,7 +186,7 @@ func exceptionJSON(msg string, hresult int) []byte {
 }
 
 // modePerms returns the permissions of the commands a mode supports; DCS
-// refuses a mode when none of them is allowed (unless lax: see Options.LaxPermissions).
+// refuses a mode when none of them is allowed.
 func modePerms(mode int) perm {
 	var p perm
 	for _, c := range commandTable {
@@ -197,8 +197,13 @@ func modePerms(mode int) perm {
 	return p
 }
 
+// allowed is the check DCS means to make: any one of the required flags.
+// Real DCS lets everything through, because
+// src/DuetAPI/Utility/RequiredPermissionsAttribute.cs Check also tests the
+// None flag (0), which every set has; the twin enforces the table so that a
+// permission missing from plugin.json fails a test instead of a future DSF.
 func (c *ipcConn) allowed(p perm) bool {
-	return c.t.opt.LaxPermissions || c.perms&p != 0
+	return c.perms&p != 0
 }
 
 // handshake reads the client init message and checks it. On failure it has

@@ -1,11 +1,10 @@
 // Package dsftest is a test twin of DSF's DuetControlServer (the IPC server
 // on a UNIX socket) and DuetWebServer (the HTTP front that forwards custom
-// endpoints to plugin sockets), as described in /work/shared/dsf-protocol.md
-// and DSF's v3.5-dev/v3.6-dev sources. Tests run the real usbStream binary or
-// a DSF client against it and inspect what arrived.
-//
-// Where the sources and the protocol notes disagree, the twin follows the
-// sources; those places are marked in comments.
+// endpoints to plugin sockets), after DSF's v3.5-dev and v3.6-dev sources
+// (github.com/Duet3D/DuetSoftwareFramework, src/DuetControlServer,
+// src/DuetWebServer, src/DuetPluginService). Tests run the real usbStream
+// binary or a DSF client against it and inspect what arrived. Where the twin
+// knowingly differs from DSF, a comment says so.
 package dsftest
 
 import (
@@ -45,17 +44,9 @@ type Options struct {
 	// on a real SBC (the startup race). Otherwise such connections get every
 	// permission but superUser and no plugin id, like a process run by hand.
 	RejectUnregistered bool
-	// LaxPermissions reproduces real DCS, whose permission check passes for
-	// everyone (the None-flag bug: src/DuetAPI/Utility/RequiredPermissionsAttribute.cs
-	// Check counts the None flag, which every set has). By default the intended table is
-	// enforced.
-	LaxPermissions bool
 	// RouteDelay is how long the HTTP front takes to pick up endpoint
 	// changes (default 100ms).
 	RouteDelay time.Duration
-	// WebPassword is the machine password GET /machine/connect checks
-	// (M551); empty means none, as on a fresh install.
-	WebPassword string
 	// AutoRestartInterval is DCS's PluginAutoRestartInterval, the pause
 	// before an sbcAutoRestart plugin that exited is started again
 	// (default 2 s, as in DSF).
