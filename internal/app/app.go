@@ -60,9 +60,10 @@ type Options struct {
 
 // App is one running usbStream.
 type App struct {
-	opt     Options
-	log     *zap.Logger
-	started time.Time
+	dsfSocket string // the DSF socket of the start; "" standalone
+	opt       Options
+	log       *zap.Logger
+	started   time.Time
 
 	hub     *stream.Hub
 	clients *stream.Registry
@@ -127,6 +128,7 @@ func New(cfg *config.Config, opt Options) *App {
 	}, a.log.Named("http"))
 	if cfg.DSFSocket != "" {
 		a.dsf = a.newDSFSession(cfg.DSFSocket)
+		a.dsfSocket = cfg.DSFSocket
 	}
 	return a
 }

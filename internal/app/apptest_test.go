@@ -46,7 +46,7 @@ func startApp(t *testing.T, content string, args ...string) *testApp {
 	}
 	logPath := filepath.Join(dir, "usbStream.log")
 	front := []string{"-logfile", logPath, "-file", file}
-	if !slices.Contains(args, "-dsf") {
+	if !slices.Contains(args, "-dsf") && !strings.Contains(content, "-dsf ") {
 		front = append([]string{"-dsf", "none"}, front...)
 	}
 	args = append(front, args...)

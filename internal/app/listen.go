@@ -105,7 +105,9 @@ func (a *App) dsfPresent() bool {
 	if a.dsf == nil {
 		return false
 	}
-	_, err := os.Stat(a.config().DSFSocket)
+	// The socket of the start: a -dsf saved since applies after a restart,
+	// and must not turn a failure under DSF into an exit DSF restarts.
+	_, err := os.Stat(a.dsfSocket)
 	return err == nil
 }
 

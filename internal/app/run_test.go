@@ -50,6 +50,35 @@ func TestRunEndsWhenTheHTTPServerFails(t *testing.T) {
 	}
 }
 
+// -dsf saved into the file while usbStream runs under DSF applies after a
+// restart: until then usbStream is still DSF's plugin, and an HTTP failure
+// stays a state, not an exit.
+func TestUnderDSFASavedDSFNoneKeepsAFailureAState(t *testing.T) {
+	manifest, err := os.ReadFile("../../plugin.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	twin, err := dsftest.Start(dsftest.Options{Dir: t.TempDir(), Manifest: manifest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer twin.Close()
+	content := strings.Replace(testPattern, "{port}", strconv.Itoa(nettest.FreePort(t)), 1)
+	ta := startApp(t, content+"-dsf "+twin.SocketPath()+"\n")
+	if err := os.WriteFile(ta.file, []byte(content+"-dsf none\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ta.waitFor("the reload", func() bool { return ta.logged("a changed -dsf applies after a restart") })
+	ta.mu.Lock()
+	first := ta.http
+	ta.mu.Unlock()
+	first.ln.Close()
+	ta.waitFor("the failure in the log", func() bool { return ta.logged("HTTP server failed") })
+	if ta.wait(time.Second) {
+		t.Fatalf("Run ended (%v); it still runs under DSF", ta.err)
+	}
+}
+
 // Under DSF the same failure is a state, not an exit (DSF's restart loop
 // would only hide it): DWC's console says it, and the address is listened
 // on again, as after a start on a busy port.
