@@ -288,6 +288,7 @@ type statusDoc struct {
 		Kind, State, Error, Device string
 		Name, Format               string
 		Notes                      []string
+		Waiting                    bool
 		Requested                  *struct {
 			Format        string
 			Width, Height int

@@ -90,8 +90,8 @@ func TestNoCameraIsWaitingNotFailing(t *testing.T) {
 		t.Skip("this machine has video devices")
 	}
 	s := start(t)
-	if st := waitState(t, s, "lost", "waiting for camera", 5*time.Second); !strings.HasPrefix(st.Source.Error, "waiting for camera") {
-		t.Fatalf("source error %q, want it to start with waiting for camera", st.Source.Error)
+	if st := waitState(t, s, "lost", "waiting for camera", 5*time.Second); !st.Source.Waiting || !strings.HasPrefix(st.Source.Error, "waiting for camera") {
+		t.Fatalf("source waiting %v, error %q; want waiting, and an error that says so", st.Source.Waiting, st.Source.Error)
 	}
 	placeholderSnapshot(t, s, "snapshot without a camera")
 	if out := s.output.String(); strings.Contains(out, "WARN") {

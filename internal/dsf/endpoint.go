@@ -169,16 +169,12 @@ type Endpoint struct {
 	wg      sync.WaitGroup
 }
 
-// ListenEndpoint listens on path, replacing a stale socket file there (DCS
+// listenEndpoint listens on path, replacing a stale socket file there (DCS
 // never creates or removes them), and serves until Close. Anything else at
 // path (a file, a folder, a socket somebody listens on) is left alone and
 // refused. The socket is made group read-writable so that DWS, running as
 // user dsf, can connect when the plugin runs as another member of group
 // dsf.
-func ListenEndpoint(path string, h Handler, log *zap.Logger) (*Endpoint, error) {
-	return listenEndpoint(path, h, limitedLog{log, newLimiter()}, newGate())
-}
-
 func listenEndpoint(path string, h Handler, log limitedLog, g *gate) (*Endpoint, error) {
 	if err := removeStaleSocket(path); err != nil {
 		return nil, err

@@ -157,3 +157,9 @@ func TestEndpointCloseEndsEverything(t *testing.T) {
 		t.Fatalf("goroutines %d after Close, %d before", after, before)
 	}
 }
+
+// ListenEndpoint is listenEndpoint with the session's logging and a gate of
+// its own, as a test of one endpoint needs.
+func ListenEndpoint(path string, h Handler, log *zap.Logger) (*Endpoint, error) {
+	return listenEndpoint(path, h, limitedLog{log, newLimiter()}, newGate())
+}

@@ -37,6 +37,10 @@ func twin(t *testing.T, opt dsftest.Options) *dsftest.Twin {
 	return tw
 }
 
+// The session tests run on the real clock: the twin talks over real UNIX
+// sockets, and a goroutine blocked on a socket is not durably blocked for
+// testing/synctest, so a bubble's fake clock would never advance. They wait
+// for events (polling, at most 5 s), not for measurement windows.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)

@@ -123,11 +123,3 @@ func TestSanitize(t *testing.T) {
 		t.Fatalf("sanitize kept %d runes of a huge message", n)
 	}
 }
-
-func TestColourConstants(t *testing.T) {
-	// The placeholder relies on these to be readable on its background.
-	if placeholderBackground.Y > 40 || placeholderTitle.Y < 200 || placeholderReason.Y < 180 {
-		t.Fatalf("placeholder colours lost their contrast: %v %v %v",
-			placeholderBackground, placeholderTitle, placeholderReason)
-	}
-}
