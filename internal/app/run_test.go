@@ -54,15 +54,7 @@ func TestRunEndsWhenTheHTTPServerFails(t *testing.T) {
 // restart: until then usbStream is still DSF's plugin, and an HTTP failure
 // stays a state, not an exit.
 func TestUnderDSFASavedDSFNoneKeepsAFailureAState(t *testing.T) {
-	manifest, err := os.ReadFile("../../plugin.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	twin, err := dsftest.Start(dsftest.Options{Dir: t.TempDir(), Manifest: manifest})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer twin.Close()
+	twin := startDSFTwin(t)
 	content := strings.Replace(testPattern, "{port}", strconv.Itoa(nettest.FreePort(t)), 1)
 	ta := startApp(t, content+"-dsf "+twin.SocketPath()+"\n")
 	if err := os.WriteFile(ta.file, []byte(content+"-dsf none\n"), 0o600); err != nil {
@@ -83,15 +75,7 @@ func TestUnderDSFASavedDSFNoneKeepsAFailureAState(t *testing.T) {
 // would only hide it): DWC's console says it, and the address is listened
 // on again, as after a start on a busy port.
 func TestUnderDSFAFailedHTTPServerListensAgain(t *testing.T) {
-	manifest, err := os.ReadFile("../../plugin.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	twin, err := dsftest.Start(dsftest.Options{Dir: t.TempDir(), Manifest: manifest})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer twin.Close()
+	twin := startDSFTwin(t)
 	port := nettest.FreePort(t)
 	ta := startApp(t, strings.Replace(testPattern, "{port}", strconv.Itoa(port), 1), "-dsf", twin.SocketPath())
 	ta.mu.Lock()
@@ -124,4 +108,19 @@ func TestUnderDSFAFailedHTTPServerListensAgain(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// startDSFTwin runs a DSF twin with usbStream's own manifest installed.
+func startDSFTwin(t *testing.T) *dsftest.Twin {
+	t.Helper()
+	manifest, err := os.ReadFile("../../plugin.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	twin, err := dsftest.Start(dsftest.Options{Dir: t.TempDir(), Manifest: manifest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { twin.Close() })
+	return twin
 }
