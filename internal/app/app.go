@@ -60,17 +60,17 @@ type Options struct {
 
 // App is one running usbStream.
 type App struct {
-	dsfSocket string // the DSF socket of the start; "" standalone
-	opt       Options
-	log       *zap.Logger
-	started   time.Time
+	opt     Options
+	log     *zap.Logger
+	started time.Time
 
-	hub     *stream.Hub
-	clients *stream.Registry
-	sup     *source.Supervisor
-	api     *httpapi.Server
-	dsf     *dsf.Session  // nil with -dsf none
-	door    *snapshotDoor // set before the DSF session runs; nil without it
+	hub       *stream.Hub
+	clients   *stream.Registry
+	sup       *source.Supervisor
+	api       *httpapi.Server
+	dsf       *dsf.Session  // nil with -dsf none
+	dsfSocket string        // the socket dsf was started on (a saved -dsf applies after a restart)
+	door      *snapshotDoor // set before the DSF session runs; nil without it
 
 	mu       sync.Mutex
 	cfg      *config.Config

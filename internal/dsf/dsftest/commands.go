@@ -278,6 +278,6 @@ func execSetPluginProcess(c *ipcConn, o *object) ([]byte, *dnError) {
 	if *plugin != t.man.id {
 		return nil, argumentError("Plugin " + *plugin + " not found")
 	}
-	t.setPID(pid)
+	t.pid = pid
 	return nil, nil
 }

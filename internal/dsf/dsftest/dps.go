@@ -86,7 +86,7 @@ func (p *Process) supervise() {
 		t.mu.Lock()
 		// Stop may have set 0 meanwhile; a late registration must not undo it.
 		if t.pid == -1 && !p.stopRequested {
-			t.setPID(pid)
+			t.pid = pid
 		}
 		t.mu.Unlock()
 	}()
@@ -97,7 +97,7 @@ func (p *Process) supervise() {
 	t.mu.Lock()
 	restart := t.man.autoRestart && t.pid == pid // > 0: not stopping
 	if t.pid == pid || t.pid == 0 {
-		t.setPID(-1)
+		t.pid = -1
 	}
 	delete(t.procs, p)
 	t.mu.Unlock()
@@ -173,7 +173,7 @@ func (p *Process) Stop() error {
 		p.t.mu.Lock()
 		p.stopRequested = true
 		if p.t.pid == p.Pid() {
-			p.t.setPID(0)
+			p.t.pid = 0
 		}
 		p.t.mu.Unlock()
 		pid := p.Pid()

@@ -12,9 +12,10 @@ import (
 	"time"
 )
 
-// The DWS front (src/DuetWebServer/Middleware/CustomEndpointMiddleware.cs): custom endpoints routed by method and path to a new
-// UNIX connection per request, plus the two file upload routes usbStream's
-// config watcher has to cope with.
+// The DWS front (src/DuetWebServer/Middleware/CustomEndpointMiddleware.cs):
+// custom endpoints routed by method and path to a new UNIX connection per
+// request, plus the two file upload routes usbStream's config watcher has
+// to cope with.
 
 type routeUpdate struct {
 	due     time.Time

@@ -259,7 +259,8 @@ func (c *ipcConn) handshake35(raw []byte) (int, bool) {
 
 // handshake36 follows the 3.6-dev snapshot. It finds "mode" with a
 // case-sensitive token scan, and it reports every failure through
-// SendResponse, which wraps the exception as a *successful* result (Server.GetConnectionProcessor, IPC/Server.cs).
+// SendResponse, which wraps the exception as a *successful* result
+// (Server.GetConnectionProcessor, IPC/Server.cs).
 // Only the version error is an exception that was never thrown; every other
 // one was thrown, System.Text.Json refuses to serialise it, and the client
 // just sees the connection close.

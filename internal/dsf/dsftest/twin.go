@@ -285,10 +285,8 @@ func (t *Twin) SDRoot() string { return t.sdRoot }
 func (t *Twin) SetPluginPID(pid int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.setPID(pid)
+	t.pid = pid
 }
-
-func (t *Twin) setPID(pid int) { t.pid = pid }
 
 // Restart is a DCS restart: every IPC connection is closed, the socket file
 // disappears for downFor, the object model is rebuilt (no HTTP endpoints,
